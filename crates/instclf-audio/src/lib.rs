@@ -1,0 +1,1 @@
+//! instclf-audio (skeleton)

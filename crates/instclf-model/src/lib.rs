@@ -1,0 +1,1 @@
+//! instclf-model (skeleton)

@@ -1,13 +1,23 @@
-//! The subcommands of `instclf`, one file each.
+//! The subcommands of `instclf`, one file each. Each file owns its `Args` and `run`.
 
 use clap::{Parser, Subcommand};
 
+pub mod classify;
 pub mod convert;
+pub mod dataset;
+pub mod evaluate;
 pub mod features;
+pub mod plot;
+pub mod segment;
 pub mod spectrogram;
+pub mod train;
 
 #[derive(Parser)]
-#[command(name = "instclf", version, about = "Listens to a recording and says which instrument is playing")]
+#[command(
+    name = "instclf",
+    version,
+    about = "Listens to a recording and says which instrument is playing"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -15,18 +25,36 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Name the instrument playing in recordings, note by note and per file.
+    Classify(classify::Args),
     /// Decode an audio file and write it as 16-bit WAV, optionally resampled.
     Convert(convert::Args),
     /// Compute mel, dB-mel or MFCC features of a recording and write them as .npy or .csv.
     Features(features::Args),
     /// Draw the mel spectrogram of a recording as a PNG or SVG image.
     Spectrogram(spectrogram::Args),
+    /// Find the notes (onsets and ends) in a recording.
+    Segment(segment::Args),
+    /// Build a dataset from labelled recordings, or describe one.
+    Dataset(dataset::Args),
+    /// Train an instrument classifier on a dataset folder.
+    Train(train::Args),
+    /// Evaluate a trained model on a dataset's test rows.
+    Evaluate(evaluate::Args),
+    /// Plot a model's training history.
+    Plot(plot::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Classify(a) => classify::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Features(a) => features::run(a),
         Command::Spectrogram(a) => spectrogram::run(a),
+        Command::Segment(a) => segment::run(a),
+        Command::Dataset(a) => dataset::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
+        Command::Plot(a) => plot::run(a),
     }
 }

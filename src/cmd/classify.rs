@@ -1,0 +1,8 @@
+//! `instclf classify` (not yet implemented).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("`instclf classify` is not implemented yet")
+}

@@ -1,0 +1,8 @@
+//! `instclf segment` (not yet implemented).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("`instclf segment` is not implemented yet")
+}

@@ -1,1 +1,18 @@
-//! instclf-audio (skeleton)
+//! instclf-audio: the audio front end of instclf. It owns everything from bytes on disk to
+//! feature matrices: decoding ([`decode`]), resampling ([`resample`]), the STFT ([`stft`]), mel
+//! spectrograms and dB scaling ([`mel`]), MFCCs ([`mfcc`]) and deltas ([`delta`]), the feature
+//! recipe that names all parameters ([`recipe`]), onset detection ([`onset`]) and note
+//! segmentation ([`segment`]). It depends on no machine-learning crate.
+
+pub mod decode;
+pub mod delta;
+pub mod matrix;
+pub mod mel;
+pub mod mfcc;
+pub mod onset;
+pub mod recipe;
+pub mod resample;
+pub mod segment;
+pub mod stft;
+
+pub use matrix::Matrix;

@@ -1,0 +1,1 @@
+//! delta (to be written)

@@ -1,0 +1,1 @@
+//! mel (to be written)

@@ -1,0 +1,1 @@
+//! mfcc (to be written)

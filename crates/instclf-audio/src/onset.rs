@@ -1,0 +1,1 @@
+//! onset detection (to be written)

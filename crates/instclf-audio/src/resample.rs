@@ -1,0 +1,1 @@
+//! resample (to be written)

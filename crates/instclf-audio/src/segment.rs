@@ -1,0 +1,1 @@
+//! note segmentation (to be written)

@@ -1,0 +1,1 @@
+//! stft (to be written)

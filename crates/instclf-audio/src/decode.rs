@@ -1,1 +1,330 @@
-//! decode (to be written)
+//! Decoding audio files into mono `f32` samples, like `librosa.load(path, sr=None, mono=True)`:
+//! every channel is decoded to `f32` in `[-1, 1)` and the channels are averaged. Decoding is done
+//! by symphonia (AIFF/AIFC, WAV, FLAC, MP3, Ogg Vorbis). This module also owns [`AudioError`],
+//! the error type of the whole crate, whose messages name the file and the problem. Panics
+//! inside symphonia are caught at this boundary and reported as errors.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+/// Highest sample rate accepted, in Hz.
+pub const MAX_SAMPLE_RATE: u32 = 1_000_000;
+/// Most interleaved samples one file may decode to (about 6 hours of 48 kHz stereo); protects
+/// against files that declare or expand to absurd sizes.
+pub const MAX_SAMPLES: usize = 1 << 31;
+
+/// Everything that can go wrong between a path and a feature matrix.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("{}: cannot read file: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: is a directory, not an audio file", path.display())]
+    IsDirectory { path: PathBuf },
+    #[error("{}: file is empty", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: not a recognised audio file ({detail})", path.display())]
+    NotAudio { path: PathBuf, detail: String },
+    #[error("{}: unsupported codec or format feature ({detail})", path.display())]
+    Unsupported { path: PathBuf, detail: String },
+    #[error("{}: truncated or corrupt audio ({detail})", path.display())]
+    Truncated { path: PathBuf, detail: String },
+    #[error("{}: audio stream has no channels", path.display())]
+    ZeroChannels { path: PathBuf },
+    #[error("{}: invalid sample rate {rate} Hz (must be 1..={MAX_SAMPLE_RATE})", path.display())]
+    BadSampleRate { path: PathBuf, rate: u32 },
+    #[error("{}: audio contains NaN or infinite samples", path.display())]
+    NonFinite { path: PathBuf },
+    #[error("{}: contains no audio samples", path.display())]
+    NoSamples { path: PathBuf },
+    #[error("{}: audio is too long (more than {MAX_SAMPLES} samples)", path.display())]
+    TooLong { path: PathBuf },
+    #[error("{}: decoder crashed: {detail}", path.display())]
+    DecoderPanic { path: PathBuf, detail: String },
+    #[error("cannot resample from {from} Hz to {to} Hz: {detail}")]
+    Resample { from: u32, to: u32, detail: String },
+}
+
+/// Mono audio at its sample rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+}
+
+impl Audio {
+    /// Duration in seconds.
+    pub fn duration(&self) -> f64 {
+        if self.sample_rate == 0 {
+            0.0
+        } else {
+            self.samples.len() as f64 / self.sample_rate as f64
+        }
+    }
+}
+
+/// Decodes the whole file at `path` to mono `f32` at its native rate.
+pub fn decode(path: &Path) -> Result<Audio, AudioError> {
+    let meta = std::fs::metadata(path).map_err(|source| AudioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_dir() {
+        return Err(AudioError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    if meta.len() == 0 {
+        return Err(AudioError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let file = File::open(path).map_err(|source| AudioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file_len = meta.len();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_stream(path, file, file_len)
+    }));
+    match result {
+        Ok(r) => r,
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_string());
+            Err(AudioError::DecoderPanic {
+                path: path.to_path_buf(),
+                detail,
+            })
+        }
+    }
+}
+
+/// [`decode`], then resampling to `sr` (`None` keeps the native rate), like
+/// `librosa.load(path, sr=sr)`.
+pub fn load(path: &Path, sr: Option<u32>) -> Result<Audio, AudioError> {
+    let audio = decode(path)?;
+    match sr {
+        Some(target) if target != audio.sample_rate => {
+            if target == 0 || target > MAX_SAMPLE_RATE {
+                return Err(AudioError::Resample {
+                    from: audio.sample_rate,
+                    to: target,
+                    detail: format!("target rate must be 1..={MAX_SAMPLE_RATE}"),
+                });
+            }
+            let samples = crate::resample::resample(&audio.samples, audio.sample_rate, target)?;
+            Ok(Audio {
+                samples,
+                sample_rate: target,
+            })
+        }
+        _ => Ok(audio),
+    }
+}
+
+fn classify(path: &Path, err: SymError, probing: bool) -> AudioError {
+    let path = path.to_path_buf();
+    match err {
+        SymError::Unsupported(what) if probing => AudioError::NotAudio {
+            path,
+            detail: what.to_string(),
+        },
+        SymError::Unsupported(what) => AudioError::Unsupported {
+            path,
+            detail: what.to_string(),
+        },
+        SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            AudioError::Truncated {
+                path,
+                detail: "unexpected end of file".into(),
+            }
+        }
+        SymError::IoError(source) => AudioError::Io { path, source },
+        SymError::LimitError(what) => AudioError::Unsupported {
+            path,
+            detail: format!("limit reached: {what}"),
+        },
+        other if probing => AudioError::NotAudio {
+            path,
+            detail: other.to_string(),
+        },
+        other => AudioError::Truncated {
+            path,
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn decode_stream(path: &Path, file: File, file_len: u64) -> Result<Audio, AudioError> {
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let mut format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| classify(path, e, true))?;
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or_else(|| AudioError::NotAudio {
+            path: path.to_path_buf(),
+            detail: "no audio track".into(),
+        })?;
+    let track_id = track.id;
+    let declared_frames = track.num_frames;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or_else(|| AudioError::Unsupported {
+            path: path.to_path_buf(),
+            detail: "track has no audio codec parameters".into(),
+        })?
+        .clone();
+    if let Some(ch) = &params.channels {
+        if ch.count() == 0 {
+            return Err(AudioError::ZeroChannels {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    if let Some(rate) = params.sample_rate {
+        if rate == 0 || rate > MAX_SAMPLE_RATE {
+            return Err(AudioError::BadSampleRate {
+                path: path.to_path_buf(),
+                rate,
+            });
+        }
+    }
+    let mut decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        .map_err(|e| classify(path, e, false))?;
+
+    // Never trust a declared length for the allocation: cap it by what the file could hold
+    // (uncompressed 8-bit mono is the densest: one byte per sample).
+    let channels_hint = params.channels.as_ref().map_or(1, |c| c.count().max(1));
+    let reserve = declared_frames
+        .unwrap_or(0)
+        .min(file_len.saturating_mul(2))
+        .min(MAX_SAMPLES as u64) as usize;
+    let mut mono: Vec<f32> = Vec::with_capacity(reserve.min(MAX_SAMPLES / channels_hint));
+    let mut interleaved: Vec<f32> = Vec::new();
+    let mut rate: Option<u32> = params.sample_rate;
+    let mut total = 0usize;
+    let mut decode_errors = 0usize;
+    let mut last_error: Option<String> = None;
+
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                // A file cut short mid-stream: keep what was decoded, like libsndfile.
+                if mono.is_empty() {
+                    return Err(AudioError::Truncated {
+                        path: path.to_path_buf(),
+                        detail: "file ends before any audio data".into(),
+                    });
+                }
+                break;
+            }
+            Err(e) => {
+                if mono.is_empty() {
+                    return Err(classify(path, e, false));
+                }
+                break;
+            }
+        };
+        if packet.track_id != track_id {
+            continue;
+        }
+        let buf = match decoder.decode(&packet) {
+            Ok(b) => b,
+            Err(SymError::DecodeError(msg)) => {
+                decode_errors += 1;
+                last_error = Some(msg.to_string());
+                continue;
+            }
+            Err(SymError::IoError(e)) => {
+                decode_errors += 1;
+                last_error = Some(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(classify(path, e, false)),
+        };
+        let spec = buf.spec();
+        let ch = spec.channels().count();
+        if ch == 0 {
+            return Err(AudioError::ZeroChannels {
+                path: path.to_path_buf(),
+            });
+        }
+        let r = spec.rate();
+        if r == 0 || r > MAX_SAMPLE_RATE {
+            return Err(AudioError::BadSampleRate {
+                path: path.to_path_buf(),
+                rate: r,
+            });
+        }
+        rate.get_or_insert(r);
+        total = total.saturating_add(buf.samples_interleaved());
+        if total > MAX_SAMPLES {
+            return Err(AudioError::TooLong {
+                path: path.to_path_buf(),
+            });
+        }
+        buf.copy_to_vec_interleaved(&mut interleaved);
+        if ch == 1 {
+            mono.extend_from_slice(&interleaved);
+        } else {
+            let inv = ch as f32;
+            mono.extend(
+                interleaved
+                    .chunks_exact(ch)
+                    .map(|f| f.iter().sum::<f32>() / inv),
+            );
+        }
+    }
+
+    if mono.is_empty() {
+        if decode_errors > 0 {
+            return Err(AudioError::Truncated {
+                path: path.to_path_buf(),
+                detail: last_error.unwrap_or_else(|| "no packet could be decoded".into()),
+            });
+        }
+        return Err(AudioError::NoSamples {
+            path: path.to_path_buf(),
+        });
+    }
+    if mono.iter().any(|v| !v.is_finite()) {
+        return Err(AudioError::NonFinite {
+            path: path.to_path_buf(),
+        });
+    }
+    let sample_rate = rate.ok_or_else(|| AudioError::BadSampleRate {
+        path: path.to_path_buf(),
+        rate: 0,
+    })?;
+    Ok(Audio {
+        samples: mono,
+        sample_rate,
+    })
+}

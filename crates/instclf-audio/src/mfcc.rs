@@ -1,1 +1,77 @@
-//! mfcc (to be written)
+//! MFCCs as librosa 0.11 computes them: the orthonormal DCT-II (`scipy.fftpack.dct(type=2,
+//! norm='ortho')`) over the mel axis of a dB mel spectrogram (`power_to_db(S, ref=1.0)`, with
+//! librosa's `amin = 1e-10` and `top_db = 80`), keeping the first `n_mfcc` coefficients.
+
+use crate::mel::{melspectrogram, power_to_db, DbRef, MelParams};
+use crate::Matrix;
+
+/// The `n_out x n` orthonormal DCT-II matrix (rows are coefficients).
+pub fn dct_matrix(n_out: usize, n: usize) -> Matrix {
+    let mut m = Matrix::zeros(n_out, n);
+    let nf = n as f64;
+    for k in 0..n_out {
+        let scale = if k == 0 {
+            (1.0 / nf).sqrt()
+        } else {
+            (2.0 / nf).sqrt()
+        };
+        let row = m.row_mut(k);
+        for (i, v) in row.iter_mut().enumerate() {
+            let angle = std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2.0 * nf);
+            *v = (scale * angle.cos()) as f32;
+        }
+    }
+    m
+}
+
+/// MFCCs (`n_mfcc x frames`) of a dB mel spectrogram (`n_mels x frames`, from
+/// `power_to_db(S, DbRef::Value(1.0), 1e-10, Some(80.0))`). `n_mfcc` is clamped to `n_mels`.
+pub fn mfcc_from_db(db: &Matrix, n_mfcc: usize) -> Matrix {
+    let n_mfcc = n_mfcc.min(db.rows);
+    let dct = dct_matrix(n_mfcc, db.rows);
+    let mut out = Matrix::zeros(n_mfcc, db.cols);
+    for k in 0..n_mfcc {
+        let coeffs = dct.row(k);
+        let orow = &mut out.data[k * db.cols..(k + 1) * db.cols];
+        for (i, &c) in coeffs.iter().enumerate() {
+            for (o, &v) in orow.iter_mut().zip(db.row(i)) {
+                *o += c * v;
+            }
+        }
+    }
+    out
+}
+
+/// `librosa.feature.mfcc(y=y, sr, n_mfcc, n_fft, hop_length, n_mels, fmin, fmax, htk)`.
+pub fn mfcc(y: &[f32], p: &MelParams, n_mfcc: usize) -> Matrix {
+    let mel = melspectrogram(y, p);
+    let db = power_to_db(&mel, DbRef::Value(1.0), 1e-10, Some(80.0));
+    mfcc_from_db(&db, n_mfcc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dct_matrix_is_orthonormal() {
+        let d = dct_matrix(16, 16);
+        for a in 0..16 {
+            for b in 0..16 {
+                let dot: f32 = d.row(a).iter().zip(d.row(b)).map(|(x, y)| x * y).sum();
+                let want = if a == b { 1.0 } else { 0.0 };
+                assert!((dot - want).abs() < 1e-5, "{a} {b} {dot}");
+            }
+        }
+    }
+
+    #[test]
+    fn constant_input_has_only_c0() {
+        let db = Matrix::from_vec(8, 2, vec![3.0; 16]).unwrap();
+        let m = mfcc_from_db(&db, 4);
+        assert!((m.get(0, 0) - 3.0 * 8f32.sqrt()).abs() < 1e-5);
+        for k in 1..4 {
+            assert!(m.get(k, 1).abs() < 1e-5);
+        }
+    }
+}

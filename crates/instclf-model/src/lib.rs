@@ -6,9 +6,19 @@
 pub mod dataset;
 pub mod device;
 pub mod error;
+pub mod metrics;
+pub mod model;
+pub mod net;
 pub mod npy;
+pub mod train;
 
 pub use candle_core::Device;
 pub use dataset::{Dataset, Split};
-pub use device::device_from_arg;
+pub use device::{device_from_arg, device_name};
 pub use error::ModelError;
+pub use metrics::{evaluate, ClassMetrics, Evaluation};
+pub use model::{Model, Standardiser, TrainingInfo};
+pub use net::{Activation, Architecture, Mlp};
+pub use train::{
+    fit, Callback, Control, EpochRecord, FitOptions, FitResult, TargetAccuracy, Validation,
+};

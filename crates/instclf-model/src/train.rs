@@ -1,0 +1,476 @@
+//! Training like Keras `fit`: seeded per-epoch shuffling, standardisation fitted on the training
+//! rows, Adam (candle-nn's AdamW with weight decay 0), sparse categorical cross-entropy,
+//! validation on the test split or a held-out tail of the training rows, a per-epoch history,
+//! callbacks that may stop training (train-to-accuracy), divergence detection and per-epoch
+//! checkpoints. The whole dataset is uploaded to the device once; batches are index gathers and
+//! the loss/accuracy sums stay on the device until the end of each epoch.
+
+use crate::dataset::Dataset;
+use crate::device::device_name;
+use crate::error::ModelError;
+use crate::model::{Model, Standardiser, TrainingInfo};
+use crate::net::{Activation, Architecture, Mlp};
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Where validation rows come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Validation {
+    /// No validation.
+    None,
+    /// The dataset's test split.
+    Test,
+    /// The last fraction of the training rows in file order, taken before shuffling (like
+    /// Keras `validation_split`).
+    Split(f64),
+}
+
+impl std::str::FromStr for Validation {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        let bad = || {
+            ModelError::Invalid(format!(
+                "invalid validation '{s}' (expected test, none or split:F with 0 < F < 1)"
+            ))
+        };
+        match s {
+            "test" => Ok(Validation::Test),
+            "none" => Ok(Validation::None),
+            _ => {
+                let f: f64 = s
+                    .strip_prefix("split:")
+                    .ok_or_else(bad)?
+                    .parse()
+                    .map_err(|_| bad())?;
+                if f > 0.0 && f < 1.0 {
+                    Ok(Validation::Split(f))
+                } else {
+                    Err(bad())
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Validation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Validation::None => f.write_str("none"),
+            Validation::Test => f.write_str("test"),
+            Validation::Split(x) => write!(f, "split:{x}"),
+        }
+    }
+}
+
+/// Options of [`fit`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitOptions {
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub hidden: Vec<usize>,
+    pub activation: Activation,
+    pub validation: Validation,
+    pub seed: u64,
+    /// When set, the model folder is written here (atomically) after every finite epoch.
+    pub checkpoint: Option<PathBuf>,
+}
+
+impl Default for FitOptions {
+    /// The seed model: Dense(256, sigmoid), Adam(0.001), batch 128, 10 epochs, validation on
+    /// the test split.
+    fn default() -> Self {
+        FitOptions {
+            epochs: 10,
+            batch_size: 128,
+            lr: 0.001,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-7,
+            hidden: vec![256],
+            activation: Activation::Sigmoid,
+            validation: Validation::Test,
+            seed: 0,
+            checkpoint: None,
+        }
+    }
+}
+
+impl FitOptions {
+    /// Checks ranges: batch size > 0, lr > 0, betas in [0, 1), eps > 0, epochs > 0.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |m: String| Err(ModelError::Invalid(m));
+        if self.batch_size == 0 {
+            return bad("batch size must be at least 1".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(format!("learning rate must be > 0, got {}", self.lr));
+        }
+        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
+            return bad(format!(
+                "beta1/beta2 must be in [0, 1), got {}/{}",
+                self.beta1, self.beta2
+            ));
+        }
+        if !(self.eps > 0.0) {
+            return bad(format!("epsilon must be > 0, got {}", self.eps));
+        }
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1".into());
+        }
+        if self.hidden.contains(&0) {
+            return bad(format!(
+                "hidden layer sizes must be > 0, got {:?}",
+                self.hidden
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Accepts `null` (how JSON writes NaN) as NaN.
+fn nan_if_null<'de, De: serde::Deserializer<'de>>(d: De) -> Result<f64, De::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// The metrics of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub loss: f64,
+    pub accuracy: f64,
+    pub val_loss: Option<f64>,
+    pub val_accuracy: Option<f64>,
+    /// Wall time of the epoch (training and validation), seconds.
+    pub time_s: f64,
+}
+
+/// What a callback wants after an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    Stop,
+}
+
+/// Hooks called during [`fit`].
+pub trait Callback {
+    /// Called after each epoch with its record; `Control::Stop` ends training.
+    fn on_epoch_end(&mut self, record: &EpochRecord) -> Control;
+
+    /// When `Some(n)`, `fit` reads the running loss/accuracy from the device every `n` batches
+    /// (a device sync) and passes them to [`Callback::on_batch_end`]. Default: never.
+    fn running_metrics_every(&self) -> Option<usize> {
+        None
+    }
+
+    /// Called after every batch: 1-based epoch, batches done, batches per epoch and, when
+    /// requested through [`Callback::running_metrics_every`], the running (loss, accuracy).
+    fn on_batch_end(
+        &mut self,
+        _epoch: usize,
+        _done: usize,
+        _total: usize,
+        _running: Option<(f64, f64)>,
+    ) {
+    }
+}
+
+/// Stops once validation accuracy has been above `target` for `patience` epochs in a row.
+#[derive(Debug, Clone)]
+pub struct TargetAccuracy {
+    pub target: f64,
+    pub patience: usize,
+    streak: usize,
+}
+
+impl TargetAccuracy {
+    pub fn new(target: f64, patience: usize) -> TargetAccuracy {
+        TargetAccuracy {
+            target,
+            patience: patience.max(1),
+            streak: 0,
+        }
+    }
+}
+
+impl Callback for TargetAccuracy {
+    fn on_epoch_end(&mut self, r: &EpochRecord) -> Control {
+        match r.val_accuracy {
+            Some(a) if a > self.target => self.streak += 1,
+            _ => self.streak = 0,
+        }
+        if self.streak >= self.patience {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+}
+
+/// The outcome of [`fit`].
+#[derive(Debug, Clone)]
+pub struct FitResult {
+    pub model: Model,
+    pub history: Vec<EpochRecord>,
+    /// The loss became NaN or infinite; training stopped.
+    pub diverged: bool,
+    /// A callback stopped training before the epoch limit.
+    pub stopped_early: bool,
+    /// Total wall time of the epochs, seconds.
+    pub train_time_s: f64,
+}
+
+/// Loss and accuracy sums of a batch: (sum of per-row cross-entropy, number correct), on the
+/// device.
+fn batch_sums(logits: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor), ModelError> {
+    let n = y.dims1()?;
+    let loss = candle_nn::loss::cross_entropy(logits, y)?;
+    let correct = logits
+        .argmax(D::Minus1)?
+        .eq(y)?
+        .to_dtype(DType::F32)?
+        .sum_all()?;
+    Ok(((loss * n as f64)?, correct))
+}
+
+/// Mean loss and accuracy of a whole split already on the device, one read at the end.
+fn evaluate_on_device(net: &Mlp, x: &Tensor, y: &Tensor) -> Result<(f64, f64), ModelError> {
+    let n = y.dims1()?;
+    let chunk = 8192;
+    let mut loss = Tensor::zeros((), DType::F32, x.device())?;
+    let mut correct = Tensor::zeros((), DType::F32, x.device())?;
+    let mut start = 0;
+    while start < n {
+        let len = chunk.min(n - start);
+        let logits = net.forward(&x.narrow(0, start, len)?)?;
+        let (l, c) = batch_sums(&logits, &y.narrow(0, start, len)?)?;
+        loss = (loss + l)?;
+        correct = (correct + c)?;
+        start += len;
+    }
+    let nf = n.max(1) as f64;
+    Ok((
+        f64::from(loss.to_scalar::<f32>()?) / nf,
+        f64::from(correct.to_scalar::<f32>()?) / nf,
+    ))
+}
+
+/// Trains a network on `data` (see the module documentation).
+pub fn fit(
+    data: &Dataset,
+    opts: &FitOptions,
+    callbacks: &mut [&mut dyn Callback],
+    device: &Device,
+) -> Result<FitResult, ModelError> {
+    opts.validate()?;
+    let nf = data.n_features;
+    let n_classes = data.n_classes();
+    // Split off validation rows before shuffling.
+    let (train_x, train_y, val): (&[f32], &[u32], Option<(&[f32], &[u32])>) = match opts.validation
+    {
+        Validation::None => (&data.train.x, &data.train.y, None),
+        Validation::Test => (
+            &data.train.x,
+            &data.train.y,
+            Some((&data.test.x[..], &data.test.y[..])),
+        ),
+        Validation::Split(f) => {
+            let n = data.train.rows();
+            let split_at = (n as f64 * (1.0 - f)).floor() as usize;
+            if split_at == 0 || split_at == n {
+                return Err(ModelError::Invalid(format!(
+                    "validation split {f} of {n} training rows leaves an empty part"
+                )));
+            }
+            let (a, b) = data.train.x.split_at(split_at * nf);
+            let (ya, yb) = data.train.y.split_at(split_at);
+            (a, ya, Some((b, yb)))
+        }
+    };
+    let n = train_y.len();
+    if n == 0 {
+        return Err(ModelError::Invalid("no training rows".into()));
+    }
+    let mut seen = vec![false; n_classes];
+    for &c in train_y {
+        if let Some(s) = seen.get_mut(c as usize) {
+            *s = true;
+        }
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(ModelError::Invalid(format!(
+            "class {missing} ({}) has no rows in the training part{}",
+            data.classes.get(missing).map(String::as_str).unwrap_or("?"),
+            if matches!(opts.validation, Validation::Split(_)) {
+                " after the validation split"
+            } else {
+                ""
+            }
+        )));
+    }
+    let standardiser = Standardiser::fit(train_x, nf);
+    // Upload everything once.
+    let x_dev = Tensor::from_vec(standardiser.apply(train_x), (n, nf), device)?;
+    let y_dev = Tensor::from_slice(train_y, n, device)?;
+    let val_dev = match val {
+        Some((vx, vy)) if !vy.is_empty() => Some((
+            Tensor::from_vec(standardiser.apply(vx), (vy.len(), nf), device)?,
+            Tensor::from_slice(vy, vy.len(), device)?,
+        )),
+        _ => None,
+    };
+    let arch = Architecture {
+        n_features: nf,
+        hidden: opts.hidden.clone(),
+        n_classes,
+        activation: opts.activation,
+    };
+    let net = Mlp::new(&arch, opts.seed, device)?;
+    let mut opt = AdamW::new(
+        net.vars(),
+        ParamsAdamW {
+            lr: opts.lr,
+            beta1: opts.beta1,
+            beta2: opts.beta2,
+            eps: opts.eps,
+            weight_decay: 0.0,
+        },
+    )?;
+    let mut model = Model {
+        net,
+        classes: data.classes.clone(),
+        standardiser,
+        training: None,
+        recipe: data.recipe.clone(),
+        history: Vec::new(),
+        device: device.clone(),
+    };
+    let mut info = TrainingInfo {
+        epochs: 0,
+        batch_size: opts.batch_size,
+        lr: opts.lr,
+        beta1: opts.beta1,
+        beta2: opts.beta2,
+        eps: opts.eps,
+        seed: opts.seed,
+        validation: opts.validation.to_string(),
+        device: device_name(device),
+        train_time_s: 0.0,
+        diverged: false,
+        train_rows: n,
+        dataset: (!data.dir.as_os_str().is_empty()).then(|| data.dir.display().to_string()),
+    };
+    // A separate stream for shuffling so that changing the architecture keeps the order.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x5348_5546_464c_4521);
+    let mut perm: Vec<u32> = (0..n as u32).collect();
+    let bs = opts.batch_size;
+    let n_batches = n.div_ceil(bs);
+    let every = callbacks
+        .iter()
+        .filter_map(|c| c.running_metrics_every())
+        .min();
+    let mut diverged = false;
+    let mut stopped_early = false;
+    let mut total = 0.0;
+    for epoch in 1..=opts.epochs {
+        let t0 = Instant::now();
+        perm.shuffle(&mut rng);
+        let perm_dev = Tensor::from_slice(&perm, n, device)?;
+        let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
+        let mut correct_sum = Tensor::zeros((), DType::F32, device)?;
+        for b in 0..n_batches {
+            let start = b * bs;
+            let len = bs.min(n - start);
+            let idx = perm_dev.narrow(0, start, len)?;
+            let xb = x_dev.index_select(&idx, 0)?;
+            let yb = y_dev.index_select(&idx, 0)?;
+            let logits = model.net.forward(&xb)?;
+            let loss = candle_nn::loss::cross_entropy(&logits, &yb)?;
+            opt.backward_step(&loss)?;
+            let correct = logits
+                .detach()
+                .argmax(D::Minus1)?
+                .eq(&yb)?
+                .to_dtype(DType::F32)?
+                .sum_all()?;
+            loss_sum = (loss_sum + (loss.detach() * len as f64)?)?;
+            correct_sum = (correct_sum + correct)?;
+            if !callbacks.is_empty() {
+                let running = match every {
+                    Some(k) if k > 0 && ((b + 1) % k == 0 || b + 1 == n_batches) => {
+                        let seen = (start + len) as f64;
+                        Some((
+                            f64::from(loss_sum.to_scalar::<f32>()?) / seen,
+                            f64::from(correct_sum.to_scalar::<f32>()?) / seen,
+                        ))
+                    }
+                    _ => None,
+                };
+                for c in callbacks.iter_mut() {
+                    c.on_batch_end(epoch, b + 1, n_batches, running);
+                }
+            }
+        }
+        let loss = f64::from(loss_sum.to_scalar::<f32>()?) / n as f64;
+        let accuracy = f64::from(correct_sum.to_scalar::<f32>()?) / n as f64;
+        let (val_loss, val_accuracy) = match &val_dev {
+            Some((vx, vy)) if loss.is_finite() => {
+                let (l, a) = evaluate_on_device(&model.net, vx, vy)?;
+                (Some(l), Some(a))
+            }
+            _ => (None, None),
+        };
+        let time_s = t0.elapsed().as_secs_f64();
+        total += time_s;
+        let record = EpochRecord {
+            epoch,
+            loss,
+            accuracy,
+            val_loss,
+            val_accuracy,
+            time_s,
+        };
+        model.history.push(record.clone());
+        if !loss.is_finite() || val_loss.is_some_and(|v| !v.is_finite()) {
+            diverged = true;
+        }
+        let mut stop = false;
+        for c in callbacks.iter_mut() {
+            if c.on_epoch_end(&record) == Control::Stop {
+                stop = true;
+            }
+        }
+        info.epochs = epoch;
+        info.train_time_s = total;
+        info.diverged = diverged;
+        model.training = Some(info.clone());
+        if diverged {
+            break;
+        }
+        if let Some(dir) = &opts.checkpoint {
+            model.save(dir)?;
+        }
+        if stop {
+            stopped_early = epoch < opts.epochs;
+            break;
+        }
+    }
+    Ok(FitResult {
+        history: model.history.clone(),
+        model,
+        diverged,
+        stopped_early,
+        train_time_s: total,
+    })
+}

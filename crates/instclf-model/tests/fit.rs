@@ -1,0 +1,220 @@
+//! End-to-end tests of the model crate: training on a synthetic dataset, determinism,
+//! save/load, callbacks, divergence.
+
+use instclf_model::{
+    evaluate, fit, Callback, Control, Dataset, Device, EpochRecord, FitOptions, Model,
+    TargetAccuracy, Validation,
+};
+
+fn data() -> Dataset {
+    Dataset::synthetic(2000, 500, 120, 10, 1.5, 42)
+}
+
+fn opts(epochs: usize) -> FitOptions {
+    FitOptions {
+        epochs,
+        seed: 3,
+        ..FitOptions::default()
+    }
+}
+
+fn weights(m: &Model) -> Vec<f32> {
+    let (_, st) = m.to_bytes().unwrap();
+    st.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[test]
+fn trains_to_high_accuracy_and_evaluates() {
+    let d = data();
+    let r = fit(&d, &opts(5), &mut [], &Device::Cpu).unwrap();
+    assert_eq!(r.history.len(), 5);
+    assert!(!r.diverged);
+    let last = r.history.last().unwrap();
+    assert!(last.val_accuracy.unwrap() > 0.95, "{last:?}");
+    assert!(r.history[0].loss > last.loss);
+    let e = evaluate(&r.model, &d.test.x, &d.test.y).unwrap();
+    assert!((e.accuracy - last.val_accuracy.unwrap()).abs() < 1e-9);
+    assert!(
+        (e.loss - last.val_loss.unwrap()).abs() < 1e-4,
+        "{} vs {:?}",
+        e.loss,
+        last.val_loss
+    );
+    assert_eq!(e.confusion.iter().flatten().sum::<u64>(), 500);
+    assert!(e.macro_f1 > 0.95);
+}
+
+#[test]
+fn same_seed_is_bit_identical_and_other_seed_differs() {
+    let d = Dataset::synthetic(600, 100, 20, 4, 1.0, 1);
+    let o = FitOptions {
+        epochs: 2,
+        hidden: vec![16, 8],
+        ..opts(2)
+    };
+    let a = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    let b = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    assert_eq!(weights(&a.model), weights(&b.model));
+    assert_eq!(
+        a.history
+            .iter()
+            .map(|r| r.loss.to_bits())
+            .collect::<Vec<_>>(),
+        b.history
+            .iter()
+            .map(|r| r.loss.to_bits())
+            .collect::<Vec<_>>()
+    );
+    let c = fit(&d, &FitOptions { seed: 4, ..o }, &mut [], &Device::Cpu).unwrap();
+    assert_ne!(weights(&a.model), weights(&c.model));
+}
+
+#[test]
+fn saved_and_loaded_models_predict_bit_identically() {
+    let d = Dataset::synthetic(600, 100, 20, 4, 1.0, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    let o = FitOptions {
+        epochs: 2,
+        checkpoint: Some(path.clone()),
+        ..opts(2)
+    };
+    let r = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    for f in [
+        "model.json",
+        "model.safetensors",
+        "history.csv",
+        "history.json",
+    ] {
+        assert!(path.join(f).is_file(), "{f}");
+    }
+    r.model.save(&path).unwrap(); // overwrite an existing folder
+    let l = Model::load(&path, &Device::Cpu).unwrap();
+    let p1 = r.model.predict_proba(&d.test.x).unwrap();
+    let p2 = l.predict_proba(&d.test.x).unwrap();
+    assert_eq!(
+        p1.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        p2.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    assert_eq!(l.history, r.history);
+    let (j, s) = r.model.to_bytes().unwrap();
+    let m = Model::from_bytes(&j, &s, &Device::Cpu).unwrap();
+    assert_eq!(m.predict_proba(&d.test.x[..20]).unwrap(), p1[..4]);
+    // broken files name the file
+    let e = Model::from_bytes(b"{", &s, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("model.json"), "{e}");
+    let e = Model::from_bytes(&j, b"garbage", &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("model.safetensors"), "{e}");
+    let other = fit(
+        &Dataset::synthetic(100, 10, 21, 4, 1.0, 5),
+        &opts(1),
+        &mut [],
+        &Device::Cpu,
+    )
+    .unwrap();
+    let (_, s2) = other.model.to_bytes().unwrap();
+    let e = Model::from_bytes(&j, &s2, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("shape"), "{e}");
+    std::fs::remove_file(path.join("model.safetensors")).unwrap();
+    let e = Model::load(&path, &Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("model.safetensors"), "{e}");
+}
+
+#[test]
+fn target_accuracy_callback_stops_training() {
+    let d = Dataset::synthetic(600, 200, 20, 4, 0.5, 9);
+    let mut cb = TargetAccuracy::new(0.9, 2);
+    let r = fit(&d, &opts(50), &mut [&mut cb], &Device::Cpu).unwrap();
+    assert!(r.stopped_early);
+    assert!(r.history.len() >= 2 && r.history.len() < 50);
+    let tail = &r.history[r.history.len() - 2..];
+    assert!(tail.iter().all(|h| h.val_accuracy.unwrap() > 0.9));
+}
+
+struct StopAt(usize);
+impl Callback for StopAt {
+    fn on_epoch_end(&mut self, r: &EpochRecord) -> Control {
+        if r.epoch >= self.0 {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+}
+
+#[test]
+fn custom_callback_and_validation_split() {
+    let d = Dataset::synthetic(500, 50, 10, 5, 1.0, 2);
+    let o = FitOptions {
+        validation: Validation::Split(0.2),
+        ..opts(10)
+    };
+    let r = fit(&d, &o, &mut [&mut StopAt(3)], &Device::Cpu).unwrap();
+    assert_eq!(r.history.len(), 3);
+    assert_eq!(r.model.training.as_ref().unwrap().train_rows, 400);
+    // the held-out rows are the last 100 in file order
+    let (vx, vy) = (&d.train.x[400 * 10..], &d.train.y[400..]);
+    let e = evaluate(&r.model, vx, vy).unwrap();
+    assert!((e.accuracy - r.history[2].val_accuracy.unwrap()).abs() < 1e-9);
+}
+
+#[test]
+fn huge_learning_rate_diverges_without_crashing() {
+    let d = Dataset::synthetic(300, 50, 10, 3, 1.0, 2);
+    let o = FitOptions {
+        lr: 1e30,
+        activation: instclf_model::Activation::Relu,
+        ..opts(20)
+    };
+    let r = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    assert!(r.diverged, "{:?}", r.history);
+    assert!(r.history.len() < 20);
+    assert!(!r.history.last().unwrap().loss.is_finite());
+}
+
+#[test]
+fn bad_options_are_rejected() {
+    let d = Dataset::synthetic(100, 10, 5, 2, 1.0, 2);
+    for o in [
+        FitOptions {
+            batch_size: 0,
+            ..opts(1)
+        },
+        FitOptions { lr: 0.0, ..opts(1) },
+        FitOptions {
+            lr: -1.0,
+            ..opts(1)
+        },
+        FitOptions {
+            validation: Validation::Split(0.999),
+            ..opts(1)
+        },
+    ] {
+        assert!(fit(&d, &o, &mut [], &Device::Cpu).is_err(), "{o:?}");
+    }
+    assert!("split:1.5".parse::<Validation>().is_err());
+    assert_eq!(
+        "split:0.2".parse::<Validation>().unwrap(),
+        Validation::Split(0.2)
+    );
+}
+
+/// The MARL-sized dataset written and read back (slow; `cargo test -- --ignored`).
+#[test]
+#[ignore]
+fn marl_sized_dataset_roundtrip() {
+    let d = Dataset::synthetic(66247, 14904, 120, 10, 1.5, 7);
+    let dir = tempfile::tempdir().unwrap();
+    d.save(dir.path()).unwrap();
+    let l = Dataset::load(dir.path()).unwrap();
+    assert_eq!(l.train.rows(), 66247);
+    assert_eq!(l.train, d.train);
+}

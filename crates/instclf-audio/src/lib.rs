@@ -4,6 +4,7 @@
 //! recipe that names all parameters ([`recipe`]), onset detection ([`onset`]) and note
 //! segmentation ([`segment`]). It depends on no machine-learning crate.
 
+pub mod augment;
 pub mod decode;
 pub mod delta;
 pub mod matrix;

@@ -1,8 +1,248 @@
-//! `instclf train` (not yet implemented).
+//! `instclf train`: trains a classifier on a dataset folder and writes a model folder (a
+//! checkpoint after every epoch), printing a Keras-like line per epoch, an optional progress
+//! bar, and optionally one JSON summary at the end.
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use instclf_model::train::Validation;
+use instclf_model::{
+    device_from_arg, device_name, evaluate, fit, Activation, Callback, Control, Dataset,
+    EpochRecord, FitOptions, TargetAccuracy,
+};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Dataset folder (uiowa_{train,test}_{data,labels}.npy, optional classes.json, recipe.json).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output model folder (model.safetensors, model.json, history.csv, history.json); rewritten
+    /// atomically after every epoch.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Number of epochs [default: 10, or --max-epochs with --target-accuracy].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 0.001)]
+    pub lr: f64,
+    /// Adam beta1.
+    #[arg(long, default_value_t = 0.9)]
+    pub beta1: f64,
+    /// Adam beta2.
+    #[arg(long, default_value_t = 0.999)]
+    pub beta2: f64,
+    /// Adam epsilon.
+    #[arg(long, default_value_t = 1e-7)]
+    pub eps: f64,
+    /// Hidden layer sizes, comma separated (e.g. 256,128).
+    #[arg(long, value_delimiter = ',', default_value = "256")]
+    pub hidden: Vec<usize>,
+    /// Hidden-layer activation: sigmoid or relu.
+    #[arg(long, default_value = "sigmoid")]
+    pub activation: Activation,
+    /// Validation rows: `test` (the dataset's test split), `none`, or `split:F` (like Keras
+    /// validation_split: the LAST fraction F of the training rows in file order, taken before
+    /// shuffling).
+    #[arg(long, default_value = "test")]
+    pub validation: Validation,
+    /// Stop once validation accuracy is above this for --patience epochs in a row.
+    #[arg(long)]
+    pub target_accuracy: Option<f64>,
+    /// Epochs in a row above --target-accuracy before stopping.
+    #[arg(long, default_value_t = 1)]
+    pub patience: usize,
+    /// Epoch limit with --target-accuracy when --epochs is not given.
+    #[arg(long, default_value_t = 500)]
+    pub max_epochs: usize,
+    /// Seed for initialisation and shuffling (same seed + same device = identical model).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Compute device: auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Print one JSON object at the end (epoch lines go to stderr unless --quiet).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar and no per-epoch lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`instclf train` is not implemented yet")
+/// Prints the per-epoch line and drives the progress bar.
+struct Reporter {
+    bar: Option<ProgressBar>,
+    max_epochs: usize,
+    to_stderr: bool,
+    quiet: bool,
+}
+
+impl Callback for Reporter {
+    fn running_metrics_every(&self) -> Option<usize> {
+        self.bar.as_ref().map(|_| 20)
+    }
+
+    fn on_batch_end(
+        &mut self,
+        epoch: usize,
+        done: usize,
+        total: usize,
+        running: Option<(f64, f64)>,
+    ) {
+        if let Some(bar) = &self.bar {
+            if done == 1 {
+                bar.reset();
+                bar.set_length(total as u64);
+                bar.set_prefix(format!("Epoch {epoch}/{}", self.max_epochs));
+            }
+            bar.set_position(done as u64);
+            if let Some((l, a)) = running {
+                bar.set_message(format!("loss: {l:.4} - accuracy: {a:.4}"));
+            }
+        }
+    }
+
+    fn on_epoch_end(&mut self, r: &EpochRecord) -> Control {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if !self.quiet {
+            let mut line = format!(
+                "Epoch {}/{} - {:.2}s - loss: {:.4} - accuracy: {:.4}",
+                r.epoch, self.max_epochs, r.time_s, r.loss, r.accuracy
+            );
+            if let (Some(vl), Some(va)) = (r.val_loss, r.val_accuracy) {
+                line.push_str(&format!(" - val_loss: {vl:.4} - val_accuracy: {va:.4}"));
+            }
+            if self.to_stderr {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+        Control::Continue
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(t) = args.target_accuracy {
+        if !(0.0..=1.0).contains(&t) {
+            anyhow::bail!("--target-accuracy must be between 0 and 1, got {t}");
+        }
+        if args.validation == Validation::None {
+            anyhow::bail!("--target-accuracy needs validation rows (--validation test or split:F)");
+        }
+    }
+    let epochs = match (args.epochs, args.target_accuracy) {
+        (Some(e), _) => e,
+        (None, Some(_)) => args.max_epochs,
+        (None, None) => 10,
+    };
+    let opts = FitOptions {
+        epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        beta1: args.beta1,
+        beta2: args.beta2,
+        eps: args.eps,
+        hidden: args.hidden.clone(),
+        activation: args.activation,
+        validation: args.validation,
+        seed: args.seed,
+        checkpoint: Some(args.output.clone()),
+    };
+    opts.validate()?;
+    let device = device_from_arg(&args.device)?;
+    let data = Dataset::load(&args.data)?;
+
+    let show_bar = !args.quiet && std::io::stdout().is_terminal();
+    let bar = show_bar.then(|| {
+        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stdout());
+        if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}") {
+            b.set_style(style.progress_chars("=> "));
+        }
+        b
+    });
+    let mut reporter = Reporter {
+        bar,
+        max_epochs: epochs,
+        to_stderr: args.json,
+        quiet: args.quiet,
+    };
+    let mut target = args
+        .target_accuracy
+        .map(|t| TargetAccuracy::new(t, args.patience));
+    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut reporter];
+    if let Some(t) = target.as_mut() {
+        callbacks.push(t);
+    }
+    let result = fit(&data, &opts, &mut callbacks, &device)?;
+    let saved = if result.diverged {
+        eprintln!(
+            "instclf: warning: training diverged at epoch {} (loss is not finite); {}",
+            result.history.len(),
+            if result.history.len() > 1 {
+                format!(
+                    "{} keeps epoch {}",
+                    args.output.display(),
+                    result.history.len() - 1
+                )
+            } else {
+                "no model was written".to_string()
+            }
+        );
+        result.history.len() > 1
+    } else {
+        result
+            .model
+            .save(&args.output)
+            .with_context(|| format!("{}: cannot write the model", args.output.display()))?;
+        true
+    };
+    let eval = if result.diverged {
+        None
+    } else {
+        Some(evaluate(&result.model, &data.test.x, &data.test.y)?)
+    };
+    let epochs_run = result.history.len();
+    let mean_epoch = if epochs_run > 0 {
+        result.train_time_s / epochs_run as f64
+    } else {
+        0.0
+    };
+    if args.json {
+        let out = serde_json::json!({
+            "model": args.output.display().to_string(),
+            "model_saved": saved,
+            "epochs": epochs_run,
+            "test_accuracy": eval.as_ref().map(|e| e.accuracy),
+            "test_loss": eval.as_ref().map(|e| e.loss),
+            "train_time_s": result.train_time_s,
+            "mean_epoch_time_s": mean_epoch,
+            "diverged": result.diverged,
+            "stopped_early": result.stopped_early,
+            "device": device_name(&device),
+            "train_rows": result.model.training.as_ref().map(|t| t.train_rows),
+            "history": result.history,
+        });
+        println!("{}", serde_json::to_string(&out)?);
+    } else if !args.quiet {
+        if let Some(e) = &eval {
+            println!(
+                "{} epochs in {:.2}s ({:.3}s/epoch) on {}; test loss {:.4}, test accuracy {:.4}; model written to {}",
+                epochs_run,
+                result.train_time_s,
+                mean_epoch,
+                device_name(&device),
+                e.loss,
+                e.accuracy,
+                args.output.display()
+            );
+        }
+    }
+    Ok(())
 }

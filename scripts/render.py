@@ -41,7 +41,7 @@ SAMPLE_RATE = 44100
 # class name -> (GM program 0-based, lowest MIDI note, highest MIDI note, vibrato styles)
 CLASSES = {
     "Piano": (0, 21, 108, ("NoVib",)),  # A0-C8
-    "Violin": (40, 55, 105, ("Vib", "NoVib")),  # G3-A7
+    "Violin": (40, 55, 100, ("Vib", "NoVib")),  # G3-E7 (FluidR3 has no violin above F7)
     "Cello": (42, 36, 81, ("Vib", "NoVib")),  # C2-A5
     "Trumpet": (56, 52, 86, ("Vib", "NoVib")),  # E3-D6
     "Trombone": (57, 40, 77, ("Vib", "NoVib")),  # E2-F5

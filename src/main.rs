@@ -2,7 +2,11 @@
 //! parses its arguments, calls a library crate and prints. Every error ends here: one line on
 //! stderr that names the file and the problem, exit code 2.
 
+mod build;
+mod classify;
+mod default_model;
 mod cmd;
+mod pipeline;
 mod util;
 
 use clap::Parser;

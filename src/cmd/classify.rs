@@ -1,8 +1,135 @@
-//! `instclf classify` (not yet implemented).
+//! `instclf classify`: name the instrument in recordings, note by note and per file.
+
+use crate::classify::{Classifier, FileResult};
+use crate::pipeline;
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "Each note's answer is the class with the highest mean log-probability over \
+the note's frames; the file's answer averages its notes' scores, each note counting the same. \
+Without --model the bundled default model is used (it needs no files or network)."
+)]
+pub struct Args {
+    /// Audio files or folders (searched recursively).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// A model folder made by `instclf train` (default: the bundled model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// How many of the best classes to show per note and file.
+    #[arg(long, default_value_t = 1)]
+    top: usize,
+    /// Print JSON (an object for one file, an array for several).
+    #[arg(long)]
+    json: bool,
+    /// Device: auto, cpu or cuda[:N].
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`instclf classify` is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let device = instclf_model::device::device_from_arg(&args.device)?;
+    let (model, origin) = match &args.model {
+        Some(p) => (
+            instclf_model::model::Model::load(p, &device)?,
+            p.display().to_string(),
+        ),
+        None => (
+            crate::default_model::load(&device)?,
+            "bundled model".to_string(),
+        ),
+    };
+    let clf = Classifier::new(model, &origin)?;
+    let files = pipeline::expand_inputs(&args.inputs)?;
+    if files.is_empty() {
+        anyhow::bail!("no audio files found in the given folders");
+    }
+    let bar = crate::util::progress_bar(
+        if files.len() > 3 {
+            files.len() as u64
+        } else {
+            0
+        },
+        "classifying",
+    );
+    let mut results: Vec<FileResult> = Vec::new();
+    let mut failed = 0usize;
+    for f in &files {
+        match clf.classify(f, args.top) {
+            Ok(r) => {
+                if !args.json {
+                    bar.suspend(|| print_table(&r));
+                }
+                results.push(r);
+            }
+            Err(e) => {
+                failed += 1;
+                bar.suspend(|| eprintln!("instclf: error: {e:#}"));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if args.json {
+        let text = match results.first() {
+            Some(one) if args.inputs.len() == 1 && files.len() == 1 && !args.inputs[0].is_dir() => {
+                serde_json::to_string_pretty(one)?
+            }
+            _ => serde_json::to_string_pretty(&results)?,
+        };
+        println!("{text}");
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} files could not be classified", files.len());
+    }
+    Ok(())
+}
+
+fn print_table(r: &FileResult) {
+    println!("{}", r.file);
+    if r.notes.is_empty() {
+        println!("  no notes detected");
+        return;
+    }
+    println!(
+        "  {:>8} {:>8}  {:<12} {:>6}",
+        "start", "end", "class", "conf"
+    );
+    for n in &r.notes {
+        let others: Vec<String> = n
+            .top
+            .iter()
+            .skip(1)
+            .map(|t| format!("{} {:.2}", t.label, t.p))
+            .collect();
+        println!(
+            "  {:>7.2}s {:>7.2}s  {:<12} {:>6.2}{}",
+            n.start,
+            n.end,
+            n.label,
+            n.confidence,
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", others.join(", "))
+            }
+        );
+    }
+    if let (Some(l), Some(c)) = (&r.label, r.confidence) {
+        let others: Vec<String> = r
+            .top
+            .iter()
+            .skip(1)
+            .map(|t| format!("{} {:.2}", t.label, t.p))
+            .collect();
+        println!(
+            "  => {l} ({c:.2}){}",
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!("; then {}", others.join(", "))
+            }
+        );
+    }
 }

@@ -1,0 +1,301 @@
+//! `dataset build`: labelled recordings in, a dataset folder in the MARL layout out. Files are
+//! analysed in parallel (see [`crate::pipeline`]), split into train and test *by recording*
+//! (stratified by class, seeded; recordings with the same file name in several input folders,
+//! e.g. the same run rendered from two soundfonts, always land in the same split), and every frame
+//! inside a detected note becomes one row. The folder is written under a temporary name and
+//! renamed into place, so it is never half-written.
+
+use crate::pipeline::{self, LabelFrom};
+use anyhow::{bail, Context};
+use indicatif::ProgressBar;
+use instclf_audio::augment::{augment, AugmentParams, Rng};
+use instclf_audio::recipe::Recipe;
+use instclf_audio::segment::SegmentParams;
+use instclf_model::dataset::{Dataset, Split};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// What to build.
+pub struct BuildOptions {
+    pub inputs: Vec<PathBuf>,
+    pub label_from: LabelFrom,
+    pub test_fraction: f64,
+    pub seed: u64,
+    pub recipe: Recipe,
+    pub segment: SegmentParams,
+    /// Augmented variants added per training recording (0: none).
+    pub augment: usize,
+}
+
+/// What was built, for the report.
+pub struct BuildReport {
+    pub files: usize,
+    pub train_files: usize,
+    pub test_files: usize,
+    pub notes: usize,
+    /// Files left out, with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+struct FileRows {
+    path: PathBuf,
+    label: String,
+    notes: Vec<(f64, f64, std::ops::Range<usize>)>,
+    frames: instclf_audio::Matrix,
+    is_test: bool,
+    /// 0 for the recording itself, k > 0 for its k-th augmented variant.
+    variant: usize,
+}
+
+/// Analyses `path` itself (`variant` 0) or its `variant`-th augmented copy, seeded by the build
+/// seed, the file name and the variant so every build is reproducible.
+fn analyse_variant(
+    path: &Path,
+    opts: &BuildOptions,
+    variant: usize,
+) -> anyhow::Result<pipeline::Analysis> {
+    if variant == 0 {
+        return pipeline::analyse(path, &opts.recipe, &opts.segment);
+    }
+    let audio = instclf_audio::decode::load(path, Some(opts.recipe.sr))?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in file_name(path).bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    let mut rng = Rng::new(opts.seed ^ h ^ (variant as u64).wrapping_mul(0x9E37_79B9));
+    let y = augment(
+        &audio.samples,
+        opts.recipe.sr,
+        &AugmentParams::default(),
+        &mut rng,
+    );
+    Ok(pipeline::analyse_samples(&y, &opts.recipe, &opts.segment))
+}
+
+/// Analyses every labelled recording and assembles the dataset; `notes_csv` lists every note
+/// with its split and row range.
+pub fn build(
+    opts: &BuildOptions,
+    bar: &ProgressBar,
+) -> anyhow::Result<(Dataset, String, BuildReport)> {
+    if !(opts.test_fraction > 0.0 && opts.test_fraction < 1.0) {
+        bail!(
+            "--test-fraction must be between 0 and 1 (exclusive), got {}",
+            opts.test_fraction
+        );
+    }
+    opts.recipe
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid feature recipe: {e}"))?;
+    let files = pipeline::expand_inputs(&opts.inputs)?;
+    let mut skipped = Vec::new();
+    let mut labelled = Vec::new();
+    for f in files {
+        match pipeline::label_of(&f, opts.label_from) {
+            Some(l) => labelled.push((f, l)),
+            None => skipped.push((f, "no class label in its name".to_string())),
+        }
+    }
+    if labelled.is_empty() {
+        bail!(
+            "no labelled audio files found under {}",
+            display_list(&opts.inputs)
+        );
+    }
+    let classes: Vec<String> = labelled
+        .iter()
+        .map(|(_, l)| l.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let test_names = split_by_recording(&labelled, &classes, opts.test_fraction, opts.seed)?;
+    // One job per recording, plus `augment` random variants of each training recording.
+    let mut jobs = Vec::new();
+    for (path, label) in &labelled {
+        let is_test = test_names.contains(file_name(path));
+        let copies = if is_test { 0 } else { opts.augment };
+        for variant in 0..=copies {
+            jobs.push((path, label, is_test, variant));
+        }
+    }
+    bar.set_length(jobs.len() as u64);
+    let results: Vec<Result<FileRows, (PathBuf, String)>> = jobs
+        .into_par_iter()
+        .map(|(path, label, is_test, variant)| {
+            let r = analyse_variant(path, opts, variant);
+            bar.inc(1);
+            match r {
+                Ok(a) if a.notes.is_empty() => Err((path.clone(), "no notes detected".to_string())),
+                Ok(a) => Ok(FileRows {
+                    notes: a
+                        .notes
+                        .iter()
+                        .zip(a.note_frames)
+                        .map(|(n, r)| (n.start, n.end, r))
+                        .collect(),
+                    frames: a.frames,
+                    path: path.clone(),
+                    label: label.clone(),
+                    is_test,
+                    variant,
+                }),
+                Err(e) => Err((path.clone(), format!("{e:#}"))),
+            }
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut ok = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => ok.push(f),
+            Err(s) if !skipped.contains(&s) => skipped.push(s),
+            Err(_) => {}
+        }
+    }
+
+    let dim = opts.recipe.dim();
+    let mut train = Split {
+        x: Vec::new(),
+        y: Vec::new(),
+    };
+    let mut test = Split {
+        x: Vec::new(),
+        y: Vec::new(),
+    };
+    let mut csv = String::from("split,file,variant,class,note,start,end,row_start,row_end\n");
+    let (mut train_files, mut test_files, mut n_notes) = (0, 0, 0);
+    for f in &ok {
+        let class = classes.iter().position(|c| *c == f.label).unwrap_or(0) as u32;
+        let (split, name) = if f.is_test {
+            test_files += 1;
+            (&mut test, "test")
+        } else {
+            train_files += usize::from(f.variant == 0);
+            (&mut train, "train")
+        };
+        for (i, (start, end, rows)) in f.notes.iter().enumerate() {
+            let first = split.rows();
+            for r in rows.clone() {
+                split.x.extend_from_slice(f.frames.row(r));
+                split.y.push(class);
+            }
+            n_notes += 1;
+            let _ = writeln!(
+                csv,
+                "{name},{},{},{},{i},{start:.4},{end:.4},{first},{}",
+                csv_field(&f.path.display().to_string()),
+                f.variant,
+                f.label,
+                split.rows()
+            );
+        }
+    }
+    if train.rows() == 0 || test.rows() == 0 {
+        bail!(
+            "the notes found give no rows for the {} split",
+            if train.rows() == 0 { "train" } else { "test" }
+        );
+    }
+    let ds = Dataset {
+        train,
+        test,
+        n_features: dim,
+        classes,
+        recipe: Some(serde_json::to_value(&opts.recipe)?),
+        dir: PathBuf::new(),
+    };
+    let report = BuildReport {
+        files: train_files + test_files,
+        train_files,
+        test_files,
+        notes: n_notes,
+        skipped,
+    };
+    Ok((ds, csv, report))
+}
+
+fn file_name(p: &Path) -> &str {
+    p.file_name().and_then(|n| n.to_str()).unwrap_or("")
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn display_list(p: &[PathBuf]) -> String {
+    p.iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The file names that go to the test split: per class, a seeded shuffle of its recordings'
+/// names, of which `round(n * fraction)` (at least 1, at most n - 1) are held out.
+fn split_by_recording(
+    files: &[(PathBuf, String)],
+    classes: &[String],
+    fraction: f64,
+    seed: u64,
+) -> anyhow::Result<BTreeSet<String>> {
+    let mut by_class: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (path, label) in files {
+        by_class.entry(label).or_default().insert(file_name(path));
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut test = BTreeSet::new();
+    for class in classes {
+        let names: Vec<&str> = by_class
+            .get(class.as_str())
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        if names.len() < 2 {
+            bail!(
+                "class {class} has {} usable recording(s); at least 2 are needed to split train and test by recording",
+                names.len()
+            );
+        }
+        let mut names = names;
+        names.shuffle(&mut rng);
+        let n_test = ((names.len() as f64 * fraction).round() as usize).clamp(1, names.len() - 1);
+        test.extend(names[..n_test].iter().map(|s| s.to_string()));
+    }
+    Ok(test)
+}
+
+/// Writes the dataset folder atomically: into a temporary sibling, then renamed to `out`. An
+/// existing `out` is replaced only with `force`.
+pub fn write(ds: &Dataset, notes_csv: &str, out: &Path, force: bool) -> anyhow::Result<()> {
+    if out.exists() && !force {
+        bail!(
+            "{}: output folder exists (use --force to replace it)",
+            out.display()
+        );
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".dataset-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("{}: cannot create output folder", out.display()))?;
+    ds.save(tmp.path())?;
+    std::fs::write(tmp.path().join("notes.csv"), notes_csv)
+        .with_context(|| format!("{}: cannot write notes.csv", out.display()))?;
+    if out.exists() {
+        std::fs::remove_dir_all(out)
+            .with_context(|| format!("{}: cannot replace the old folder", out.display()))?;
+    }
+    let tmp = tmp.keep();
+    std::fs::rename(&tmp, out)
+        .with_context(|| format!("{}: cannot move the dataset into place", out.display()))?;
+    Ok(())
+}

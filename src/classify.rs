@@ -1,0 +1,171 @@
+//! Classification of recordings with a trained model: decode -> resample -> segment notes ->
+//! the model's own feature recipe per frame -> frame probabilities -> per-note and per-file
+//! answers.
+//!
+//! How scores combine: a note's score for class c is the mean over its frames of log p(c | frame)
+//! (a geometric mean of frame probabilities, so one confident frame cannot outvote the rest);
+//! the file's score is the mean of its notes' scores, so every note counts the same whatever
+//! its length. Confidences are those scores passed through a softmax (renormalised geometric
+//! means).
+
+use crate::pipeline;
+use anyhow::Context;
+use instclf_audio::recipe::Recipe;
+use instclf_audio::segment::SegmentParams;
+use instclf_model::model::Model;
+use serde::Serialize;
+use std::path::Path;
+
+/// One class and its probability.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ranked {
+    pub label: String,
+    pub p: f64,
+}
+
+/// One note's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteResult {
+    pub start: f64,
+    pub end: f64,
+    pub label: String,
+    pub confidence: f64,
+    pub top: Vec<Ranked>,
+}
+
+/// One file's answer; `label` is `None` when no note was found.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileResult {
+    pub file: String,
+    pub label: Option<String>,
+    pub confidence: Option<f64>,
+    pub top: Vec<Ranked>,
+    pub notes: Vec<NoteResult>,
+}
+
+/// A model ready to classify audio: the network and the recipe it was trained with.
+pub struct Classifier {
+    pub model: Model,
+    pub recipe: Recipe,
+    pub segment: SegmentParams,
+}
+
+impl Classifier {
+    /// Checks that `model` carries a usable feature recipe of the right size.
+    pub fn new(model: Model, origin: &str) -> anyhow::Result<Classifier> {
+        let Some(recipe) = model.recipe.as_ref() else {
+            anyhow::bail!(
+                "{origin}: the model has no feature recipe (it was trained on external features, \
+                 e.g. the MARL .npy files), so instclf cannot compute its features from audio; \
+                 train on a dataset made by `instclf dataset build`"
+            );
+        };
+        let recipe: Recipe = serde_json::from_value(recipe.clone())
+            .with_context(|| format!("{origin}: the model's feature recipe is invalid"))?;
+        recipe
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{origin}: the model's feature recipe is invalid: {e}"))?;
+        if recipe.dim() != model.n_features() {
+            anyhow::bail!(
+                "{origin}: the model takes {} features but its recipe makes {}",
+                model.n_features(),
+                recipe.dim()
+            );
+        }
+        Ok(Classifier {
+            model,
+            recipe,
+            segment: SegmentParams::default(),
+        })
+    }
+
+    /// Classifies one file, keeping the `top` best classes per note and file.
+    pub fn classify(&self, path: &Path, top: usize) -> anyhow::Result<FileResult> {
+        let a = pipeline::analyse(path, &self.recipe, &self.segment)?;
+        let classes = &self.model.classes;
+        let k = classes.len();
+        let mut note_scores: Vec<Vec<f64>> = Vec::with_capacity(a.notes.len());
+        let mut notes = Vec::with_capacity(a.notes.len());
+        for (note, rows) in a.notes.iter().zip(&a.note_frames) {
+            if rows.is_empty() {
+                continue;
+            }
+            let x = &a.frames.data[rows.start * a.frames.cols..rows.end * a.frames.cols];
+            let p = self.model.predict_proba(x)?;
+            let mut score = vec![0f64; k];
+            for row in p.chunks(k) {
+                for (s, &v) in score.iter_mut().zip(row) {
+                    *s += (v as f64).max(1e-30).ln();
+                }
+            }
+            score.iter_mut().for_each(|s| *s /= rows.len() as f64);
+            let ranked = rank(&score, classes, top);
+            notes.push(NoteResult {
+                start: note.start,
+                end: note.end,
+                label: ranked[0].label.clone(),
+                confidence: ranked[0].p,
+                top: ranked,
+            });
+            note_scores.push(score);
+        }
+        let file = path.display().to_string();
+        if note_scores.is_empty() {
+            return Ok(FileResult {
+                file,
+                label: None,
+                confidence: None,
+                top: Vec::new(),
+                notes,
+            });
+        }
+        let mut score = vec![0f64; k];
+        for s in &note_scores {
+            for (a, b) in score.iter_mut().zip(s) {
+                *a += b / note_scores.len() as f64;
+            }
+        }
+        let ranked = rank(&score, classes, top);
+        Ok(FileResult {
+            file,
+            label: Some(ranked[0].label.clone()),
+            confidence: Some(ranked[0].p),
+            top: ranked,
+            notes,
+        })
+    }
+}
+
+/// Softmax of `score`, best `top` classes first (at least one).
+fn rank(score: &[f64], classes: &[String], top: usize) -> Vec<Ranked> {
+    let max = score.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = score.iter().map(|s| (s - max).exp()).collect();
+    let z: f64 = e.iter().sum();
+    let mut r: Vec<Ranked> = classes
+        .iter()
+        .zip(&e)
+        .map(|(c, v)| Ranked {
+            label: c.clone(),
+            p: v / z,
+        })
+        .collect();
+    r.sort_by(|a, b| b.p.total_cmp(&a.p));
+    r.truncate(top.max(1));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_is_a_softmax_sorted_by_probability() {
+        let classes = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let r = rank(&[0.0, 2f64.ln(), f64::NEG_INFINITY], &classes, 3);
+        assert_eq!(r[0].label, "b");
+        assert!((r[0].p - 2.0 / 3.0).abs() < 1e-12);
+        assert!((r[1].p - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(r[2].p, 0.0);
+        assert_eq!(rank(&[1.0, 0.0, 0.0], &classes, 0).len(), 1);
+    }
+}

@@ -1,0 +1,150 @@
+//! The glue between the audio and model crates that more than one command needs: finding
+//! labelled audio files, and turning one recording into notes and per-frame feature rows with a
+//! given recipe (decode -> resample -> segment -> features).
+
+use anyhow::Context;
+use instclf_audio::decode;
+use instclf_audio::recipe::Recipe;
+use instclf_audio::segment::{self, Note, SegmentParams};
+use instclf_audio::Matrix;
+use std::path::{Path, PathBuf};
+
+/// File name endings taken as audio when walking a folder.
+pub const AUDIO_EXTENSIONS: &[&str] = &["aiff", "aif", "aifc", "wav", "flac", "mp3", "ogg", "oga"];
+
+/// Where a recording's class name comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LabelFrom {
+    /// The first dot-separated token of the file name (`SopSax.Vib.pp.C6Eb6.aiff` -> SopSax).
+    Name,
+    /// The name of the folder that holds the file.
+    Folder,
+}
+
+/// The class name of `path`, or `None` when it has none.
+pub fn label_of(path: &Path, from: LabelFrom) -> Option<String> {
+    let label = match from {
+        LabelFrom::Name => path.file_name()?.to_str()?.split('.').next()?.to_string(),
+        LabelFrom::Folder => path.parent()?.file_name()?.to_str()?.to_string(),
+    };
+    (!label.is_empty()).then_some(label)
+}
+
+fn is_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Every audio file under `dir` (recursively), sorted by path so runs are reproducible.
+pub fn audio_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d)
+            .with_context(|| format!("{}: cannot read folder", d.display()))?;
+        for entry in entries {
+            let path = entry
+                .with_context(|| format!("{}: cannot read folder", d.display()))?
+                .path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if is_audio(&path) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Expands command-line inputs: files stay, folders become the audio files under them.
+pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            out.extend(audio_files(p)?);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// One recording analysed: its notes, and the feature rows of its frames.
+pub struct Analysis {
+    pub notes: Vec<Note>,
+    /// `frames x recipe.dim()` feature rows of the whole recording.
+    pub frames: Matrix,
+    /// Per note, the range of frame rows whose centres lie inside it.
+    pub note_frames: Vec<std::ops::Range<usize>>,
+}
+
+/// Frames (centred, hop `hop` at rate `sr`) whose centre lies in `[start, end)` seconds.
+pub fn frames_in(note: &Note, sr: u32, hop: usize, n_frames: usize) -> std::ops::Range<usize> {
+    let per_s = sr as f64 / hop as f64;
+    let first = (note.start * per_s).ceil().max(0.0) as usize;
+    let last = ((note.end * per_s).ceil().max(0.0) as usize).min(n_frames);
+    first.min(last)..last
+}
+
+/// Decodes `path`, resamples it to the recipe's rate, finds its notes and computes features.
+pub fn analyse(path: &Path, recipe: &Recipe, seg: &SegmentParams) -> anyhow::Result<Analysis> {
+    let audio = decode::load(path, Some(recipe.sr))?;
+    Ok(analyse_samples(&audio.samples, recipe, seg))
+}
+
+/// [`analyse`] on samples already at `recipe.sr`.
+pub fn analyse_samples(y: &[f32], recipe: &Recipe, seg: &SegmentParams) -> Analysis {
+    let notes = segment::segment(y, recipe.sr, seg);
+    let frames = recipe.frames(y);
+    let note_frames = notes
+        .iter()
+        .map(|n| frames_in(n, recipe.sr, recipe.hop, frames.rows))
+        .collect();
+    Analysis {
+        notes,
+        frames,
+        note_frames,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_from_name_and_folder() {
+        let p = Path::new("/x/Strings/SopSax.Vib.pp.C6Eb6.aiff");
+        assert_eq!(label_of(p, LabelFrom::Name).as_deref(), Some("SopSax"));
+        assert_eq!(label_of(p, LabelFrom::Folder).as_deref(), Some("Strings"));
+        assert_eq!(label_of(Path::new(".hidden.wav"), LabelFrom::Name), None);
+    }
+
+    #[test]
+    fn frames_inside_a_note() {
+        // hop 512 at 22050 Hz: frame t is centred at t * 23.2 ms.
+        let n = Note {
+            start: 0.1,
+            end: 0.2,
+        };
+        let r = frames_in(&n, 22050, 512, 100);
+        assert_eq!(r, 5..9);
+        for t in r {
+            let c = t as f64 * 512.0 / 22050.0;
+            assert!(c >= 0.1 && c < 0.2);
+        }
+        assert_eq!(
+            frames_in(
+                &Note {
+                    start: 0.1,
+                    end: 9.0
+                },
+                22050,
+                512,
+                7
+            ),
+            5..7
+        );
+    }
+}

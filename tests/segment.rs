@@ -1,0 +1,87 @@
+//! End-to-end tests of `instclf segment` on the committed fixture recordings.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/audio")
+        .join(name)
+}
+
+fn instclf(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_instclf"))
+        .args(args)
+        .output()
+        .expect("run instclf")
+}
+
+#[test]
+fn sopsax_run_has_four_notes_in_json() {
+    let path = fixture("SopSax.Vib.pp.C6Eb6.aiff");
+    let out = instclf(&["segment", path.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    assert_eq!(v["sample_rate"], 44100);
+    assert_eq!(v["file"], path.to_str().unwrap());
+    let notes = v["notes"].as_array().expect("notes array");
+    assert_eq!(notes.len(), 4, "{v}");
+    // MIDI note-ons at 0.3, 1.8, 3.3, 4.8 s, each held 1 s (fixtures/audio/manifest.csv).
+    for (i, n) in notes.iter().enumerate() {
+        let start = n["start"].as_f64().unwrap();
+        let end = n["end"].as_f64().unwrap();
+        let want = 0.3 + 1.5 * i as f64;
+        assert!(
+            (start - want).abs() <= 0.03,
+            "note {i}: start {start}, want {want}"
+        );
+        assert!(end > start + 0.8 && end < want + 1.5, "note {i}: end {end}");
+    }
+}
+
+#[test]
+fn table_lists_piano_notes() {
+    let path = fixture("Piano.NoVib.mf.C3D3.aiff");
+    let out = instclf(&["segment", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("44100 Hz") && text.contains("3 notes"),
+        "{text}"
+    );
+    let rows: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    let first: Vec<f64> = rows[0]
+        .split_whitespace()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(first[0], 1.0);
+    assert!((first[1] - 0.3).abs() <= 0.03, "{text}");
+    assert!((first[3] - (first[2] - first[1])).abs() < 0.002, "{text}");
+}
+
+#[test]
+fn missing_and_bad_files_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("noise.wav");
+    std::fs::write(&bad, b"this is not audio").unwrap();
+    for path in [dir.path().join("missing.aiff"), bad] {
+        let out = instclf(&["segment", path.to_str().unwrap(), "--json"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("instclf: error: ") && err.contains(path.to_str().unwrap()),
+            "{err}"
+        );
+    }
+}

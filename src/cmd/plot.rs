@@ -1,8 +1,234 @@
-//! `instclf plot` (not yet implemented).
+//! `instclf plot`: pictures of training results. `plot history MODEL_DIR` draws a model's
+//! accuracy and loss per epoch from `MODEL_DIR/history.json`; `plot sweep DIR` draws the bar
+//! charts (and optionally the loss curves) of a hyper-parameter sweep from `DIR/results.json`.
+
+use crate::util::write_atomic;
+use anyhow::{bail, Context};
+use instclf_plot::history::{render_history, History};
+use instclf_plot::sweep::{render_loss_curves, render_sweep_bars, SweepBar};
+use instclf_plot::ImageFormat;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub what: What,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`instclf plot` is not implemented yet")
+#[derive(clap::Subcommand)]
+pub enum What {
+    /// Training vs validation accuracy, and loss on a log scale, per epoch of a trained model.
+    History(HistoryArgs),
+    /// Time, energy, test accuracy and epochs of each trial of a hyper-parameter sweep.
+    Sweep(SweepArgs),
+}
+
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// Model folder holding history.json (written by `instclf train`).
+    pub model_dir: PathBuf,
+    /// Output picture; the format follows the extension: .png or .svg.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Picture width in pixels.
+    #[arg(long, default_value_t = 1200)]
+    pub width: u32,
+    /// Picture height in pixels.
+    #[arg(long, default_value_t = 450)]
+    pub height: u32,
+}
+
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    /// Sweep folder holding results.json.
+    pub dir: PathBuf,
+    /// Output picture of the four bar charts (.png or .svg).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Also draw each trial's training loss per epoch on one chart, to this file.
+    #[arg(long)]
+    pub loss_curves: Option<PathBuf>,
+    /// Picture width in pixels.
+    #[arg(long, default_value_t = 1200)]
+    pub width: u32,
+    /// Picture height in pixels.
+    #[arg(long, default_value_t = 800)]
+    pub height: u32,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.what {
+        What::History(a) => history(a),
+        What::Sweep(a) => sweep(a),
+    }
+}
+
+/// One epoch of `history.json`. Missing or null metrics (NaN is written as null) become NaN,
+/// which the chart leaves out.
+#[derive(Deserialize)]
+struct EpochRow {
+    epoch: usize,
+    loss: Option<f64>,
+    accuracy: Option<f64>,
+    #[serde(default)]
+    val_loss: Option<f64>,
+    #[serde(default)]
+    val_accuracy: Option<f64>,
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<T> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("{}: cannot read file", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: invalid JSON", path.display()))
+}
+
+/// The [`History`] of the rows of a `history.json`.
+fn history_of(rows: &[EpochRow]) -> History {
+    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    let any_val_loss = rows.iter().any(|r| r.val_loss.is_some());
+    let any_val_acc = rows.iter().any(|r| r.val_accuracy.is_some());
+    History {
+        epochs: rows.iter().map(|r| r.epoch).collect(),
+        loss: rows.iter().map(|r| nan(r.loss)).collect(),
+        accuracy: rows.iter().map(|r| nan(r.accuracy)).collect(),
+        val_loss: if any_val_loss {
+            rows.iter().map(|r| nan(r.val_loss)).collect()
+        } else {
+            Vec::new()
+        },
+        val_accuracy: if any_val_acc {
+            rows.iter().map(|r| nan(r.val_accuracy)).collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn history(a: HistoryArgs) -> anyhow::Result<()> {
+    let format = ImageFormat::from_path(&a.output)?;
+    let path = a.model_dir.join("history.json");
+    let rows: Vec<EpochRow> = read_json(&path)?;
+    if rows.is_empty() {
+        bail!("{}: the history has no epoch", path.display());
+    }
+    let bytes = render_history(&history_of(&rows), format, a.width, a.height)
+        .with_context(|| format!("{}: cannot draw the history", a.output.display()))?;
+    write_atomic(&a.output, &bytes)
+}
+
+/// One trial of `results.json`.
+#[derive(Deserialize)]
+struct Trial {
+    batch_size: usize,
+    learning_rate: f64,
+    epochs: usize,
+    test_accuracy: Option<f64>,
+    train_time_s: f64,
+    #[serde(default)]
+    energy_j: Option<f64>,
+    #[serde(default)]
+    reached_target: bool,
+    #[serde(default)]
+    diverged: bool,
+    /// Training loss per epoch, when the sweep recorded it (either form).
+    #[serde(default)]
+    loss: Option<Vec<Option<f64>>>,
+    #[serde(default)]
+    history: Option<Vec<EpochRow>>,
+}
+
+impl Trial {
+    fn losses(&self) -> Option<Vec<f64>> {
+        if let Some(l) = &self.loss {
+            return Some(l.iter().map(|v| v.unwrap_or(f64::NAN)).collect());
+        }
+        self.history
+            .as_ref()
+            .map(|h| h.iter().map(|r| r.loss.unwrap_or(f64::NAN)).collect())
+    }
+}
+
+/// Which parameter the trials sweep: its axis name and each trial's label.
+fn labels(trials: &[Trial]) -> (String, Vec<String>) {
+    let differ = |f: &dyn Fn(&Trial) -> String| trials.iter().any(|t| f(t) != f(&trials[0]));
+    let bs = |t: &Trial| t.batch_size.to_string();
+    let lr = |t: &Trial| format!("{}", t.learning_rate);
+    match (differ(&bs), differ(&lr)) {
+        (true, false) => ("batch size".into(), trials.iter().map(bs).collect()),
+        (false, true) => ("learning rate".into(), trials.iter().map(lr).collect()),
+        (true, true) => (
+            "batch size / learning rate".into(),
+            trials
+                .iter()
+                .map(|t| format!("{} / {}", bs(t), lr(t)))
+                .collect(),
+        ),
+        (false, false) => (
+            "trial".into(),
+            (1..=trials.len()).map(|i| i.to_string()).collect(),
+        ),
+    }
+}
+
+fn sweep(a: SweepArgs) -> anyhow::Result<()> {
+    let format = ImageFormat::from_path(&a.output)?;
+    let loss_format = a
+        .loss_curves
+        .as_deref()
+        .map(ImageFormat::from_path)
+        .transpose()?;
+    let path = a.dir.join("results.json");
+    let mut trials: Vec<Trial> = read_json(&path)?;
+    if trials.is_empty() {
+        bail!("{}: the sweep has no trial", path.display());
+    }
+    trials.sort_by(|x, y| {
+        (x.batch_size, x.learning_rate)
+            .partial_cmp(&(y.batch_size, y.learning_rate))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let (param, names) = labels(&trials);
+    let bars: Vec<SweepBar> = trials
+        .iter()
+        .zip(names.iter())
+        .map(|(t, label)| SweepBar {
+            label: label.clone(),
+            time_s: t.train_time_s,
+            energy_j: t.energy_j,
+            test_accuracy: t.test_accuracy.unwrap_or(f64::NAN),
+            epochs: t.epochs,
+            reached_target: t.reached_target,
+            diverged: t.diverged,
+        })
+        .collect();
+    let bytes = render_sweep_bars(&bars, &param, format, a.width, a.height)
+        .with_context(|| format!("{}: cannot draw the sweep", a.output.display()))?;
+
+    // Render everything before writing anything.
+    let loss_picture = match (&a.loss_curves, loss_format) {
+        (Some(out), Some(fmt)) => {
+            let series: Vec<(String, Vec<f64>)> = trials
+                .iter()
+                .zip(names.iter())
+                .filter_map(|(t, name)| t.losses().map(|l| (name.clone(), l)))
+                .collect();
+            if series.is_empty() {
+                bail!(
+                    "{}: no trial has a per-epoch training loss (\"loss\" or \"history\")",
+                    path.display()
+                );
+            }
+            let (w, h) = (a.width.min(1000), a.height.min(500));
+            let png = render_loss_curves(&series, fmt, w, h)
+                .with_context(|| format!("{}: cannot draw the loss curves", out.display()))?;
+            Some((out.clone(), png))
+        }
+        _ => None,
+    };
+    write_atomic(&a.output, &bytes)?;
+    if let Some((out, png)) = loss_picture {
+        write_atomic(&out, &png)?;
+    }
+    Ok(())
 }

@@ -1,8 +1,98 @@
-//! `instclf spectrogram` (not yet implemented).
+//! `instclf spectrogram`: decodes a recording, computes its mel power spectrogram in dB
+//! (`librosa.power_to_db(melspectrogram(y, sr, n_mels, fmax), ref=np.max)`, top 80 dB) and draws
+//! it as a PNG or SVG picture, like the notebook's `librosa.display.specshow` figure.
+
+use crate::util::write_atomic;
+use anyhow::{bail, Context};
+use instclf_audio::mel::{melspectrogram, power_to_db, DbRef, MelParams};
+use instclf_plot::spectrogram::{render_spectrogram, SpecImage, DEFAULT_TITLE};
+use instclf_plot::ImageFormat;
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Audio file to draw (WAV, AIFF, FLAC, MP3, Ogg Vorbis).
+    pub input: PathBuf,
+    /// Output picture; the format follows the extension: .png or .svg.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Highest frequency of the mel bands, Hz (at most half of --sr).
+    #[arg(long, default_value_t = 8000.0)]
+    pub fmax: f32,
+    /// Number of mel bands.
+    #[arg(long, default_value_t = 128)]
+    pub n_mels: usize,
+    /// Picture width in pixels.
+    #[arg(long, default_value_t = 1000)]
+    pub width: u32,
+    /// Picture height in pixels.
+    #[arg(long, default_value_t = 400)]
+    pub height: u32,
+    /// Title drawn above the spectrogram.
+    #[arg(long, default_value = DEFAULT_TITLE)]
+    pub title: String,
+    /// Sample rate the recording is resampled to before analysis, Hz.
+    #[arg(long, default_value_t = 22050)]
+    pub sr: u32,
+    /// FFT size, samples.
+    #[arg(long, default_value_t = 2048)]
+    pub n_fft: usize,
+    /// Hop between frames, samples.
+    #[arg(long, default_value_t = 512)]
+    pub hop: usize,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`instclf spectrogram` is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    // Check everything that does not need the audio first, so a bad option fails fast.
+    let format = ImageFormat::from_path(&args.output)?;
+    if args.sr == 0 {
+        bail!("--sr must be positive");
+    }
+    if args.n_mels == 0 || args.hop == 0 || args.n_fft < 2 {
+        bail!("--n-mels and --hop must be positive and --n-fft at least 2");
+    }
+    let nyquist = args.sr as f32 / 2.0;
+    if !(args.fmax > 0.0 && args.fmax <= nyquist) {
+        bail!(
+            "--fmax {} Hz must be above 0 and at most half the sample rate ({nyquist} Hz)",
+            args.fmax
+        );
+    }
+
+    let audio = instclf_audio::decode::load(&args.input, Some(args.sr)).map_err(|e| {
+        // Decoding errors name the file already; resampling errors do not.
+        let (msg, name) = (e.to_string(), args.input.display().to_string());
+        if msg.contains(&name) {
+            anyhow::anyhow!(msg)
+        } else {
+            anyhow::anyhow!("{name}: {msg}")
+        }
+    })?;
+    if audio.samples.is_empty() {
+        bail!("{}: the recording has no samples", args.input.display());
+    }
+    let params = MelParams {
+        sr: args.sr,
+        n_fft: args.n_fft,
+        hop: args.hop,
+        n_mels: args.n_mels,
+        fmin: 0.0,
+        fmax: Some(args.fmax),
+        htk: false,
+    };
+    let power = melspectrogram(&audio.samples, &params);
+    let db = power_to_db(&power, DbRef::Max, 1e-10, Some(80.0));
+    let spec = SpecImage {
+        db: &db.data,
+        n_mels: db.rows,
+        n_frames: db.cols,
+        sr: args.sr,
+        hop: args.hop,
+        fmin: 0.0,
+        fmax: args.fmax,
+        title: args.title,
+    };
+    let bytes = render_spectrogram(&spec, format, args.width, args.height)
+        .with_context(|| format!("{}: cannot draw the spectrogram", args.output.display()))?;
+    write_atomic(&args.output, &bytes)
 }

@@ -170,6 +170,14 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     };
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(|e| fail("cannot create output file", e))?;
+    // Temporary files are created private (0600); a picture is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| fail("cannot write output file", e))?;
+    }
     tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| fail("cannot write output file", e))?;

@@ -1,0 +1,162 @@
+//! End-to-end tests of `instclf spectrogram`: real recordings to PNG and SVG, and bad input
+//! (missing or corrupt audio, unwritable output, unknown format) failing with exit code 2, a
+//! one-line error naming the file and no output file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const FIXTURE: &str = "fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff";
+
+fn instclf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_instclf"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run instclf")
+}
+
+/// Width and height from a PNG file's IHDR chunk.
+fn png_size(path: &Path) -> (u32, u32) {
+    let b = std::fs::read(path).expect("read png");
+    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    assert_eq!(&b[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    (be(16), be(20))
+}
+
+/// A mono 16-bit WAV of a sine tone.
+fn write_sine_wav(path: &Path, freq: f32, sr: u32, seconds: f32) {
+    let n = (sr as f32 * seconds) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + n * 2).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    b.extend_from_slice(&1u16.to_le_bytes()); // mono
+    b.extend_from_slice(&sr.to_le_bytes());
+    b.extend_from_slice(&(sr * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(n * 2).to_le_bytes());
+    for i in 0..n {
+        let v = (2.0 * std::f32::consts::PI * freq * i as f32 / sr as f32).sin() * 0.5;
+        b.extend_from_slice(&((v * 32767.0) as i16).to_le_bytes());
+    }
+    std::fs::write(path, b).expect("write wav");
+}
+
+fn assert_failed(out: &Output, names: &str) {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("instclf: error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(names), "error does not name {names}: {err}");
+}
+
+#[test]
+fn fixture_to_png_and_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("spec.png");
+    let out = instclf(&["spectrogram", FIXTURE, "-o", png.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(png_size(&png), (1000, 400));
+
+    let svg = dir.path().join("spec.svg");
+    let out = instclf(&[
+        "spectrogram",
+        FIXTURE,
+        "-o",
+        svg.to_str().unwrap(),
+        "--title",
+        "Soprano sax",
+        "--width",
+        "640",
+        "--height",
+        "320",
+        "--n-mels",
+        "64",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("width=\"640\""));
+    assert!(text.contains("Soprano sax") && text.contains("+0 dB") && text.contains("-80 dB"));
+    assert!(text.contains("4096"), "mel axis ticks missing");
+}
+
+#[test]
+fn generated_wav_with_custom_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("tone.wav");
+    write_sine_wav(&wav, 1000.0, 16000, 0.5);
+    let png = dir.path().join("tone.png");
+    let out = instclf(&[
+        "spectrogram",
+        wav.to_str().unwrap(),
+        "-o",
+        png.to_str().unwrap(),
+        "--sr",
+        "16000",
+        "--fmax",
+        "8000",
+        "--n-fft",
+        "1024",
+        "--hop",
+        "256",
+        "--width",
+        "500",
+        "--height",
+        "300",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(png_size(&png), (500, 300));
+}
+
+fn no_files_in(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect()
+}
+
+#[test]
+fn bad_input_fails_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("out.png");
+    let o = out_png.to_str().unwrap();
+
+    let out = instclf(&["spectrogram", "no/such/file.wav", "-o", o]);
+    assert_failed(&out, "no/such/file.wav");
+
+    let junk = dir.path().join("junk.wav");
+    std::fs::write(&junk, b"this is not audio at all, just text").unwrap();
+    let out = instclf(&["spectrogram", junk.to_str().unwrap(), "-o", o]);
+    assert_failed(&out, "junk.wav");
+    std::fs::remove_file(&junk).unwrap();
+
+    let out = instclf(&[
+        "spectrogram",
+        FIXTURE,
+        "-o",
+        dir.path().join("x.jpg").to_str().unwrap(),
+    ]);
+    assert_failed(&out, "x.jpg");
+
+    let out = instclf(&["spectrogram", FIXTURE, "-o", o, "--fmax", "20000"]);
+    assert_failed(&out, "--fmax");
+
+    let missing_dir = dir.path().join("missing/out.png");
+    let out = instclf(&["spectrogram", FIXTURE, "-o", missing_dir.to_str().unwrap()]);
+    assert_failed(&out, "out.png");
+
+    // An output path that is a folder cannot be replaced by a file.
+    let folder = dir.path().join("folder.png");
+    std::fs::create_dir(&folder).unwrap();
+    let out = instclf(&["spectrogram", FIXTURE, "-o", folder.to_str().unwrap()]);
+    assert_failed(&out, "folder.png");
+    assert!(folder.is_dir());
+    std::fs::remove_dir(&folder).unwrap();
+
+    assert_eq!(no_files_in(dir.path()), Vec::<PathBuf>::new());
+}

@@ -1,8 +1,37 @@
-//! `instclf convert` (not yet implemented).
+//! `instclf convert`: decodes any supported audio file (mono mix, like `librosa.load`),
+//! optionally resamples it, and writes a 16-bit PCM WAV file atomically.
+
+use anyhow::Context;
+use instclf_audio::decode::{encode_wav16, load};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Input audio file (WAV, AIFF/AIFC, FLAC, MP3, Ogg Vorbis).
+    pub input: PathBuf,
+    /// Output WAV file (16-bit PCM, mono).
+    pub output: PathBuf,
+    /// Resample to this rate in Hz (default: keep the file's rate).
+    #[arg(long)]
+    pub sr: Option<u32>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`instclf convert` is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(sr) = args.sr {
+        if sr == 0 || sr > instclf_audio::decode::MAX_SAMPLE_RATE {
+            anyhow::bail!("--sr {sr}: sample rate must be between 1 and 1000000 Hz");
+        }
+    }
+    let audio = load(&args.input, args.sr)?;
+    let bytes = encode_wav16(&audio.samples, audio.sample_rate)
+        .with_context(|| format!("{}: cannot encode WAV", args.output.display()))?;
+    crate::util::write_atomic(&args.output, &bytes)?;
+    println!(
+        "{}: {} samples at {} Hz ({:.2} s)",
+        args.output.display(),
+        audio.samples.len(),
+        audio.sample_rate,
+        audio.duration()
+    );
+    Ok(())
 }

@@ -22,10 +22,11 @@ pub const MAX_SAMPLES: usize = 1 << 31;
 /// Everything that can go wrong between a path and a feature matrix.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("{}: cannot read file: {source}", path.display())]
+    // The I/O error is part of the message, not a `source`, so `{:#}` chains do not repeat it.
+    #[error("{}: cannot read file: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}: is a directory, not an audio file", path.display())]
     IsDirectory { path: PathBuf },
@@ -73,9 +74,9 @@ impl Audio {
 
 /// Decodes the whole file at `path` to mono `f32` at its native rate.
 pub fn decode(path: &Path) -> Result<Audio, AudioError> {
-    let meta = std::fs::metadata(path).map_err(|source| AudioError::Io {
+    let meta = std::fs::metadata(path).map_err(|error| AudioError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     if meta.is_dir() {
         return Err(AudioError::IsDirectory {
@@ -87,9 +88,9 @@ pub fn decode(path: &Path) -> Result<Audio, AudioError> {
             path: path.to_path_buf(),
         });
     }
-    let file = File::open(path).map_err(|source| AudioError::Io {
+    let file = File::open(path).map_err(|error| AudioError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let file_len = meta.len();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -151,7 +152,7 @@ fn classify(path: &Path, err: SymError, probing: bool) -> AudioError {
                 detail: "unexpected end of file".into(),
             }
         }
-        SymError::IoError(source) => AudioError::Io { path, source },
+        SymError::IoError(error) => AudioError::Io { path, error },
         SymError::LimitError(what) => AudioError::Unsupported {
             path,
             detail: format!("limit reached: {what}"),
@@ -327,4 +328,25 @@ fn decode_stream(path: &Path, file: File, file_len: u64) -> Result<Audio, AudioE
         samples: mono,
         sample_rate,
     })
+}
+
+/// Encodes mono samples as a 16-bit PCM WAV file in memory (hound). Samples are scaled by
+/// 32768 and clipped, so decoding the result gives back `round(x * 32768) / 32768`.
+pub fn encode_wav16(samples: &[f32], sample_rate: u32) -> Result<Vec<u8>, hound::Error> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut cursor = std::io::Cursor::new(Vec::with_capacity(44 + 2 * samples.len()));
+    {
+        let mut w = hound::WavWriter::new(&mut cursor, spec)?;
+        for &x in samples {
+            let v = (x as f64 * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+            w.write_sample(v)?;
+        }
+        w.finalize()?;
+    }
+    Ok(cursor.into_inner())
 }

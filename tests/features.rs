@@ -1,0 +1,269 @@
+//! End-to-end tests of `instclf features` and `instclf convert`: shapes and values of the
+//! written files, the numpy-identical `.npy` layout, and clean failures on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_instclf"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/reference")
+        .join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run instclf")
+}
+
+/// Parses a float32 1-D or 2-D `.npy` (1-D as one row) written by numpy's rules; returns (rows, cols, data).
+fn read_npy(path: &Path) -> (usize, usize, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert_eq!((10 + hlen) % 64, 0, "header padded to 64 bytes");
+    let header = std::str::from_utf8(&bytes[10..10 + hlen]).unwrap();
+    assert!(header.starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': ("));
+    assert!(header.ends_with(" \n"));
+    let shape = &header[header.find("'shape': (").unwrap() + 10..header.find(')').unwrap()];
+    let mut dims: Vec<usize> = shape
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().unwrap())
+        .collect();
+    if dims.len() == 1 {
+        dims.insert(0, 1);
+    }
+    let data: Vec<f32> = bytes[10 + hlen..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    assert_eq!(data.len(), dims[0] * dims[1]);
+    (dims[0], dims[1], data)
+}
+
+fn reference(name: &str) -> (usize, usize, Vec<f32>) {
+    read_npy(&fixture(&format!("{name}.npy")))
+}
+
+fn assert_fails(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(2), "exit code");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(needle),
+        "stderr {err:?} should name {needle:?}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err:?}");
+}
+
+#[test]
+fn mfcc_with_deltas_matches_librosa_at_native_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.npy");
+    let o = run(&[
+        "features",
+        fixture("violin.wav").to_str().unwrap(),
+        "--kind",
+        "mfcc",
+        "--deltas",
+        "--sr",
+        "44100",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (rows, cols, got) = read_npy(&out);
+    let (r, c, mfcc) = reference("violin44_mfcc");
+    assert_eq!((rows, cols), (3 * r, c));
+    let (_, _, d1) = reference("violin44_delta1");
+    let (_, _, d2) = reference("violin44_delta2");
+    for (part, want) in [mfcc, d1, d2].iter().enumerate() {
+        let lo = want.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+        let hi = want.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let err = got[part * r * c..(part + 1) * r * c]
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(err <= 1e-3 * (hi - lo), "block {part}: error {err}");
+    }
+}
+
+#[test]
+fn db_csv_and_mel_npy_have_librosa_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("d.csv");
+    let o = run(&[
+        "features",
+        fixture("violin.wav").to_str().unwrap(),
+        "--kind",
+        "db",
+        "--sr",
+        "44100",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<f32>> = text
+        .lines()
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let (r, c, want) = reference("violin44_db");
+    assert_eq!((rows.len(), rows[0].len()), (r, c));
+    let err = rows
+        .iter()
+        .flatten()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(err <= 0.01, "dB error {err}");
+
+    let npy = dir.path().join("m.npy");
+    let o = run(&[
+        "features",
+        fixture("violin.wav").to_str().unwrap(),
+        "--kind",
+        "mel",
+        "--n-mels",
+        "40",
+        "--hop",
+        "256",
+        "-o",
+        npy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let (rows, cols, _) = read_npy(&npy);
+    // 1.5 s resampled to 22050 Hz = 33075 samples.
+    assert_eq!((rows, cols), (40, 1 + 33075 / 256));
+}
+
+#[test]
+fn convert_writes_16_bit_wav_and_resamples() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.wav");
+    let o = run(&[
+        "convert",
+        fixture("dec_pcm16.flac").to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--sr",
+        "22050",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a = instclf_audio::decode::decode(&out).unwrap();
+    assert_eq!(a.sample_rate, 22050);
+    assert_eq!(a.samples.len(), 2205);
+    // Without --sr the samples survive exactly (the source is 16-bit).
+    let same = dir.path().join("same.wav");
+    let o = run(&[
+        "convert",
+        fixture("dec_pcm16.wav").to_str().unwrap(),
+        same.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let b = instclf_audio::decode::decode(&same).unwrap();
+    let (_, _, want) = reference("dec_dec_pcm16_wav");
+    // The source is stereo; the mono mix may need one more bit, hence half a step.
+    let err = b
+        .samples
+        .iter()
+        .zip(&want)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(err <= 0.5 / 32768.0 + 1e-9, "{err}");
+}
+
+#[test]
+fn bad_inputs_fail_cleanly_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.wav");
+    std::fs::write(&empty, b"").unwrap();
+    let noise = dir.path().join("noise.wav");
+    std::fs::write(
+        &noise,
+        (0..4000u32)
+            .map(|i| (i.wrapping_mul(2654435761u32) >> 24) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.wav");
+    let out = dir.path().join("out.npy");
+    let cases: [(&Path, &str); 4] = [
+        (&empty, "empty.wav"),
+        (&noise, "noise.wav"),
+        (&missing, "missing.wav"),
+        (dir.path(), dir.path().to_str().unwrap()),
+    ];
+    for (input, needle) in cases {
+        let o = run(&[
+            "features",
+            input.to_str().unwrap(),
+            "--kind",
+            "mel",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_fails(&o, needle);
+        assert!(!out.exists());
+        let wav = dir.path().join("out.wav");
+        let o = run(&["convert", input.to_str().unwrap(), wav.to_str().unwrap()]);
+        assert_fails(&o, needle);
+        assert!(!wav.exists());
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 2, "only the two inputs remain");
+}
+
+#[test]
+fn unwritable_output_and_bad_parameters_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("no/such/dir/out.npy");
+    let o = run(&[
+        "features",
+        fixture("violin.wav").to_str().unwrap(),
+        "--kind",
+        "mel",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_fails(&o, "out.npy");
+    assert!(!out.exists());
+    let ok_out = dir.path().join("x.npy");
+    for bad in [
+        vec!["--n-fft", "0"],
+        vec!["--hop", "0"],
+        vec!["--sr", "0"],
+        vec!["--n-mfcc", "200"],
+    ] {
+        let mut args = vec![
+            "features",
+            fixture("violin.wav").to_str().unwrap(),
+            "--kind",
+            "mfcc",
+            "-o",
+            ok_out.to_str().unwrap(),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.extend(bad.iter().map(|s| s.to_string()));
+        let o = bin().args(&args).output().unwrap();
+        assert_fails(
+            &o,
+            bad[0].trim_start_matches("--").replace('-', "_").as_str(),
+        );
+        assert!(!ok_out.exists());
+    }
+    let o = run(&[
+        "features",
+        fixture("violin.wav").to_str().unwrap(),
+        "--kind",
+        "mel",
+        "-o",
+        dir.path().join("x.txt").to_str().unwrap(),
+    ]);
+    assert_fails(&o, "x.txt");
+}

@@ -76,6 +76,51 @@ fn analyse_variant(
     Ok(pipeline::analyse_samples(&y, &opts.recipe, &opts.segment))
 }
 
+/// Analyses the `(path, label, variant)` jobs in parallel; failures go to `skipped`.
+fn analyse_all(
+    jobs: Vec<(&PathBuf, &String, usize)>,
+    opts: &BuildOptions,
+    bar: &ProgressBar,
+    skipped: &mut Vec<(PathBuf, String)>,
+) -> Vec<FileRows> {
+    let results: Vec<Result<FileRows, (PathBuf, String, usize)>> = jobs
+        .into_par_iter()
+        .map(|(path, label, variant)| {
+            let r = analyse_variant(path, opts, variant);
+            bar.inc(1);
+            match r {
+                Ok(a) if a.notes.is_empty() => {
+                    Err((path.clone(), "no notes detected".to_string(), variant))
+                }
+                Ok(a) => Ok(FileRows {
+                    notes: a
+                        .notes
+                        .iter()
+                        .zip(a.note_frames)
+                        .map(|(n, r)| (n.start, n.end, r))
+                        .collect(),
+                    frames: a.frames,
+                    path: path.clone(),
+                    label: label.clone(),
+                    is_test: false,
+                    variant,
+                }),
+                Err(e) => Err((path.clone(), format!("{e:#}"), variant)),
+            }
+        })
+        .collect();
+    let mut ok = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => ok.push(f),
+            // An augmented copy can lose its notes (e.g. in noise); its original is still in.
+            Err((_, _, variant)) if variant > 0 => {}
+            Err((path, why, _)) => skipped.push((path, why)),
+        }
+    }
+    ok
+}
+
 /// Analyses every labelled recording and assembles the dataset; `notes_csv` lists every note
 /// with its split and row range.
 pub fn build(
@@ -106,56 +151,33 @@ pub fn build(
             display_list(&opts.inputs)
         );
     }
+    // Phase 1: every recording itself. Phase 2: the split, among the usable recordings only.
+    // Phase 3: `augment` random variants of each training recording.
+    bar.set_length((labelled.len() * (1 + opts.augment)) as u64);
+    let jobs: Vec<_> = labelled.iter().map(|(p, l)| (p, l, 0)).collect();
+    let mut ok = analyse_all(jobs, opts, bar, &mut skipped);
+    let usable: Vec<(PathBuf, String)> = ok
+        .iter()
+        .map(|f| (f.path.clone(), f.label.clone()))
+        .collect();
     let classes: Vec<String> = labelled
         .iter()
         .map(|(_, l)| l.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let test_names = split_by_recording(&labelled, &classes, opts.test_fraction, opts.seed)?;
-    // One job per recording, plus `augment` random variants of each training recording.
-    let mut jobs = Vec::new();
-    for (path, label) in &labelled {
-        let is_test = test_names.contains(file_name(path));
-        let copies = if is_test { 0 } else { opts.augment };
-        for variant in 0..=copies {
-            jobs.push((path, label, is_test, variant));
-        }
+    let test_names = split_by_recording(&usable, &classes, opts.test_fraction, opts.seed)?;
+    for f in ok.iter_mut() {
+        f.is_test = test_names.contains(file_name(&f.path));
     }
-    bar.set_length(jobs.len() as u64);
-    let results: Vec<Result<FileRows, (PathBuf, String)>> = jobs
-        .into_par_iter()
-        .map(|(path, label, is_test, variant)| {
-            let r = analyse_variant(path, opts, variant);
-            bar.inc(1);
-            match r {
-                Ok(a) if a.notes.is_empty() => Err((path.clone(), "no notes detected".to_string())),
-                Ok(a) => Ok(FileRows {
-                    notes: a
-                        .notes
-                        .iter()
-                        .zip(a.note_frames)
-                        .map(|(n, r)| (n.start, n.end, r))
-                        .collect(),
-                    frames: a.frames,
-                    path: path.clone(),
-                    label: label.clone(),
-                    is_test,
-                    variant,
-                }),
-                Err(e) => Err((path.clone(), format!("{e:#}"))),
-            }
-        })
+    let jobs: Vec<_> = usable
+        .iter()
+        .filter(|(p, _)| !test_names.contains(file_name(p)))
+        .flat_map(|(p, l)| (1..=opts.augment).map(move |v| (p, l, v)))
         .collect();
+    ok.extend(analyse_all(jobs, opts, bar, &mut skipped));
     bar.finish_and_clear();
-    let mut ok = Vec::new();
-    for r in results {
-        match r {
-            Ok(f) => ok.push(f),
-            Err(s) if !skipped.contains(&s) => skipped.push(s),
-            Err(_) => {}
-        }
-    }
+    ok.sort_by(|a, b| (&a.path, a.variant).cmp(&(&b.path, b.variant)));
 
     let dim = opts.recipe.dim();
     let mut train = Split {

@@ -1,0 +1,220 @@
+//! End-to-end tests of `instclf classify` with the bundled model and with models trained here.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn instclf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_instclf"))
+        .args(args)
+        .output()
+        .expect("run instclf")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/audio")
+        .join(name)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// 16-bit mono WAV of `samples` at `sr`.
+fn write_wav(path: &Path, sr: u32, samples: &[f32]) {
+    let mut b = Vec::new();
+    let data_len = (samples.len() * 2) as u32;
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&sr.to_le_bytes());
+    b.extend_from_slice(&(sr * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&((s * 32767.0) as i16).to_le_bytes());
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn sopsax_fixture_is_a_soprano_sax_with_four_notes() {
+    let f = fixture("SopSax.Vib.pp.C6Eb6.aiff");
+    let o = instclf(&["classify", "--json", "--top", "3", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["label"], "SopSax");
+    assert!(v["confidence"].as_f64().unwrap() > 0.5);
+    let notes = v["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 4);
+    // The manifest's onsets: 0.3 s, then every 1.5 s.
+    for (i, n) in notes.iter().enumerate() {
+        let start = n["start"].as_f64().unwrap();
+        assert!(
+            (start - (0.3 + 1.5 * i as f64)).abs() < 0.03,
+            "note {i} starts at {start}"
+        );
+        assert!(n["end"].as_f64().unwrap() > start);
+        assert_eq!(n["label"], "SopSax");
+        let top = n["top"].as_array().unwrap();
+        assert_eq!(top.len(), 3);
+        let ps: Vec<f64> = top.iter().map(|t| t["p"].as_f64().unwrap()).collect();
+        assert!(ps.windows(2).all(|w| w[0] >= w[1]));
+    }
+}
+
+#[test]
+fn every_fixture_is_classified_as_its_class() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio");
+    let o = instclf(&["classify", "--json", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files = v.as_array().unwrap();
+    assert_eq!(files.len(), 10);
+    for f in files {
+        let name = f["file"].as_str().unwrap();
+        let class = Path::new(name).file_name().unwrap().to_str().unwrap();
+        let class = class.split('.').next().unwrap();
+        assert_eq!(f["label"], class, "{name}");
+    }
+}
+
+#[test]
+fn table_output_names_file_notes_and_answer() {
+    let f = fixture("Cello.Vib.ff.C3D3.aiff");
+    let o = instclf(&["classify", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Cello.Vib.ff.C3D3.aiff"));
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("s ") && l.contains("Cello"))
+            .count(),
+        3
+    );
+    assert!(out.contains("=> Cello"));
+}
+
+#[test]
+fn silence_has_no_notes_and_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("quiet.wav");
+    write_wav(&p, 22050, &vec![0.0; 22050 * 2]);
+    let o = instclf(&["classify", "--json", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["label"].is_null());
+    assert_eq!(v["notes"].as_array().unwrap().len(), 0);
+    let o = instclf(&["classify", p.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no notes detected"));
+}
+
+#[test]
+fn a_bad_file_is_reported_while_the_others_are_classified() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("Broken.wav");
+    std::fs::write(&bad, b"this is not audio at all").unwrap();
+    let good = fixture("Oboe.Vib.mf.C5D5.aiff");
+    let o = instclf(&[
+        "classify",
+        "--json",
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("Broken.wav"), "{err}");
+    assert!(err.contains("1 of 2 files"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["label"], "Oboe");
+}
+
+#[test]
+fn missing_input_and_missing_model_are_clear_errors() {
+    let o = instclf(&["classify", "/no/such/file.aiff"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/no/such/file.aiff"));
+    let f = fixture("Oboe.Vib.mf.C5D5.aiff");
+    let o = instclf(&["classify", "--model", "/no/such/model", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/no/such/model"), "{}", stderr(&o));
+}
+
+/// Writes a tiny numpy-layout dataset without recipe (external MARL-like features).
+fn external_dataset(dir: &Path) {
+    fn npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
+        let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        b.extend_from_slice(data);
+        std::fs::write(path, b).unwrap();
+    }
+    let rows = 40;
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for r in 0..rows {
+        let c = r % 2;
+        for j in 0..120 {
+            x.extend_from_slice(
+                &((c as f32) * 2.0 + (j as f32 * 0.01) + r as f32 * 0.001).to_le_bytes(),
+            );
+        }
+        y.extend_from_slice(&(c as i64).to_le_bytes());
+    }
+    for split in ["train", "test"] {
+        npy(
+            &dir.join(format!("uiowa_{split}_data.npy")),
+            "<f4",
+            &format!("({rows}, 120)"),
+            &x,
+        );
+        npy(
+            &dir.join(format!("uiowa_{split}_labels.npy")),
+            "<i8",
+            &format!("({rows},)"),
+            &y,
+        );
+    }
+}
+
+#[test]
+fn a_model_without_a_feature_recipe_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("marl");
+    std::fs::create_dir(&data).unwrap();
+    external_dataset(&data);
+    let model = dir.path().join("model");
+    let o = instclf(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        model.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = fixture("Oboe.Vib.mf.C5D5.aiff");
+    let o = instclf(&[
+        "classify",
+        "--model",
+        model.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("no feature recipe"), "{err}");
+    assert!(err.contains(model.to_str().unwrap()), "{err}");
+}

@@ -1,0 +1,227 @@
+//! End-to-end tests of `instclf dataset build|info`, and of a model trained on a built dataset
+//! classifying audio with the dataset's recipe.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn instclf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_instclf"))
+        .args(args)
+        .output()
+        .expect("run instclf")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio")
+}
+
+/// A folder with two recordings of each of three classes (the fixtures, copied under new names).
+fn audio_dir(dir: &Path) -> PathBuf {
+    let audio = dir.join("audio");
+    std::fs::create_dir(&audio).unwrap();
+    for f in [
+        "Cello.Vib.ff.C3D3.aiff",
+        "Flute.Vib.pp.E5Gb5.aiff",
+        "Trumpet.NoVib.mf.E4Gb4.aiff",
+    ] {
+        let class = f.split('.').next().unwrap();
+        for copy in ["a", "b"] {
+            std::fs::copy(
+                fixtures().join(f),
+                audio.join(format!("{class}.{copy}.aiff")),
+            )
+            .unwrap();
+        }
+    }
+    audio
+}
+
+#[test]
+fn build_info_train_and_classify_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let audio = audio_dir(tmp.path());
+    std::fs::write(audio.join("Cello.broken.aiff"), b"FORM garbage").unwrap();
+    let ds = tmp.path().join("ds");
+    let o = instclf(&[
+        "dataset",
+        "build",
+        "--audio",
+        audio.to_str().unwrap(),
+        "--out",
+        ds.to_str().unwrap(),
+        "--test-fraction",
+        "0.5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Cello.broken.aiff"),
+        "the broken file is reported"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 files skipped"));
+    for f in [
+        "uiowa_train_data.npy",
+        "uiowa_train_labels.npy",
+        "uiowa_test_data.npy",
+        "uiowa_test_labels.npy",
+        "classes.json",
+        "recipe.json",
+        "notes.csv",
+    ] {
+        assert!(ds.join(f).is_file(), "{f}");
+    }
+    // Split by recording: each class has one recording in each split.
+    let notes = std::fs::read_to_string(ds.join("notes.csv")).unwrap();
+    for class in ["Cello", "Flute", "Trumpet"] {
+        for split in ["train", "test"] {
+            let files: std::collections::BTreeSet<&str> = notes
+                .lines()
+                .filter(|l| l.starts_with(split) && l.contains(&format!(",{class},")))
+                .map(|l| l.split(',').nth(1).unwrap())
+                .collect();
+            assert_eq!(files.len(), 1, "{class} {split}: {files:?}");
+        }
+    }
+    let o = instclf(&["dataset", "info", "--json", ds.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["features"], 120);
+    assert_eq!(
+        v["classes"],
+        serde_json::json!(["Cello", "Flute", "Trumpet"])
+    );
+    let train_rows = v["train_rows"].as_u64().unwrap();
+    // Three notes of about 1 s at 43 frames/s per recording.
+    assert!(
+        (3 * 3 * 35..3 * 3 * 70).contains(&train_rows),
+        "{train_rows}"
+    );
+
+    let model = tmp.path().join("model");
+    let o = instclf(&[
+        "train",
+        "--data",
+        ds.to_str().unwrap(),
+        "-o",
+        model.to_str().unwrap(),
+        "--epochs",
+        "5",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = fixtures().join("Flute.Vib.pp.E5Gb5.aiff");
+    let o = instclf(&[
+        "classify",
+        "--json",
+        "--model",
+        model.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["label"], "Flute");
+}
+
+#[test]
+fn augmented_build_adds_training_rows_only_and_is_reproducible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let audio = audio_dir(tmp.path());
+    let build = |out: &Path, aug: &str| {
+        let o = instclf(&[
+            "dataset",
+            "build",
+            "--audio",
+            audio.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--test-fraction",
+            "0.5",
+            "--augment",
+            aug,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let (plain, aug1, aug2) = (
+        tmp.path().join("p"),
+        tmp.path().join("a1"),
+        tmp.path().join("a2"),
+    );
+    build(&plain, "0");
+    build(&aug1, "1");
+    build(&aug2, "1");
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    assert_eq!(
+        read(&plain, "uiowa_test_data.npy"),
+        read(&aug1, "uiowa_test_data.npy")
+    );
+    assert!(
+        read(&aug1, "uiowa_train_data.npy").len()
+            > read(&plain, "uiowa_train_data.npy").len() * 3 / 2
+    );
+    assert_eq!(
+        read(&aug1, "uiowa_train_data.npy"),
+        read(&aug2, "uiowa_train_data.npy")
+    );
+}
+
+#[test]
+fn bad_builds_are_clear_errors_and_leave_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let audio = tmp.path().join("one");
+    std::fs::create_dir(&audio).unwrap();
+    std::fs::copy(
+        fixtures().join("Oboe.Vib.mf.C5D5.aiff"),
+        audio.join("Oboe.x.aiff"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("Cello.Vib.ff.C3D3.aiff"),
+        audio.join("Cello.x.aiff"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("Cello.Vib.ff.C3D3.aiff"),
+        audio.join("Cello.y.aiff"),
+    )
+    .unwrap();
+    let out = tmp.path().join("ds");
+    let o = instclf(&[
+        "dataset",
+        "build",
+        "--audio",
+        audio.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("class Oboe"), "{}", stderr(&o));
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "no temporary folder left"
+    );
+
+    std::fs::create_dir(&out).unwrap();
+    let o = instclf(&[
+        "dataset",
+        "build",
+        "--audio",
+        audio.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+
+    let o = instclf(&[
+        "dataset",
+        "info",
+        tmp.path().join("nothing").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nothing"), "{}", stderr(&o));
+}

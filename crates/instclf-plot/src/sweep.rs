@@ -258,11 +258,23 @@ impl BarsFigure<'_> {
             .build_cartesian_2d(x_axis, y_axis)
             .de()?;
         let labels: Vec<String> = self.bars.iter().map(|b| b.label.clone()).collect();
+        // Shrink the bar labels when the longest would not fit under its bar.
+        let slot = {
+            let (xr, _) = c.plotting_area().get_pixel_range();
+            (xr.end - xr.start) as f64 / n as f64
+        };
+        let mut widest = 1.0f64;
+        for l in &labels {
+            let (w, _) = area.estimate_text_size(l, &font).de()?;
+            widest = widest.max(w as f64);
+        }
+        let x_fs = (fs * slot * 0.92 / widest).clamp(7.0, fs);
         c.configure_mesh()
             .disable_x_mesh()
             .x_desc(self.param)
             .y_desc(p.y_desc)
             .label_style(font.clone())
+            .x_label_style((FONT_FAMILY, x_fs).into_font().color(&BLACK))
             .axis_desc_style(font.clone())
             .bold_line_style(RGBColor(0xe0, 0xe0, 0xe0).stroke_width(1))
             .x_label_formatter(&|v| {

@@ -37,13 +37,12 @@ fn leading_coefficient_weights(width: usize, order: usize) -> Vec<f64> {
         for v in g[col].iter_mut() {
             *v /= d;
         }
-        for r in 0..p {
-            if r != col {
-                let f = g[r][col];
-                if f != 0.0 {
-                    for c in 0..=p {
-                        g[r][c] -= f * g[col][c];
-                    }
+        let pivot_row = g[col].clone();
+        for (r, row) in g.iter_mut().enumerate() {
+            let f = row[col];
+            if r != col && f != 0.0 {
+                for (v, pv) in row.iter_mut().zip(&pivot_row) {
+                    *v -= f * pv;
                 }
             }
         }
@@ -70,7 +69,7 @@ fn leading_coefficient_weights(width: usize, order: usize) -> Vec<f64> {
 pub fn delta(m: &Matrix, width: usize, order: usize) -> Matrix {
     let n = m.cols;
     let mut width = width.min(n);
-    if width % 2 == 0 {
+    if width.is_multiple_of(2) {
         width = width.saturating_sub(1);
     }
     let mut out = Matrix::zeros(m.rows, n);

@@ -328,9 +328,9 @@ mod tests {
         let spec: Vec<f32> = (0..257).map(|i| ((i * 37) % 11) as f32 + 0.5).collect();
         let mut out = vec![0f32; 40];
         fb.apply(&spec, &mut out);
-        for m in 0..40 {
+        for (m, &got) in out.iter().enumerate() {
             let want: f32 = dense.row(m).iter().zip(&spec).map(|(a, b)| a * b).sum();
-            assert!((out[m] - want).abs() <= 1e-5 * want.abs().max(1.0));
+            assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0));
         }
     }
 

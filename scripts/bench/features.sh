@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Times the audio front end (decode, resample 44.1->22.05 kHz, mel, MFCC, MFCC+deltas) on the
+# same 60 s recording in Rust (release build) and librosa 0.11, both single-threaded, and
+# prints a markdown table with x-realtime figures.
+# Usage: scripts/bench/features.sh [SECONDS]   (PYTHON=... to pick the librosa interpreter)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS=${1:-60}
+PY=${PYTHON:-.venv/bin/python}
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
+       VECLIB_MAXIMUM_THREADS=1 RAYON_NUM_THREADS=1
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+WAV="$TMP/bench.wav"
+cargo bench -q -p instclf-audio --bench frontend -- "$WAV" --write-signal "$SECS" > "$TMP/rust.txt"
+"$PY" scripts/bench/features_librosa.py "$WAV" > "$TMP/py.txt"
+python3 - "$TMP/rust.txt" "$TMP/py.txt" <<'PYEOF'
+import sys
+def read(p):
+    return {k: float(v) for k, v in (l.split() for l in open(p) if l.strip())}
+r, p = read(sys.argv[1]), read(sys.argv[2])
+dur = r["duration"]
+names = {"decode": "decode (WAV 44.1 kHz)", "resample": "resample 44.1 -> 22.05 kHz",
+         "mel": "mel spectrogram (128 bands)", "mfcc": "MFCC (40)",
+         "mfcc_deltas": "MFCC + deltas (120 dims)"}
+print(f"Signal: {dur:.0f} s, single thread.\n")
+print("| stage | Rust ms | Rust x realtime | librosa ms | librosa x realtime | speed-up |")
+print("|---|---:|---:|---:|---:|---:|")
+for k, n in names.items():
+    print(f"| {n} | {r[k]*1e3:.1f} | {dur/r[k]:,.0f} | {p[k]*1e3:.1f} | {dur/p[k]:,.0f} | {p[k]/r[k]:.1f}x |")
+PYEOF

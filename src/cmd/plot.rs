@@ -211,7 +211,7 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
             let series: Vec<(String, Vec<f64>)> = trials
                 .iter()
                 .zip(names.iter())
-                .filter_map(|(t, name)| t.losses().map(|l| (name.clone(), l)))
+                .filter_map(|(t, name)| t.losses().map(|l| (format!("{param} {name}"), l)))
                 .collect();
             if series.is_empty() {
                 bail!(

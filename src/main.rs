@@ -4,8 +4,8 @@
 
 mod build;
 mod classify;
-mod default_model;
 mod cmd;
+mod default_model;
 mod pipeline;
 mod util;
 

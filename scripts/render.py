@@ -28,7 +28,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import wave
 import zlib
+from array import array
 
 SOUNDFONTS = {
     "fluidr3": "/usr/share/sounds/sf2/FluidR3_GM.sf2",
@@ -167,6 +169,25 @@ def runs(subset):
     return out
 
 
+def silent_notes(wav_path, timed, rel_db=-40.0):
+    """Indices of the notes whose first 0.5 s peak stays `rel_db` below the file's peak: notes
+    the soundfont has no sample for (FluidR3's violin has none for Bb6, for example)."""
+    with wave.open(wav_path, "rb") as w:
+        ch, rate = w.getnchannels(), w.getframerate()
+        pcm = array("h", w.readframes(w.getnframes()))
+    if sys.byteorder == "big":
+        pcm.byteswap()
+    peak = max(map(abs, pcm), default=0) or 1
+    limit = peak * 10 ** (rel_db / 20)
+    out = []
+    for i, (_, on, _) in enumerate(timed):
+        a = on * rate // TICKS_PER_SECOND * ch
+        b = a + rate // 2 * ch
+        if max(map(abs, pcm[a:b]), default=0) < limit:
+            out.append(i)
+    return out
+
+
 def render_one(job):
     soundfont, out_dir, cls, vib, dyn, notes, short = job
     program = CLASSES[cls][0]
@@ -188,6 +209,7 @@ def render_one(job):
             ],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
+        silent = silent_notes(wav, timed)
         tmp_aiff = os.path.join(tmp, "run.aiff")
         subprocess.run(
             ["sox", "-D", "-V1", wav, "--comment", "", "-b", "16", "-r", str(SAMPLE_RATE),
@@ -197,6 +219,10 @@ def render_one(job):
         shutil.move(tmp_aiff, os.path.join(out_dir, name))
     rows = []
     for i, (m, on, off) in enumerate(timed):
+        if i in silent:
+            print(f"warning: {name}: {note_name(m)} is silent in this soundfont; "
+                  "left out of the manifest", file=sys.stderr)
+            continue
         rows.append([name, cls, i, m, f"{on / TICKS_PER_SECOND:.3f}", f"{off / TICKS_PER_SECOND:.3f}"])
     return name, rows
 

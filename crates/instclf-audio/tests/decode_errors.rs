@@ -52,7 +52,7 @@ fn expect_err(path: &Path) -> AudioError {
 
 #[test]
 fn lossy_formats_decode_close_to_librosa() {
-    for (file, tol) in [("dec_vorbis.ogg", 1e-4f32), ("dec_mp3.mp3", 0.05)] {
+    for (file, tol) in [("dec_vorbis.ogg", 1e-4f32), ("dec_mp3.mp3", 1e-3)] {
         let a = decode(&fixture(file)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a.sample_rate, 44100, "{file}");
         let want = reference(&format!("dec_{}.npy", file.replace('.', "_")));

@@ -231,6 +231,10 @@ fn decoding_matches_librosa_load() {
         "dec_pcm24.aiff",
         "dec_float.aiff",
         "dec_sowt.aifc",
+        "dec_pcm32.wav",
+        "dec_s8.aiff",
+        "dec_pcm32.aiff",
+        "dec_double.aiff",
         "dec_pcm16.flac",
     ] {
         let audio = decode(&fixture(file)).unwrap_or_else(|e| panic!("{e}"));

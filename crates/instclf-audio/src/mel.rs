@@ -180,7 +180,7 @@ impl SparseFilterbank {
 }
 
 /// Dot product with eight independent accumulators so the compiler can vectorise it.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let ca = a.chunks_exact(8);
     let cb = b.chunks_exact(8);
@@ -253,6 +253,12 @@ impl MelParams {
 /// `librosa.feature.melspectrogram(y=y, sr, n_fft, hop_length, n_mels, fmin, fmax, htk)`.
 /// The STFT frames are projected one at a time, so the full linear spectrogram never exists.
 pub fn melspectrogram(y: &[f32], p: &MelParams) -> Matrix {
+    melspectrogram_frames(y, p).transpose()
+}
+
+/// The mel power spectrogram in frames-major orientation (`frames x n_mels`, one row per
+/// frame), i.e. the transpose of [`melspectrogram`]; cheaper when features are wanted per frame.
+pub fn melspectrogram_frames(y: &[f32], p: &MelParams) -> Matrix {
     let fb = SparseFilterbank::from_dense(&p.filterbank());
     let mut stft = Stft::new(p.n_fft, p.hop);
     let frames = stft.n_frames(y.len());
@@ -262,7 +268,7 @@ pub fn melspectrogram(y: &[f32], p: &MelParams) -> Matrix {
     stft.for_each_power_frame(y, |t, power| {
         fb.apply(power, tmp.row_mut(t));
     });
-    tmp.transpose()
+    tmp
 }
 
 /// The reference level of [`power_to_db`].

@@ -2,7 +2,7 @@
 //! norm='ortho')`) over the mel axis of a dB mel spectrogram (`power_to_db(S, ref=1.0)`, with
 //! librosa's `amin = 1e-10` and `top_db = 80`), keeping the first `n_mfcc` coefficients.
 
-use crate::mel::{melspectrogram, power_to_db, DbRef, MelParams};
+use crate::mel::{dot, melspectrogram_frames, MelParams};
 use crate::Matrix;
 
 /// The `n_out x n` orthonormal DCT-II matrix (rows are coefficients).
@@ -43,10 +43,32 @@ pub fn mfcc_from_db(db: &Matrix, n_mfcc: usize) -> Matrix {
 }
 
 /// `librosa.feature.mfcc(y=y, sr, n_mfcc, n_fft, hop_length, n_mels, fmin, fmax, htk)`.
+///
+/// Same arithmetic as `mfcc_from_db(&power_to_db(&melspectrogram(y, p), Value(1.0), 1e-10,
+/// Some(80.0)), n_mfcc)`, but done frame by frame on the frames-major mel matrix so each
+/// coefficient is one contiguous dot product.
 pub fn mfcc(y: &[f32], p: &MelParams, n_mfcc: usize) -> Matrix {
-    let mel = melspectrogram(y, p);
-    let db = power_to_db(&mel, DbRef::Value(1.0), 1e-10, Some(80.0));
-    mfcc_from_db(&db, n_mfcc)
+    let mut fm = melspectrogram_frames(y, p);
+    let mut max = f32::NEG_INFINITY;
+    for v in fm.data.iter_mut() {
+        *v = 10.0 * v.abs().max(1e-10).log10();
+        max = max.max(*v);
+    }
+    let floor = max - 80.0;
+    for v in fm.data.iter_mut() {
+        *v = v.max(floor);
+    }
+    let n_mfcc = n_mfcc.min(fm.cols);
+    let dct = dct_matrix(n_mfcc, fm.cols);
+    let frames = fm.rows;
+    let mut out = Matrix::zeros(n_mfcc, frames);
+    for t in 0..frames {
+        let frame = fm.row(t);
+        for k in 0..n_mfcc {
+            out.data[k * frames + t] = dot(dct.row(k), frame);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -62,6 +84,27 @@ mod tests {
                 let want = if a == b { 1.0 } else { 0.0 };
                 assert!((dot - want).abs() < 1e-5, "{a} {b} {dot}");
             }
+        }
+    }
+
+    #[test]
+    fn fused_mfcc_equals_the_composition() {
+        use crate::mel::{melspectrogram, power_to_db, DbRef};
+        let y: Vec<f32> = (0..9000)
+            .map(|i| (i as f32 * 0.03).sin() * (1.0 + (i as f32 * 0.0007).cos()))
+            .collect();
+        let p = MelParams::default();
+        let db = power_to_db(
+            &melspectrogram(&y, &p),
+            DbRef::Value(1.0),
+            1e-10,
+            Some(80.0),
+        );
+        let a = mfcc_from_db(&db, 40);
+        let b = mfcc(&y, &p, 40);
+        assert_eq!((a.rows, a.cols), (b.rows, b.cols));
+        for (x, y) in a.data.iter().zip(&b.data) {
+            assert!((x - y).abs() < 1e-3, "{x} vs {y}");
         }
     }
 

@@ -65,6 +65,10 @@ pub struct Args {
     /// Compute device: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// CPU threads for the tensor library (sets RAYON_NUM_THREADS; default: the environment's
+    /// RAYON_NUM_THREADS, else all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Print one JSON object at the end (epoch lines go to stderr unless --quiet).
     #[arg(long)]
     pub json: bool,
@@ -129,6 +133,13 @@ impl Callback for Reporter {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(t) = args.threads {
+        if t == 0 {
+            anyhow::bail!("--threads must be at least 1");
+        }
+        // Read by candle (matrix products) and rayon before their first use, below.
+        std::env::set_var("RAYON_NUM_THREADS", t.to_string());
+    }
     if let Some(t) = args.target_accuracy {
         if !(0.0..=1.0).contains(&t) {
             anyhow::bail!("--target-accuracy must be between 0 and 1, got {t}");
@@ -226,6 +237,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "diverged": result.diverged,
             "stopped_early": result.stopped_early,
             "device": device_name(&device),
+            "threads": std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
             "train_rows": result.model.training.as_ref().map(|t| t.train_rows),
             "history": result.history,
         });

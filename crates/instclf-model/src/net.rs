@@ -4,7 +4,8 @@
 //! bit-identical weights. Kernels are stored `[in, out]` as in Keras.
 
 use crate::error::ModelError;
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 /// Hidden-layer activation.
@@ -140,6 +141,66 @@ impl Mlp {
             .collect()
     }
 
+    /// One training step's gradients, computed by hand (no autograd graph): for a batch `x`
+    /// (`[B, n_features]`, standardised), labels `y` (`[B]`, u32) and their one-hot rows
+    /// (`[B, n_classes]`, f32), returns the gradients of the mean cross-entropy with respect to
+    /// every kernel and bias, the summed loss and the number of correct predictions (both
+    /// scalars left on the device).
+    pub fn loss_and_grads(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        onehot: &Tensor,
+    ) -> Result<(GradStore, Tensor, Tensor), ModelError> {
+        let b = x.dim(0)?;
+        let last = self.layers.len() - 1;
+        let weights: Vec<(Tensor, Tensor)> = self
+            .layers
+            .iter()
+            .map(|l| (l.kernel.as_tensor().detach(), l.bias.as_tensor().detach()))
+            .collect();
+        // Forward, keeping every layer's input.
+        let mut inputs = Vec::with_capacity(self.layers.len());
+        let mut h = x.clone();
+        for (i, (k, bias)) in weights.iter().enumerate() {
+            let z = h.matmul(k)?.broadcast_add(bias)?;
+            inputs.push(h);
+            h = if i < last {
+                match self.arch.activation {
+                    Activation::Sigmoid => candle_nn::ops::sigmoid(&z)?,
+                    Activation::Relu => z.relu()?,
+                }
+            } else {
+                z
+            };
+        }
+        let logits = h;
+        let lsm = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let loss_sum = (lsm.mul(onehot)?.sum_all()? * -1.0)?;
+        let correct = logits
+            .argmax(D::Minus1)?
+            .eq(y)?
+            .to_dtype(DType::F32)?
+            .sum_all()?;
+        // Backward: d(mean CE)/d logits = (softmax - onehot) / B.
+        let mut g = ((lsm.exp()? - onehot)? * (1.0 / b as f64))?;
+        let mut grads = GradStore::default();
+        for i in (0..self.layers.len()).rev() {
+            let a = &inputs[i];
+            grads.insert(self.layers[i].kernel.as_tensor(), a.t()?.matmul(&g)?);
+            grads.insert(self.layers[i].bias.as_tensor(), g.sum(0)?);
+            if i > 0 {
+                let da = g.matmul(&weights[i].0.t()?)?;
+                g = match self.arch.activation {
+                    // sigmoid'(z) = a (1 - a), with a the layer's output
+                    Activation::Sigmoid => (da * a)?.mul(&a.affine(-1.0, 1.0)?)?,
+                    Activation::Relu => da.mul(&a.gt(0f32)?.to_dtype(DType::F32)?)?,
+                };
+            }
+        }
+        Ok((grads, loss_sum, correct))
+    }
+
     /// Logits for a `[rows, n_features]` batch of standardised features.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
         let mut h = x.clone();
@@ -194,5 +255,53 @@ mod tests {
         let x = Tensor::zeros((5, 12), DType::F32, &Device::Cpu).unwrap();
         assert_eq!(a.forward(&x).unwrap().dims(), &[5, 3]);
         assert!("tanh".parse::<Activation>().is_err());
+    }
+
+    #[test]
+    fn hand_written_gradients_match_autograd() {
+        for act in [Activation::Sigmoid, Activation::Relu] {
+            let arch = Architecture {
+                n_features: 7,
+                hidden: vec![9, 5],
+                n_classes: 4,
+                activation: act,
+            };
+            let net = Mlp::new(&arch, 3, &Device::Cpu).unwrap();
+            let xs: Vec<f32> = (0..6 * 7)
+                .map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0)
+                .collect();
+            let x = Tensor::from_vec(xs, (6, 7), &Device::Cpu).unwrap();
+            let yv = [0u32, 1, 2, 3, 1, 0];
+            let y = Tensor::new(&yv, &Device::Cpu).unwrap();
+            let mut oh = vec![0f32; 24];
+            for (r, &c) in yv.iter().enumerate() {
+                oh[r * 4 + c as usize] = 1.0;
+            }
+            let onehot = Tensor::from_vec(oh, (6, 4), &Device::Cpu).unwrap();
+            let (grads, loss_sum, _) = net.loss_and_grads(&x, &y, &onehot).unwrap();
+            let loss = candle_nn::loss::cross_entropy(&net.forward(&x).unwrap(), &y).unwrap();
+            let auto = loss.backward().unwrap();
+            let l1 = loss_sum.to_scalar::<f32>().unwrap() / 6.0;
+            assert!((l1 - loss.to_scalar::<f32>().unwrap()).abs() < 1e-5);
+            for v in net.vars() {
+                let a = auto
+                    .get(v.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
+                let h = grads
+                    .get(v.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
+                for (p, q) in a.iter().zip(&h) {
+                    assert!((p - q).abs() < 1e-5, "{act}: {p} vs {q}");
+                }
+            }
+        }
     }
 }

@@ -323,6 +323,11 @@ pub fn fit(
     // Upload everything once.
     let x_dev = Tensor::from_vec(standardiser.apply(train_x), (n, nf), device)?;
     let y_dev = Tensor::from_slice(train_y, n, device)?;
+    let mut onehot = vec![0f32; n * n_classes];
+    for (row, &c) in onehot.chunks_exact_mut(n_classes).zip(train_y) {
+        row[c as usize] = 1.0;
+    }
+    let onehot_dev = Tensor::from_vec(onehot, (n, n_classes), device)?;
     let val_dev = match val {
         Some((vx, vy)) if !vy.is_empty() => Some((
             Tensor::from_vec(standardiser.apply(vx), (vy.len(), nf), device)?,
@@ -395,16 +400,10 @@ pub fn fit(
             let idx = perm_dev.narrow(0, start, len)?;
             let xb = x_dev.index_select(&idx, 0)?;
             let yb = y_dev.index_select(&idx, 0)?;
-            let logits = model.net.forward(&xb)?;
-            let loss = candle_nn::loss::cross_entropy(&logits, &yb)?;
-            opt.backward_step(&loss)?;
-            let correct = logits
-                .detach()
-                .argmax(D::Minus1)?
-                .eq(&yb)?
-                .to_dtype(DType::F32)?
-                .sum_all()?;
-            loss_sum = (loss_sum + (loss.detach() * len as f64)?)?;
+            let ob = onehot_dev.index_select(&idx, 0)?;
+            let (grads, loss, correct) = model.net.loss_and_grads(&xb, &yb, &ob)?;
+            opt.step(&grads)?;
+            loss_sum = (loss_sum + loss)?;
             correct_sum = (correct_sum + correct)?;
             if !callbacks.is_empty() {
                 let running = match every {

@@ -30,6 +30,15 @@ pub struct SegmentParams {
     /// An onset inside a sounding region starts a new note only when the level rises by at
     /// least this many dB from the dip just before it.
     pub dip_db: f32,
+    /// Notes whose loudest frame is more than this many dB below the recording's loudest frame
+    /// are dropped (release noises, not notes).
+    pub min_peak_db: f32,
+    /// Onset times are refined on a fine level curve (hop / 8, frames of hop / 2): a note
+    /// starts where the level has risen this many dB above the dip before it (and at most
+    /// `attack_range_db` below the attack's peak).
+    pub rise_db: f32,
+    /// The rise of an attack is searched back from its peak down to this many dB below it.
+    pub attack_range_db: f32,
     /// Move onsets back to the preceding minimum of the onset envelope (librosa `backtrack`).
     pub backtrack: bool,
     /// Recordings whose loudest frame is below this absolute level (dBFS) have no notes.
@@ -45,7 +54,10 @@ impl Default for SegmentParams {
             silence_db: -45.0,
             min_note_s: 0.1,
             min_gap_s: 0.05,
-            dip_db: 9.0,
+            dip_db: 15.0,
+            min_peak_db: -30.0,
+            rise_db: 6.0,
+            attack_range_db: 40.0,
             backtrack: true,
             floor_dbfs: -90.0,
         }
@@ -96,51 +108,91 @@ pub fn segment(y: &[f32], sr: u32, p: &SegmentParams) -> Vec<Note> {
         return Vec::new();
     }
     let level = frame_level_db(y, p.n_fft, hop);
-    let loudest = level.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if !(loudest > p.floor_dbfs) {
+    let loudest = max_of(&level);
+    if loudest.is_nan() || loudest <= p.floor_dbfs {
         return Vec::new();
     }
     let threshold = loudest + p.silence_db;
+    let min_peak = loudest + p.min_peak_db;
     let fps = f64::from(sr) / hop as f64;
     let frames = |seconds: f64| (seconds * fps).round() as usize;
 
+    // Onset candidates: (backtracked frame, peak-picked frame).
     let env = onset::onset_strength(y, sr, hop, p.n_fft, p.n_mels);
-    let candidates = onset::onset_detect_env(&env, sr, hop, p.backtrack);
+    let peaks = onset::onset_detect_env(&env, sr, hop, false);
+    let backs = if p.backtrack {
+        onset::onset_backtrack(&peaks, &onset::normalize(&env))
+    } else {
+        peaks.clone()
+    };
+    let candidates: Vec<(usize, usize)> = backs.into_iter().zip(peaks).collect();
+
+    let fine_hop = (hop / 8).max(1);
+    let fine = frame_level_db(y, (hop / 2).max(2), fine_hop);
+    let refine = |b: usize, pk: usize, lower: f64| -> f64 {
+        let lo = ((b as f64 / fps - 0.05).max(lower) * f64::from(sr) / fine_hop as f64).ceil();
+        let hi = (pk as f64 / fps + 0.03) * f64::from(sr) / fine_hop as f64;
+        let (i0, i1) = (lo as usize, (hi as usize).min(fine.len().saturating_sub(1)));
+        if i0 >= i1 {
+            return b as f64 / fps;
+        }
+        // The dip before the attack, the loudest point after it, then back from that peak to
+        // the first point of the rise.
+        let mut m = i0;
+        for i in i0..=i1 {
+            if fine[i] <= fine[m] {
+                m = i;
+            }
+        }
+        let top = m + argmax(&fine[m..=i1]);
+        let floor = (fine[m] + p.rise_db).max(fine[top] - p.attack_range_db);
+        let mut j = top;
+        while j > m && fine[j - 1] >= floor {
+            j -= 1;
+        }
+        j as f64 * fine_hop as f64 / f64::from(sr)
+    };
 
     let regions = sounding_regions(&level, threshold, frames(p.min_gap_s));
-    let mut notes = Vec::new();
+    let mut notes: Vec<Note> = Vec::new();
     let lead = frames(0.1);
     let attack = frames(0.25);
-    let dip_window = frames(0.1);
     for &(rs, re) in &regions {
-        // The first onset: the earliest candidate just before or at the threshold crossing.
+        if max_of(&level[rs..re]) < min_peak {
+            continue;
+        }
+        // The first onset: a candidate whose peak is near the threshold crossing.
         let first = candidates
             .iter()
             .copied()
-            .find(|&c| c + lead >= rs && c <= rs + frames(0.05))
-            .unwrap_or(rs);
+            .find(|&(b, pk)| pk + lead >= rs && b <= rs + frames(0.05))
+            .unwrap_or((rs, rs));
         let mut starts = vec![first];
-        for &c in candidates
-            .iter()
-            .filter(|&&c| c > rs + frames(0.05) && c < re)
-        {
-            let last = *starts.last().unwrap_or(&first);
-            if c < last + frames(p.min_note_s) {
+        for &(b, pk) in candidates.iter().filter(|&&(b, pk)| b > first.0 && pk < re) {
+            let last = starts.last().map_or(first.0, |s| s.0);
+            if b < last + frames(p.min_note_s) {
                 continue;
             }
-            let dip_from = c.saturating_sub(dip_window).max(last + 1);
-            let dip = min_of(&level[dip_from..=c.min(level.len() - 1)]);
-            let peak = max_of(&level[c..(c + attack).min(re).max(c + 1).min(level.len())]);
-            if peak - dip >= p.dip_db {
-                starts.push(c);
+            // The level must fall from the current note's peak and rise again.
+            let top = argmax(&level[last..b]) + last;
+            let dip = min_of(&level[top..=pk]);
+            let after = max_of(&level[pk..(pk + attack).min(re).max(pk + 1)]);
+            if after - dip >= p.dip_db && level[top] - dip >= p.dip_db && after >= min_peak {
+                starts.push((b, pk));
             }
         }
-        for (k, &s) in starts.iter().enumerate() {
-            let e = starts.get(k + 1).copied().unwrap_or(re);
-            let note = Note {
-                start: s as f64 / fps,
-                end: (e as f64 / fps).min(y.len() as f64 / f64::from(sr)),
-            };
+        let mut times = Vec::with_capacity(starts.len());
+        for &(b, pk) in &starts {
+            let lower = times
+                .last()
+                .or(notes.last().map(|n| &n.start))
+                .map_or(0.0, |&t: &f64| t + p.min_note_s);
+            times.push(refine(b, pk, lower));
+        }
+        let region_end = (re as f64 / fps).min(y.len() as f64 / f64::from(sr));
+        for (k, &start) in times.iter().enumerate() {
+            let end = times.get(k + 1).copied().unwrap_or(region_end);
+            let note = Note { start, end };
             if note.duration() >= p.min_note_s {
                 notes.push(note);
             }
@@ -160,6 +212,8 @@ pub struct OnsetScore {
     pub detected: usize,
     /// Reference onsets matched by a detected start within the tolerance.
     pub matched: usize,
+    /// Sum of |detected start - reference onset| over the matched notes, in seconds.
+    pub abs_error_s: f64,
 }
 
 impl OnsetScore {
@@ -167,21 +221,24 @@ impl OnsetScore {
     pub fn new(notes: &[Note], reference: &[f64], tol: f64) -> Self {
         let mut used = vec![false; notes.len()];
         let mut matched = 0;
+        let mut abs_error_s = 0.0;
         for &r in reference {
             let best = notes
                 .iter()
                 .enumerate()
                 .filter(|&(i, n)| !used[i] && (n.start - r).abs() <= tol)
                 .min_by(|a, b| (a.1.start - r).abs().total_cmp(&(b.1.start - r).abs()));
-            if let Some((i, _)) = best {
+            if let Some((i, n)) = best {
                 used[i] = true;
                 matched += 1;
+                abs_error_s += (n.start - r).abs();
             }
         }
         OnsetScore {
             reference: reference.len(),
             detected: notes.len(),
             matched,
+            abs_error_s,
         }
     }
 
@@ -190,6 +247,12 @@ impl OnsetScore {
         self.reference += other.reference;
         self.detected += other.detected;
         self.matched += other.matched;
+        self.abs_error_s += other.abs_error_s;
+    }
+
+    /// Mean onset error of the matched notes, in seconds.
+    pub fn mean_abs_error_s(&self) -> f64 {
+        self.abs_error_s / self.matched.max(1) as f64
     }
 
     /// Share of reference onsets found.
@@ -227,6 +290,16 @@ fn sounding_regions(level: &[f32], threshold: f32, min_gap: usize) -> Vec<(usize
 
 fn min_of(x: &[f32]) -> f32 {
     x.iter().copied().fold(f32::INFINITY, f32::min)
+}
+
+fn argmax(x: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v > x[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 fn max_of(x: &[f32]) -> f32 {

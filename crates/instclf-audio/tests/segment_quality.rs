@@ -56,12 +56,13 @@ fn score_dir(dir: &Path, verbose: bool) -> (OnsetScore, usize) {
 
 fn report(dir: &Path, s: &OnsetScore, files: usize) {
     println!(
-        "{}: {files} files, {} notes, {} detected, found {:.2}% (<= 30 ms), spurious {:.2}%",
+        "{}: {files} files, {} notes, {} detected, found {:.2}% (<= 30 ms), spurious {:.2}%, mean onset error {:.1} ms",
         dir.display(),
         s.reference,
         s.detected,
         100.0 * s.recall(),
-        100.0 * s.spurious()
+        100.0 * s.spurious(),
+        1000.0 * s.mean_abs_error_s()
     );
 }
 

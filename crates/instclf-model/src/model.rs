@@ -171,7 +171,7 @@ fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Result<Vec<u
     }
     let mut h = serde_json::to_vec(&header)
         .map_err(|e| ModelError::Invalid(format!("cannot serialise weights header: {e}")))?;
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + h.len() + offset);
@@ -420,7 +420,7 @@ impl Model {
 
     fn check_input(&self, x: &[f32]) -> Result<usize, ModelError> {
         let nf = self.n_features();
-        if x.len() % nf != 0 {
+        if !x.len().is_multiple_of(nf) {
             return Err(ModelError::Invalid(format!(
                 "input has {} values, not a multiple of the model's {nf} features",
                 x.len()

@@ -337,7 +337,7 @@ mod tests {
     /// Builds a v1.0 .npy file by hand from a header dict and raw data bytes.
     fn hand_npy(dict: &str, data: &[u8]) -> Vec<u8> {
         let mut h = dict.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');

@@ -121,7 +121,7 @@ impl FitOptions {
                 self.beta1, self.beta2
             ));
         }
-        if !(self.eps > 0.0) {
+        if self.eps.is_nan() || self.eps <= 0.0 {
             return bad(format!("epsilon must be > 0, got {}", self.eps));
         }
         if self.epochs == 0 {
@@ -266,6 +266,9 @@ fn evaluate_on_device(net: &Mlp, x: &Tensor, y: &Tensor) -> Result<(f64, f64), M
     ))
 }
 
+/// Borrowed feature rows and their labels.
+type Rows<'a> = (&'a [f32], &'a [u32]);
+
 /// Trains a network on `data` (see the module documentation).
 pub fn fit(
     data: &Dataset,
@@ -277,8 +280,7 @@ pub fn fit(
     let nf = data.n_features;
     let n_classes = data.n_classes();
     // Split off validation rows before shuffling.
-    let (train_x, train_y, val): (&[f32], &[u32], Option<(&[f32], &[u32])>) = match opts.validation
-    {
+    let (train_x, train_y, val): (&[f32], &[u32], Option<Rows>) = match opts.validation {
         Validation::None => (&data.train.x, &data.train.y, None),
         Validation::Test => (
             &data.train.x,

@@ -267,3 +267,31 @@ fn unwritable_output_and_bad_parameters_fail() {
     ]);
     assert_fails(&o, "x.txt");
 }
+
+#[test]
+fn resampled_mfcc_matches_librosa_end_to_end() {
+    // 44.1 kHz file -> 22050 Hz (rubato + soxr-like band edge) -> MFCC, against librosa's
+    // soxr_hq-resampled MFCCs.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.npy");
+    let o = run(&[
+        "features",
+        fixture("violin.wav").to_str().unwrap(),
+        "--kind",
+        "mfcc",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (rows, cols, got) = read_npy(&out);
+    let (r, c, want) = reference("violin22_mfcc");
+    assert_eq!((rows, cols), (r, c));
+    let lo = want.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+    let hi = want.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(err <= 1e-3 * (hi - lo), "error {err} of range {}", hi - lo);
+}

@@ -88,7 +88,51 @@ pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, Au
     }
     out.drain(..delay);
     out.truncate(want);
+    if sr_out < sr_in {
+        soxr_like_band_edge(&mut out);
+    }
     Ok(out)
+}
+
+/// Start of soxr's transition band (`soxr_hq` pass band end), as a fraction of Nyquist.
+const PASSBAND_END: f64 = 0.913;
+
+/// rubato's anti-aliasing filter is flat almost up to the new Nyquist frequency, while soxr's
+/// (`soxr_hq`, librosa's default) rolls off from 91.3% of it. To make the top mel bands agree
+/// with librosa, the band between is shaped with a raised-cosine taper (zero-padded FFT of the
+/// whole signal, so nothing wraps around).
+fn soxr_like_band_edge(y: &mut [f32]) {
+    let n = y.len();
+    if n == 0 {
+        return;
+    }
+    let len = (n + 4096).next_power_of_two();
+    let mut planner = realfft::RealFftPlanner::<f32>::new();
+    let fwd = planner.plan_fft_forward(len);
+    let inv = planner.plan_fft_inverse(len);
+    let mut buf = vec![0f32; len];
+    buf[..n].copy_from_slice(y);
+    let mut spec = fwd.make_output_vec();
+    if fwd.process(&mut buf, &mut spec).is_err() {
+        return;
+    }
+    let half = (len / 2) as f64;
+    let scale = 1.0 / len as f64;
+    for (k, c) in spec.iter_mut().enumerate() {
+        let x = k as f64 / half;
+        let h = if x <= PASSBAND_END {
+            1.0
+        } else if x >= 1.0 {
+            0.0
+        } else {
+            0.5 * (1.0 + (std::f64::consts::PI * (x - PASSBAND_END) / (1.0 - PASSBAND_END)).cos())
+        };
+        *c *= (h * scale) as f32;
+    }
+    if inv.process(&mut spec, &mut buf).is_err() {
+        return;
+    }
+    y.copy_from_slice(&buf[..n]);
 }
 
 #[cfg(test)]

@@ -202,7 +202,7 @@ def render_one(job):
                 "fluidsynth", "-n", "-i", "-q",
                 "-R", "0", "-C", "0",
                 "-o", "synth.reverb.active=0", "-o", "synth.chorus.active=0",
-                "-o", "synth.cpu-cores=1",
+                "-o", "synth.cpu-cores=1", "-o", "synth.dynamic-sample-loading=1",
                 "-r", str(SAMPLE_RATE), "-g", "1.0",
                 "-O", "s16", "-T", "wav",
                 "-F", wav, soundfont, mid,

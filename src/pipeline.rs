@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(r, 5..9);
         for t in r {
             let c = t as f64 * 512.0 / 22050.0;
-            assert!(c >= 0.1 && c < 0.2);
+            assert!((0.1..0.2).contains(&c));
         }
         assert_eq!(
             frames_in(

@@ -97,11 +97,17 @@ pub fn analyse(path: &Path, recipe: &Recipe, seg: &SegmentParams) -> anyhow::Res
 /// [`analyse`] on samples already at `recipe.sr`.
 pub fn analyse_samples(y: &[f32], recipe: &Recipe, seg: &SegmentParams) -> Analysis {
     let notes = segment::segment(y, recipe.sr, seg);
-    let frames = recipe.frames(y);
-    let note_frames = notes
+    let n_frames = instclf_audio::stft::n_frames(y.len(), recipe.n_fft, recipe.hop);
+    let note_frames: Vec<_> = notes
         .iter()
-        .map(|n| frames_in(n, recipe.sr, recipe.hop, frames.rows))
+        .map(|n| frames_in(n, recipe.sr, recipe.hop, n_frames))
         .collect();
+    // With CMN, the mean is taken over the frames inside notes, not the silence around them.
+    let mut in_note = vec![false; n_frames];
+    for r in &note_frames {
+        in_note[r.clone()].iter_mut().for_each(|b| *b = true);
+    }
+    let frames = recipe.frames_cmn_over(y, Some(&in_note));
     Analysis {
         notes,
         frames,

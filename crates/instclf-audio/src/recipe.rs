@@ -26,7 +26,9 @@ pub struct Recipe {
     pub n_mfcc: usize,
     /// Append first and second deltas (width 9) to the MFCCs.
     pub deltas: bool,
-    /// Subtract each recording's per-dimension mean (cepstral mean normalisation).
+    /// Subtract each recording's per-dimension mean (cepstral mean normalisation); the
+    /// pipeline takes that mean over the frames inside detected notes
+    /// ([`Recipe::frames_cmn_over`]).
     pub cmn: bool,
 }
 
@@ -119,6 +121,14 @@ impl Recipe {
     /// Feature vectors of `y` (already at `self.sr`): `frames x dim`, one row per STFT frame,
     /// columns `[mfcc; delta; delta-delta]` when `deltas` is set.
     pub fn frames(&self, y: &[f32]) -> Matrix {
+        self.frames_cmn_over(y, None)
+    }
+
+    /// [`Recipe::frames`], with the cepstral mean (when `cmn` is set) taken over the frames
+    /// whose `mask` entry is true, e.g. the frames inside detected notes, so the amount of
+    /// silence in a recording does not shift its features. `None`, or a mask with no true entry,
+    /// takes the mean over every frame.
+    pub fn frames_cmn_over(&self, y: &[f32], mask: Option<&[bool]>) -> Matrix {
         let m = mfcc(y, &self.mel_params(), self.n_mfcc);
         let mut feats = if self.deltas {
             let d1 = delta(&m, DELTA_WIDTH, 1);
@@ -128,9 +138,18 @@ impl Recipe {
             m
         };
         if self.cmn && feats.cols > 0 {
+            let mask = mask.filter(|m| m.len() == feats.cols && m.iter().any(|&b| b));
             for r in 0..feats.rows {
                 let row = feats.row_mut(r);
-                let mean = row.iter().map(|&v| v as f64).sum::<f64>() / row.len() as f64;
+                let (sum, n) = match mask {
+                    Some(mask) => row
+                        .iter()
+                        .zip(mask)
+                        .filter(|(_, &keep)| keep)
+                        .fold((0f64, 0usize), |(s, n), (&v, _)| (s + v as f64, n + 1)),
+                    None => (row.iter().map(|&v| v as f64).sum::<f64>(), row.len()),
+                };
+                let mean = sum / n as f64;
                 for v in row.iter_mut() {
                     *v -= mean as f32;
                 }
@@ -143,6 +162,32 @@ impl Recipe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cmn_over_a_mask_zeroes_the_masked_mean_only() {
+        let r = Recipe {
+            cmn: true,
+            ..Recipe::default()
+        };
+        let y: Vec<f32> = (0..22050)
+            .map(|i| {
+                if i < 11025 {
+                    (i as f32 * 0.07).sin() * 0.5
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let n = crate::stft::n_frames(y.len(), r.n_fft, r.hop);
+        let mask: Vec<bool> = (0..n).map(|t| t < n / 3).collect();
+        let f = r.frames_cmn_over(&y, Some(&mask));
+        for c in 0..f.cols {
+            let masked: f64 = (0..n / 3).map(|t| f.get(t, c) as f64).sum::<f64>() / (n / 3) as f64;
+            assert!(masked.abs() < 1e-3, "column {c}: mean {masked}");
+        }
+        let all = r.frames(&y);
+        assert_ne!(all, f, "the mask changes the mean");
+    }
 
     #[test]
     fn default_is_120_dims() {

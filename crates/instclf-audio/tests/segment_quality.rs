@@ -2,7 +2,7 @@
 //! (written by `scripts/render.py`): a note is found when a detected start lies within 30 ms of
 //! its MIDI note-on. The committed fixtures are checked on every run; the full renders under
 //! `data/render/<source>/` with `cargo test -p instclf-audio --release --test segment_quality
-//! -- --ignored --nocapture` (or `INSTCLF_RENDER_DIRS=dir1:dir2`).
+//! -- --ignored --nocapture` (or `INSTCLF_RENDER_DIRS=/abs/dir1:/abs/dir2`; tests run in the crate folder).
 
 use instclf_audio::decode;
 use instclf_audio::segment::{segment, OnsetScore, SegmentParams};

@@ -1,6 +1,6 @@
 //! `instclf classify`: name the instrument in recordings, note by note and per file.
 
-use crate::classify::{Classifier, FileResult};
+use crate::classify::{Classifier, FileResult, Ranked};
 use crate::pipeline;
 use std::path::PathBuf;
 
@@ -97,39 +97,29 @@ fn print_table(r: &FileResult) {
         "start", "end", "class", "conf"
     );
     for n in &r.notes {
-        let others: Vec<String> = n
-            .top
-            .iter()
-            .skip(1)
-            .map(|t| format!("{} {:.2}", t.label, t.p))
-            .collect();
         println!(
             "  {:>7.2}s {:>7.2}s  {:<12} {:>6.2}{}",
             n.start,
             n.end,
             n.label,
             n.confidence,
-            if others.is_empty() {
-                String::new()
-            } else {
-                format!("  ({})", others.join(", "))
-            }
+            runners_up(&n.top, "  (", ")")
         );
     }
     if let (Some(l), Some(c)) = (&r.label, r.confidence) {
-        let others: Vec<String> = r
-            .top
-            .iter()
-            .skip(1)
-            .map(|t| format!("{} {:.2}", t.label, t.p))
-            .collect();
-        println!(
-            "  => {l} ({c:.2}){}",
-            if others.is_empty() {
-                String::new()
-            } else {
-                format!("; then {}", others.join(", "))
-            }
-        );
+        println!("  => {l} ({c:.2}){}", runners_up(&r.top, "; then ", ""));
     }
+}
+
+/// The classes after the first of `top`, as "A 0.12, B 0.03" between `pre` and `post`; empty
+/// when there are none.
+fn runners_up(top: &[Ranked], pre: &str, post: &str) -> String {
+    if top.len() < 2 {
+        return String::new();
+    }
+    let list: Vec<String> = top[1..]
+        .iter()
+        .map(|t| format!("{} {:.2}", t.label, t.p))
+        .collect();
+    format!("{pre}{}{post}", list.join(", "))
 }

@@ -295,6 +295,22 @@ fn split_by_recording(
 /// Writes the dataset folder atomically: into a temporary sibling, then renamed to `out`. An
 /// existing `out` is replaced only with `force`.
 pub fn write(ds: &Dataset, notes_csv: &str, out: &Path, force: bool) -> anyhow::Result<()> {
+    write_with(
+        ds,
+        &[("notes.csv", notes_csv.as_bytes().to_vec())],
+        out,
+        force,
+    )
+}
+
+/// [`write`] with other extra files than `notes.csv` (a clip dataset: `clips.csv` and
+/// `sequence.json`).
+pub fn write_with(
+    ds: &Dataset,
+    extra: &[(&str, Vec<u8>)],
+    out: &Path,
+    force: bool,
+) -> anyhow::Result<()> {
     if out.exists() && !force {
         bail!(
             "{}: output folder exists (use --force to replace it)",
@@ -310,8 +326,10 @@ pub fn write(ds: &Dataset, notes_csv: &str, out: &Path, force: bool) -> anyhow::
         .tempdir_in(&parent)
         .with_context(|| format!("{}: cannot create output folder", out.display()))?;
     ds.save(tmp.path())?;
-    std::fs::write(tmp.path().join("notes.csv"), notes_csv)
-        .with_context(|| format!("{}: cannot write notes.csv", out.display()))?;
+    for (name, bytes) in extra {
+        std::fs::write(tmp.path().join(name), bytes)
+            .with_context(|| format!("{}: cannot write {name}", out.display()))?;
+    }
     if out.exists() {
         std::fs::remove_dir_all(out)
             .with_context(|| format!("{}: cannot replace the old folder", out.display()))?;
@@ -320,4 +338,174 @@ pub fn write(ds: &Dataset, notes_csv: &str, out: &Path, force: bool) -> anyhow::
     std::fs::rename(&tmp, out)
         .with_context(|| format!("{}: cannot move the dataset into place", out.display()))?;
     Ok(())
+}
+
+/// A clip dataset ([`build_clips`]): rows, the clip list and the `sequence.json` description.
+pub struct ClipBuild {
+    pub dataset: Dataset,
+    pub clips_csv: String,
+    pub spec: instclf_model::sequence::SequenceSpec,
+    pub report: BuildReport,
+}
+
+/// Cuts every labelled recording into fixed-length clips (`--clips`): one row per clip, split
+/// into train and test by recording like [`build`]. Recordings shorter than one clip are
+/// skipped (listed in the report); none long enough is an error.
+pub fn build_clips(
+    opts: &BuildOptions,
+    clip: &pipeline::ClipSpec,
+    bar: &ProgressBar,
+) -> anyhow::Result<ClipBuild> {
+    if !(opts.test_fraction > 0.0 && opts.test_fraction < 1.0) {
+        bail!(
+            "--test-fraction must be between 0 and 1 (exclusive), got {}",
+            opts.test_fraction
+        );
+    }
+    if opts.augment > 0 {
+        bail!("--augment is not supported with --clips");
+    }
+    clip.validate()?;
+    opts.recipe
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid feature recipe: {e}"))?;
+    let files = pipeline::expand_inputs(&opts.inputs)?;
+    let mut skipped = Vec::new();
+    let mut labelled = Vec::new();
+    for f in files {
+        match pipeline::label_of(&f, opts.label_from) {
+            Some(l) => labelled.push((f, l)),
+            None => skipped.push((f, "no class label in its name".to_string())),
+        }
+    }
+    if labelled.is_empty() {
+        bail!(
+            "no labelled audio files found under {}",
+            display_list(&opts.inputs)
+        );
+    }
+    bar.set_length(labelled.len() as u64);
+    let results: Vec<_> = labelled
+        .par_iter()
+        .map(|(p, _)| {
+            let r = pipeline::clip_rows(p, clip, &opts.recipe);
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut ok = Vec::new();
+    let mut too_short = 0;
+    for ((path, label), r) in labelled.iter().zip(results) {
+        match r {
+            Ok(rows) => ok.push((path.clone(), label.clone(), rows)),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                too_short += usize::from(msg.contains("shorter than one"));
+                skipped.push((path.clone(), msg));
+            }
+        }
+    }
+    if ok.is_empty() {
+        bail!(
+            "no usable recording under {}{}",
+            display_list(&opts.inputs),
+            if too_short > 0 {
+                format!(
+                    ": {too_short} recording(s) are shorter than one {} s clip (the clips are longer than the audio)",
+                    clip.seconds
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    let classes: Vec<String> = labelled
+        .iter()
+        .map(|(_, l)| l.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let usable: Vec<(PathBuf, String)> =
+        ok.iter().map(|(p, l, _)| (p.clone(), l.clone())).collect();
+    let test_names = split_by_recording(&usable, &classes, opts.test_fraction, opts.seed)?;
+    let (steps, step_values) = pipeline::clip_shape(clip, &opts.recipe);
+    let mut train = Split {
+        x: Vec::new(),
+        y: Vec::new(),
+    };
+    let mut test = Split {
+        x: Vec::new(),
+        y: Vec::new(),
+    };
+    let mut csv = String::from("split,file,class,clip,start,end,row\n");
+    let (mut train_files, mut test_files, mut n_clips) = (0, 0, 0);
+    for (path, label, rows) in &ok {
+        let class = classes.iter().position(|c| c == label).unwrap_or(0) as u32;
+        let is_test = test_names.contains(file_name(path));
+        let (split, name) = if is_test {
+            test_files += 1;
+            (&mut test, "test")
+        } else {
+            train_files += 1;
+            (&mut train, "train")
+        };
+        for (i, row) in rows.iter().enumerate() {
+            if row.len() != steps * step_values {
+                bail!(
+                    "{}: clip {i} has {} values, expected {}",
+                    path.display(),
+                    row.len(),
+                    steps * step_values
+                );
+            }
+            let _ = writeln!(
+                csv,
+                "{name},{},{label},{i},{:.4},{:.4},{}",
+                csv_field(&path.display().to_string()),
+                i as f64 * clip.seconds,
+                (i + 1) as f64 * clip.seconds,
+                split.rows()
+            );
+            split.x.extend_from_slice(row);
+            split.y.push(class);
+            n_clips += 1;
+        }
+    }
+    let spec = instclf_model::sequence::SequenceSpec {
+        input: match clip.input {
+            pipeline::ClipInput::Waveform => "waveform".to_string(),
+            pipeline::ClipInput::Mel => "mel".to_string(),
+        },
+        clip_s: clip.seconds,
+        rate: match clip.input {
+            pipeline::ClipInput::Waveform => clip.rate,
+            pipeline::ClipInput::Mel => opts.recipe.sr,
+        },
+        bits: (clip.input == pipeline::ClipInput::Waveform).then_some(clip.bits),
+        steps,
+        step_values,
+    };
+    let dataset = Dataset {
+        train,
+        test,
+        n_features: steps * step_values,
+        classes,
+        recipe: (clip.input == pipeline::ClipInput::Mel)
+            .then(|| serde_json::to_value(&opts.recipe))
+            .transpose()?,
+        dir: PathBuf::new(),
+    };
+    Ok(ClipBuild {
+        dataset,
+        clips_csv: csv,
+        spec,
+        report: BuildReport {
+            files: train_files + test_files,
+            train_files,
+            test_files,
+            notes: n_clips,
+            skipped,
+        },
+    })
 }

@@ -65,6 +65,19 @@ struct BuildArgs {
     /// tilt, +-40 cent pitch shift, room reverb; seeded). Test recordings are never augmented.
     #[arg(long, default_value_t = 0)]
     augment: usize,
+    /// Cut recordings into clips of this many seconds (one row each, for sequence models)
+    /// instead of note frames; writes sequence.json and clips.csv.
+    #[arg(long, value_name = "SECONDS")]
+    clips: Option<f64>,
+    /// What a clip holds (with --clips): the digitised waveform, or mel/MFCC frames of the recipe.
+    #[arg(long, value_enum, default_value = "waveform")]
+    input: crate::pipeline::ClipInput,
+    /// Digitising rate of --input waveform (Hz).
+    #[arg(long, default_value_t = 10000)]
+    rate: u32,
+    /// Bits per digitised sample of --input waveform (one-hot of 2^bits levels at load time).
+    #[arg(long, default_value_t = 4)]
+    bits: u32,
 }
 
 #[derive(clap::Args)]
@@ -110,6 +123,15 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         augment: a.augment,
     };
     let bar = crate::util::progress_bar(0, "analysing");
+    if let Some(seconds) = a.clips {
+        let clip = crate::pipeline::ClipSpec {
+            seconds,
+            input: a.input,
+            rate: a.rate,
+            bits: a.bits,
+        };
+        return clips_cmd(&opts, &clip, &a.out, a.force, &bar);
+    }
     let (ds, notes_csv, report) = build::build(&opts, &bar)?;
     build::write(&ds, &notes_csv, &a.out, a.force)?;
     for (path, why) in &report.skipped {
@@ -127,6 +149,56 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         ds.n_features,
         ds.n_classes(),
         report.skipped.len()
+    );
+    Ok(())
+}
+
+fn clips_cmd(
+    opts: &BuildOptions,
+    clip: &crate::pipeline::ClipSpec,
+    out: &std::path::Path,
+    force: bool,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<()> {
+    let b = build::build_clips(opts, clip, bar)?;
+    let spec = serde_json::to_vec_pretty(&b.spec)?;
+    build::write_with(
+        &b.dataset,
+        &[
+            ("clips.csv", b.clips_csv.into_bytes()),
+            (instclf_model::sequence::SEQUENCE_JSON, spec),
+        ],
+        out,
+        force,
+    )?;
+    let short = b
+        .report
+        .skipped
+        .iter()
+        .filter(|(_, why)| why.contains("shorter than one"))
+        .count();
+    for (path, why) in &b.report.skipped {
+        eprintln!("instclf: skipped {}: {why}", path.display());
+    }
+    println!(
+        "{}: {} recordings ({} train, {} test), {} clips of {} s ({} train, {} test) of {} steps x {} values ({}), {} classes; {} files skipped ({} shorter than one clip)",
+        out.display(),
+        b.report.files,
+        b.report.train_files,
+        b.report.test_files,
+        b.report.notes,
+        clip.seconds,
+        b.dataset.train.rows(),
+        b.dataset.test.rows(),
+        b.spec.steps,
+        b.spec.step_values,
+        match b.spec.bits {
+            Some(bits) => format!("{bits}-bit levels at {} Hz", b.spec.rate),
+            None => "feature frames".to_string(),
+        },
+        b.dataset.n_classes(),
+        b.report.skipped.len(),
+        short
     );
     Ok(())
 }

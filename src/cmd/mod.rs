@@ -8,9 +8,11 @@ pub mod dataset;
 pub mod evaluate;
 pub mod features;
 pub mod plot;
+pub mod predict;
 pub mod segment;
 pub mod spectrogram;
 pub mod train;
+pub mod train_seq;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +45,8 @@ pub enum Command {
     Evaluate(evaluate::Args),
     /// Plot a model's training history.
     Plot(plot::Args),
+    /// Predict classes and probabilities of new clips or dataset rows with a trained model.
+    Predict(predict::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -56,5 +60,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Plot(a) => plot::run(a),
+        Command::Predict(a) => predict::run(a),
     }
 }

@@ -75,6 +75,23 @@ pub struct Args {
     /// No progress bar and no per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Network: mlp (frame rows), or on a clip dataset (`dataset build --clips`): dense
+    /// (Flatten-Dense), rnn or gru (see src/cmd/train_seq.rs).
+    #[arg(long, default_value = "mlp", value_parser = ["mlp", "dense", "rnn", "gru"])]
+    pub arch: String,
+    /// Recurrent units of --arch rnn|gru.
+    #[arg(long, default_value_t = 1)]
+    pub units: usize,
+    /// Recurrent states fed to the head: all (flattened, like EpyNN sequences=True) or last.
+    #[arg(long, default_value = "all", value_parser = ["all", "last"])]
+    pub states: String,
+    /// Hidden Dense (ReLU) layers after the flatten of --arch dense|rnn|gru, comma separated
+    /// (default: none, straight to the softmax layer).
+    #[arg(long, value_delimiter = ',')]
+    pub head: Vec<usize>,
+    /// Dropout rate before each head layer of --arch dense|rnn|gru.
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
 }
 
 /// Prints the per-epoch line and drives the progress bar.
@@ -133,6 +150,9 @@ impl Callback for Reporter {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.arch != "mlp" || instclf_model::sequence::is_sequence_dataset(&args.data) {
+        return super::train_seq::run(&args);
+    }
     if let Some(t) = args.threads {
         if t == 0 {
             anyhow::bail!("--threads must be at least 1");

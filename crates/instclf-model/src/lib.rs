@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod model;
 pub mod net;
 pub mod npy;
+pub mod sequence;
 pub mod train;
 
 pub use candle_core::Device;

@@ -248,6 +248,14 @@ impl Model {
         st_path: &Path,
         device: &Device,
     ) -> Result<Model, ModelError> {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(json) {
+            if v.get("format").and_then(|f| f.as_str()) == Some(crate::sequence::SEQ_FORMAT) {
+                return Err(model_err(
+                    json_path,
+                    "is a sequence model (dense/rnn/gru on clips), not a frame model: use `instclf predict`",
+                ));
+            }
+        }
         let mj: ModelJson = serde_json::from_slice(json).map_err(|e| ModelError::Json {
             path: json_path.to_path_buf(),
             msg: e.to_string(),

@@ -87,10 +87,11 @@ def ext80(x):
     return struct.pack(">HQ", 16383 + e, int(m * (1 << 63)))
 
 
-def write_sowt(path, pcm, sr):
+def write_aifc(path, pcm, sr, compression):
+    """AIFF-C with 16-bit PCM: `sowt` (little-endian samples), `twos` or `NONE` (big-endian)."""
     frames, ch = pcm.shape
     name = b"\x0enot compressed\x00"  # pascal string, padded to even length
-    comm = struct.pack(">hIh", ch, frames, 16) + ext80(sr) + b"sowt" + name
+    comm = struct.pack(">hIh", ch, frames, 16) + ext80(sr) + compression + name
     ssnd = struct.pack(">II", 0, 0) + pcm.tobytes()
     fver = struct.pack(">I", 0xA2805140)
     body = b"AIFC"
@@ -119,13 +120,17 @@ def decode_fixtures(y, sr):
     }
     for name, (fmt, sub) in variants.items():
         sf.write(os.path.join(OUT, name), clip, sr, format=fmt, subtype=sub)
-    # AIFF-C 'sowt' (little-endian 16-bit), written by hand: libsndfile cannot write it.
-    pcm = np.round(np.clip(clip, -1, 1 - 1 / 32768) * 32768).astype("<i2")
-    write_sowt(os.path.join(OUT, "dec_sowt.aifc"), pcm, sr)
+    # AIFF-C 'sowt' (little-endian 16-bit), 'twos' and 'NONE' (big-endian 16-bit), written by
+    # hand: libsndfile cannot write them.
+    pcm = np.round(np.clip(clip, -1, 1 - 1 / 32768) * 32768)
+    write_aifc(os.path.join(OUT, "dec_sowt.aifc"), pcm.astype("<i2"), sr, b"sowt")
+    write_aifc(os.path.join(OUT, "dec_twos.aifc"), pcm.astype(">i2"), sr, b"twos")
+    write_aifc(os.path.join(OUT, "dec_none.aifc"), pcm.astype(">i2"), sr, b"NONE")
     # Lossy codecs: the decoders differ slightly, so tests only check rate, length and closeness.
     sf.write(os.path.join(OUT, "dec_vorbis.ogg"), clip, sr, format="OGG", subtype="VORBIS")
     sf.write(os.path.join(OUT, "dec_mp3.mp3"), clip, sr, format="MP3", subtype="MPEG_LAYER_III")
-    for name in list(variants) + ["dec_sowt.aifc", "dec_vorbis.ogg", "dec_mp3.mp3"]:
+    hand = ["dec_sowt.aifc", "dec_twos.aifc", "dec_none.aifc"]
+    for name in list(variants) + hand + ["dec_vorbis.ogg", "dec_mp3.mp3"]:
         z, zsr = librosa.load(os.path.join(OUT, name), sr=None, mono=True)
         assert zsr == sr
         save("dec_" + name.replace(".", "_"), z)

@@ -229,6 +229,8 @@ fn decoding_matches_librosa_load() {
         "dec_pcm24.aiff",
         "dec_float.aiff",
         "dec_sowt.aifc",
+        "dec_twos.aifc",
+        "dec_none.aifc",
         "dec_pcm32.wav",
         "dec_s8.aiff",
         "dec_pcm32.aiff",

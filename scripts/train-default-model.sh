@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # Makes the bundled default model (src/default_model/), reproducibly:
-#   1. renders the training audio ($SOURCES, FluidR3 by default) and the cross-source check set
+#   1. renders the training audio ($SOURCES: FluidR3 and MuseScore General by default) and the cross-source check set
 #      (csound's sf_GMbank.sf2, never trained on) with scripts/render-all.sh, if not there yet;
 #   2. builds the dataset from the training sources with `instclf dataset build`;
 #   3. trains with `instclf train` and copies model.json + model.safetensors into src/default_model/;
 #   4. writes src/default_model/REPORT.md: data, epochs, frame accuracy, and note/file accuracy on
 #      held-out FluidR3 recordings and on the csound render (scripts/eval-classify.py).
-# Defaults (FluidR3 only, 2 augmented copies, no CMN): see the README for the levers measured;
-# CMN=1 generalises better across soundfonts but misreads some short runs. MuseScore can be added with SOURCES="fluidr3 musescore".
+# Defaults (FluidR3 + MuseScore, 2 augmented copies, no CMN): see the README for the levers measured;
+# CMN=1 generalises better across soundfonts but misreads some short runs. SOURCES=fluidr3 trains on FluidR3 alone.
 # Needs: apt-get install fluidsynth fluid-soundfont-gm musescore-general-soundfont csound-soundfont
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AUGMENT=${AUGMENT:-2}
 EPOCHS=${EPOCHS:-10}
 HIDDEN=${HIDDEN:-256}
-SOURCES=${SOURCES:-fluidr3}
+SOURCES=${SOURCES:-fluidr3 musescore}
 CMN=${CMN:-0}
 PROFILE=${PROFILE:-release}
 WORK=${WORK:-data/default-model}

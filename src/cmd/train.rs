@@ -1,6 +1,6 @@
 //! `instclf train`: trains a classifier on a dataset folder and writes a model folder (a
-//! checkpoint after every epoch), printing a Keras-like line per epoch, an optional progress
-//! bar, and optionally one JSON summary at the end.
+//! checkpoint after every epoch; `--resume` continues from it), printing a Keras-like line per
+//! epoch, an optional progress bar, and optionally one JSON summary at the end.
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -75,6 +75,11 @@ pub struct Args {
     /// No progress bar and no per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Continue an interrupted run from the checkpoint in the output folder (weights, history,
+    /// epochs done and the Adam moments) up to --epochs in all; give the same options as the
+    /// interrupted run.
+    #[arg(long)]
+    pub resume: bool,
     /// Network: mlp (frame rows), or on a clip dataset (`dataset build --clips`): dense
     /// (Flatten-Dense), rnn or gru (see src/cmd/train_seq.rs).
     #[arg(long, default_value = "mlp", value_parser = ["mlp", "dense", "rnn", "gru"])]
@@ -151,6 +156,9 @@ impl Callback for Reporter {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.arch != "mlp" || instclf_model::sequence::is_sequence_dataset(&args.data) {
+        if args.resume {
+            anyhow::bail!("--resume is available for --arch mlp on frame datasets only");
+        }
         return super::train_seq::run(&args);
     }
     if let Some(t) = args.threads {
@@ -211,7 +219,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(t) = target.as_mut() {
         callbacks.push(t);
     }
-    let result = fit(&data, &opts, &mut callbacks, &device)?;
+    let result = if args.resume {
+        instclf_model::train::fit_resume(&data, &opts, &args.output, &mut callbacks, &device)?
+    } else {
+        fit(&data, &opts, &mut callbacks, &device)?
+    };
     let saved = if result.diverged {
         eprintln!(
             "instclf: warning: training diverged at epoch {} (loss is not finite); {}",

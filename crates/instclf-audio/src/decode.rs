@@ -10,7 +10,7 @@ use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 /// Highest sample rate accepted, in Hz.
@@ -92,10 +92,53 @@ pub fn decode(path: &Path) -> Result<Audio, AudioError> {
         path: path.to_path_buf(),
         error,
     })?;
-    let file_len = meta.len();
+    decode_source(path, Box::new(file), meta.len())
+}
+
+/// Decodes audio file bytes already in memory, like [`decode`]; `path` names them in errors
+/// and its extension is the format hint.
+pub fn decode_bytes(path: &Path, bytes: Vec<u8>) -> Result<Audio, AudioError> {
+    if bytes.is_empty() {
+        return Err(AudioError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let len = bytes.len() as u64;
+    decode_source(path, Box::new(std::io::Cursor::new(bytes)), len)
+}
+
+thread_local! {
+    /// Set while this thread runs symphonia, so the panic hook stays quiet for panics that
+    /// [`decode_source`] catches and reports as [`AudioError::DecoderPanic`].
+    static IN_DECODER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs (once per process) a panic hook that prints nothing for panics inside the decoder
+/// and defers to the previous hook for every other panic.
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_DECODER.with(|f| f.get()) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs symphonia on `source` with panics caught at this boundary.
+fn decode_source(
+    path: &Path,
+    source: Box<dyn MediaSource>,
+    file_len: u64,
+) -> Result<Audio, AudioError> {
+    install_quiet_hook();
+    let was = IN_DECODER.with(|f| f.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode_stream(path, file, file_len)
+        decode_stream(path, source, file_len)
     }));
+    IN_DECODER.with(|f| f.set(was));
     match result {
         Ok(r) => r,
         Err(payload) => {
@@ -168,8 +211,12 @@ fn classify(path: &Path, err: SymError, probing: bool) -> AudioError {
     }
 }
 
-fn decode_stream(path: &Path, file: File, file_len: u64) -> Result<Audio, AudioError> {
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+fn decode_stream(
+    path: &Path,
+    source: Box<dyn MediaSource>,
+    file_len: u64,
+) -> Result<Audio, AudioError> {
+    let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);

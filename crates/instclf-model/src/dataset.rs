@@ -138,6 +138,27 @@ impl Dataset {
         }
         let recipe = read_json(&p(RECIPE))?;
         let max_label = train_y.iter().chain(&test_y).copied().max().unwrap_or(0);
+        if classes.is_none() && max_label >= train_y.len() as i64 {
+            // Without classes.json the labels name 0..=max classes, each needing a training
+            // row: a label this large is corrupt (and must not size an allocation).
+            let (name, i, l) = [(TRAIN_LABELS, &train_y), (TEST_LABELS, &test_y)]
+                .into_iter()
+                .find_map(|(name, y)| {
+                    y.iter()
+                        .position(|&l| l == max_label)
+                        .map(|i| (name, i, max_label))
+                })
+                .unwrap_or((TRAIN_LABELS, 0, max_label));
+            return Err(data_err(
+                &p(name),
+                format!(
+                    "label {l} at row {i} implies {} classes, more than the {} training rows \
+                     (every class needs one); labels must be 0..N-1",
+                    i128::from(l) + 1,
+                    train_y.len()
+                ),
+            ));
+        }
         let n_classes = match &classes {
             Some(c) => c.len(),
             None => (max_label.max(0) as usize) + 1,

@@ -1,7 +1,8 @@
 //! Trained models and model folders. A model folder holds `model.safetensors` (the weights and
 //! the standardisation statistics), `model.json` (architecture, class names, standardisation
 //! mean/std, training hyperparameters, feature recipe, history summary), `history.csv` and
-//! `history.json`. Folders are written atomically (a temporary sibling folder, then a rename);
+//! `history.json`; a training checkpoint also holds `optimizer.safetensors` (the Adam moments,
+//! for `--resume`). Folders are written atomically (a temporary sibling folder, then a rename);
 //! models can also be loaded from bytes in memory (for a model embedded in the binary).
 
 use crate::error::ModelError;
@@ -17,6 +18,8 @@ pub const MODEL_JSON: &str = "model.json";
 pub const MODEL_WEIGHTS: &str = "model.safetensors";
 pub const HISTORY_CSV: &str = "history.csv";
 pub const HISTORY_JSON: &str = "history.json";
+/// Adam moments of a training checkpoint (read by `fit_resume`; not needed for prediction).
+pub const OPTIMIZER: &str = "optimizer.safetensors";
 const FORMAT: &str = "instclf-model";
 const MEAN: &str = "standardise.mean";
 const STD: &str = "standardise.std";
@@ -156,7 +159,9 @@ fn model_err(path: &Path, msg: impl Into<String>) -> ModelError {
 }
 
 /// Serialises f32 tensors in the safetensors format (keys sorted, header padded to 8 bytes).
-fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Result<Vec<u8>, ModelError> {
+pub(crate) fn safetensors_bytes(
+    tensors: &[(String, Vec<usize>, Vec<f32>)],
+) -> Result<Vec<u8>, ModelError> {
     let mut sorted: Vec<&(String, Vec<usize>, Vec<f32>)> = tensors.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut header = serde_json::Map::new();
@@ -363,9 +368,32 @@ impl Model {
         Ok(m)
     }
 
+    /// The tensors of the folder's `optimizer.safetensors` (training checkpoints), or `None`
+    /// when it has none.
+    pub fn load_optimizer_state(
+        dir: &Path,
+        device: &Device,
+    ) -> Result<Option<HashMap<String, Tensor>>, ModelError> {
+        let p = dir.join(OPTIMIZER);
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ModelError::Io { path: p, source: e }),
+        };
+        candle_core::safetensors::load_buffer(&bytes, device)
+            .map(Some)
+            .map_err(|e| model_err(&p, format!("cannot read optimizer state: {e}")))
+    }
+
     /// Writes the model folder atomically: everything goes into a temporary sibling folder
     /// which then replaces `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
+        self.save_with(dir, &[])
+    }
+
+    /// [`Model::save`] with extra files (name, bytes) written into the folder in the same
+    /// atomic step (a training checkpoint's optimizer state).
+    pub fn save_with(&self, dir: &Path, extra: &[(&str, &[u8])]) -> Result<(), ModelError> {
         let io = |p: &Path, e: std::io::Error| ModelError::Io {
             path: p.to_path_buf(),
             source: e,
@@ -396,6 +424,9 @@ impl Model {
         let hj = serde_json::to_vec_pretty(&self.history)
             .map_err(|e| ModelError::Invalid(format!("cannot serialise history: {e}")))?;
         write_atomic(&tmp.path().join(HISTORY_JSON), &hj)?;
+        for (name, bytes) in extra {
+            write_atomic(&tmp.path().join(name), bytes)?;
+        }
         if dir.exists() {
             // Swap: move the old folder aside, move the new one in, delete the old one.
             let old = tempfile::Builder::new()

@@ -10,12 +10,13 @@ use crate::device::device_name;
 use crate::error::ModelError;
 use crate::model::{Model, Standardiser, TrainingInfo};
 use crate::net::{Activation, Architecture, Mlp};
-use candle_core::{DType, Device, Tensor, D};
-use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Tensor, Var, D};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Where validation rows come from.
@@ -231,6 +232,225 @@ pub struct FitResult {
     pub train_time_s: f64,
 }
 
+/// Adam exactly as candle-nn's `AdamW` with weight decay 0 (the same tensor operations in the
+/// same order, so training is bit-identical to it), with its moment estimates reachable so a
+/// checkpoint stores them (`optimizer.safetensors`) and [`fit_resume`] restores them.
+struct Adam {
+    /// (parameter, first moment, second moment) in [`Mlp::vars`] order.
+    vars: Vec<(Var, Var, Var)>,
+    step_t: usize,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+}
+
+impl Adam {
+    fn new(vars: Vec<Var>, opts: &FitOptions) -> Result<Adam, ModelError> {
+        let vars = vars
+            .into_iter()
+            .map(|v| {
+                let m = Var::zeros(v.shape(), v.dtype(), v.device())?;
+                let s = Var::zeros(v.shape(), v.dtype(), v.device())?;
+                Ok((v, m, s))
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        Ok(Adam {
+            vars,
+            step_t: 0,
+            lr: opts.lr,
+            beta1: opts.beta1,
+            beta2: opts.beta2,
+            eps: opts.eps,
+        })
+    }
+
+    fn step(&mut self, grads: &GradStore) -> Result<(), ModelError> {
+        self.step_t += 1;
+        let (lr, beta1, beta2) = (self.lr, self.beta1, self.beta2);
+        let scale_m = 1f64 / (1f64 - beta1.powi(self.step_t as i32));
+        let scale_v = 1f64 / (1f64 - beta2.powi(self.step_t as i32));
+        for (theta, m, v) in &self.vars {
+            if let Some(g) = grads.get(theta) {
+                let next_m = ((m.as_tensor() * beta1)? + (g * (1.0 - beta1))?)?;
+                let next_v = ((v.as_tensor() * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
+                let m_hat = (&next_m * scale_m)?;
+                let v_hat = (&next_v * scale_v)?;
+                let adjusted = (m_hat / (v_hat.sqrt()? + self.eps)?)?;
+                let next_theta = (theta.as_tensor() - (adjusted * lr)?)?;
+                m.set(&next_m)?;
+                v.set(&next_v)?;
+                theta.set(&next_theta)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Names of the moment tensors of parameter `i` ([`Mlp::vars`] order) in
+    /// `optimizer.safetensors`.
+    fn names(i: usize) -> (String, String) {
+        let (k, b) = Architecture::tensor_names(i / 2);
+        let p = if i % 2 == 0 { k } else { b };
+        (format!("adam.m.{p}"), format!("adam.v.{p}"))
+    }
+
+    /// The moments as named f32 tensors, for `optimizer.safetensors`.
+    fn state(&self) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, ModelError> {
+        let mut out = Vec::new();
+        for (i, (_, m, v)) in self.vars.iter().enumerate() {
+            let (mn, vn) = Adam::names(i);
+            for (name, t) in [(mn, m), (vn, v)] {
+                let t = t.as_tensor();
+                out.push((name, t.dims().to_vec(), t.flatten_all()?.to_vec1::<f32>()?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Restores the moments saved by [`Adam::state`] after `step_t` steps.
+    fn restore(
+        &mut self,
+        path: &Path,
+        tensors: &HashMap<String, Tensor>,
+        step_t: usize,
+    ) -> Result<(), ModelError> {
+        for (i, (theta, m, v)) in self.vars.iter().enumerate() {
+            let (mn, vn) = Adam::names(i);
+            for (name, var) in [(mn, m), (vn, v)] {
+                let t = tensors.get(&name).ok_or_else(|| ModelError::Model {
+                    path: path.to_path_buf(),
+                    msg: format!("optimizer tensor '{name}' is missing"),
+                })?;
+                if t.dims() != theta.dims() || t.dtype() != DType::F32 {
+                    return Err(ModelError::Model {
+                        path: path.to_path_buf(),
+                        msg: format!(
+                            "optimizer tensor '{name}' is {:?} {:?}, expected F32 {:?}",
+                            t.dtype(),
+                            t.dims(),
+                            theta.dims()
+                        ),
+                    });
+                }
+                var.set(&t.to_device(theta.device())?)?;
+            }
+        }
+        self.step_t = step_t;
+        Ok(())
+    }
+}
+
+/// Where [`fit_resume`] continues from: a model folder written as a checkpoint by [`fit`].
+struct Resume<'a> {
+    dir: &'a Path,
+    model: Model,
+    /// The Adam moments from `optimizer.safetensors`, when the checkpoint has them.
+    moments: Option<HashMap<String, Tensor>>,
+}
+
+/// Continues training from the checkpoint in the model folder `dir` (written by [`fit`] with
+/// `opts.checkpoint`) up to `opts.epochs` epochs in all: weights, history, epoch count and
+/// training time come from the checkpoint, the Adam moments from its `optimizer.safetensors`
+/// (a checkpoint without that file restarts Adam from zero moments), and the shuffling stream
+/// is replayed to where the checkpoint left it. With the moments present, a resumed run gives
+/// the same weights and history (except times) as one that was never interrupted. The options
+/// (batch size, Adam parameters, seed, validation, architecture) and the training rows must be
+/// those the checkpoint was trained with; anything else is an error naming the difference.
+pub fn fit_resume(
+    data: &Dataset,
+    opts: &FitOptions,
+    dir: &Path,
+    callbacks: &mut [&mut dyn Callback],
+    device: &Device,
+) -> Result<FitResult, ModelError> {
+    let model = Model::load(dir, device)?;
+    let moments = Model::load_optimizer_state(dir, device)?;
+    fit_inner(
+        data,
+        opts,
+        Some(Resume {
+            dir,
+            model,
+            moments,
+        }),
+        callbacks,
+        device,
+    )
+}
+
+/// Checks that a checkpoint fits the options and data of the run resuming it; returns the
+/// number of epochs it holds.
+fn check_resume(
+    r: &Resume,
+    opts: &FitOptions,
+    arch: &Architecture,
+    classes: &[String],
+    standardiser: &Standardiser,
+    n: usize,
+) -> Result<usize, ModelError> {
+    let bad = |msg: String| {
+        Err(ModelError::Model {
+            path: r.dir.to_path_buf(),
+            msg: format!("cannot resume: {msg}"),
+        })
+    };
+    let m = &r.model;
+    let info = match &m.training {
+        Some(i) => i,
+        None => return bad("the model folder has no training record".into()),
+    };
+    if m.net.arch != *arch {
+        return bad(format!(
+            "the checkpoint's network is {:?}, this run's is {:?}",
+            m.net.arch, arch
+        ));
+    }
+    if m.classes != classes {
+        return bad("the dataset's classes differ from the checkpoint's".into());
+    }
+    let same = [
+        ("batch size", info.batch_size as f64, opts.batch_size as f64),
+        ("learning rate", info.lr, opts.lr),
+        ("beta1", info.beta1, opts.beta1),
+        ("beta2", info.beta2, opts.beta2),
+        ("epsilon", info.eps, opts.eps),
+        ("seed", info.seed as f64, opts.seed as f64),
+    ];
+    for (what, was, now) in same {
+        if was != now {
+            return bad(format!(
+                "the checkpoint was trained with {what} {was}, this run asks for {now}"
+            ));
+        }
+    }
+    if info.validation != opts.validation.to_string() {
+        return bad(format!(
+            "the checkpoint was trained with validation {}, this run asks for {}",
+            info.validation, opts.validation
+        ));
+    }
+    if info.train_rows != n || m.standardiser != *standardiser {
+        return bad("the training rows differ from the checkpoint's dataset".into());
+    }
+    if info.diverged {
+        return bad("the checkpoint's training diverged".into());
+    }
+    if m.history.len() != info.epochs {
+        return bad(format!(
+            "history.json holds {} epochs but model.json says {}",
+            m.history.len(),
+            info.epochs
+        ));
+    }
+    if info.epochs >= opts.epochs {
+        return bad(format!(
+            "the checkpoint already holds {} of the {} epochs asked for",
+            info.epochs, opts.epochs
+        ));
+    }
+    Ok(info.epochs)
+}
+
 /// Loss and accuracy sums of a batch: (sum of per-row cross-entropy, number correct), on the
 /// device.
 fn batch_sums(logits: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor), ModelError> {
@@ -273,6 +493,16 @@ type Rows<'a> = (&'a [f32], &'a [u32]);
 pub fn fit(
     data: &Dataset,
     opts: &FitOptions,
+    callbacks: &mut [&mut dyn Callback],
+    device: &Device,
+) -> Result<FitResult, ModelError> {
+    fit_inner(data, opts, None, callbacks, device)
+}
+
+fn fit_inner(
+    data: &Dataset,
+    opts: &FitOptions,
+    resume: Option<Resume>,
     callbacks: &mut [&mut dyn Callback],
     device: &Device,
 ) -> Result<FitResult, ModelError> {
@@ -344,27 +574,35 @@ pub fn fit(
         activation: opts.activation,
     };
     let net = Mlp::new(&arch, opts.seed, device)?;
-    let mut opt = AdamW::new(
-        net.vars(),
-        ParamsAdamW {
-            lr: opts.lr,
-            beta1: opts.beta1,
-            beta2: opts.beta2,
-            eps: opts.eps,
-            weight_decay: 0.0,
-        },
-    )?;
+    let mut opt = Adam::new(net.vars(), opts)?;
+    let bs = opts.batch_size;
+    let n_batches = n.div_ceil(bs);
+    let mut done = 0;
+    let mut history = Vec::new();
+    let mut total = 0.0;
+    if let Some(r) = &resume {
+        done = check_resume(r, opts, &arch, &data.classes, &standardiser, n)?;
+        for (to, from) in net.vars().iter().zip(r.model.net.vars()) {
+            to.set(&from.as_tensor().to_device(device)?)?;
+        }
+        if let Some(t) = &r.moments {
+            let path = r.dir.join(crate::model::OPTIMIZER);
+            opt.restore(&path, t, done * n_batches)?;
+        }
+        history = r.model.history.clone();
+        total = r.model.training.as_ref().map_or(0.0, |i| i.train_time_s);
+    }
     let mut model = Model {
         net,
         classes: data.classes.clone(),
         standardiser,
         training: None,
         recipe: data.recipe.clone(),
-        history: Vec::new(),
+        history,
         device: device.clone(),
     };
     let mut info = TrainingInfo {
-        epochs: 0,
+        epochs: done,
         batch_size: opts.batch_size,
         lr: opts.lr,
         beta1: opts.beta1,
@@ -381,16 +619,17 @@ pub fn fit(
     // A separate stream for shuffling so that changing the architecture keeps the order.
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x5348_5546_464c_4521);
     let mut perm: Vec<u32> = (0..n as u32).collect();
-    let bs = opts.batch_size;
-    let n_batches = n.div_ceil(bs);
+    // A resumed run replays the shuffles of the epochs already done.
+    for _ in 0..done {
+        perm.shuffle(&mut rng);
+    }
     let every = callbacks
         .iter()
         .filter_map(|c| c.running_metrics_every())
         .min();
     let mut diverged = false;
     let mut stopped_early = false;
-    let mut total = 0.0;
-    for epoch in 1..=opts.epochs {
+    for epoch in done + 1..=opts.epochs {
         let t0 = Instant::now();
         perm.shuffle(&mut rng);
         let perm_dev = Tensor::from_slice(&perm, n, device)?;
@@ -460,7 +699,8 @@ pub fn fit(
             break;
         }
         if let Some(dir) = &opts.checkpoint {
-            model.save(dir)?;
+            let state = crate::model::safetensors_bytes(&opt.state()?)?;
+            model.save_with(dir, &[(crate::model::OPTIMIZER, &state)])?;
         }
         if stop {
             stopped_early = epoch < opts.epochs;

@@ -11,6 +11,7 @@ pub mod plot;
 pub mod predict;
 pub mod segment;
 pub mod spectrogram;
+pub mod sweep;
 pub mod train;
 pub mod train_seq;
 
@@ -45,6 +46,8 @@ pub enum Command {
     Evaluate(evaluate::Args),
     /// Plot a model's training history.
     Plot(plot::Args),
+    /// Sweep learning rate and batch size: time, energy and epochs to accuracy per trial.
+    Sweep(sweep::Args),
     /// Predict classes and probabilities of new clips or dataset rows with a trained model.
     Predict(predict::Args),
 }
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Plot(a) => plot::run(a),
+        Command::Sweep(a) => sweep::run(a),
         Command::Predict(a) => predict::run(a),
     }
 }

@@ -5,7 +5,7 @@
 use crate::util::write_atomic;
 use anyhow::{bail, Context};
 use instclf_plot::history::{render_history, History};
-use instclf_plot::sweep::{render_loss_curves, render_sweep_bars, SweepBar};
+use instclf_plot::sweep::{render_loss_curves, render_sweep_chart, SweepBar, SweepChart};
 use instclf_plot::ImageFormat;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -127,8 +127,12 @@ struct Trial {
     train_time_s: f64,
     #[serde(default)]
     energy_j: Option<f64>,
+    /// Why energy is missing (written by `instclf sweep`).
     #[serde(default)]
-    reached_target: bool,
+    energy_unavailable: Option<String>,
+    /// `null` or absent when the sweep had no target accuracy (fixed epochs).
+    #[serde(default)]
+    reached_target: Option<bool>,
     #[serde(default)]
     diverged: bool,
     /// Training loss per epoch, when the sweep recorded it (either form).
@@ -172,13 +176,27 @@ fn labels(trials: &[Trial]) -> (String, Vec<String>) {
 }
 
 fn sweep(a: SweepArgs) -> anyhow::Result<()> {
-    let format = ImageFormat::from_path(&a.output)?;
-    let loss_format = a
-        .loss_curves
-        .as_deref()
-        .map(ImageFormat::from_path)
-        .transpose()?;
-    let path = a.dir.join("results.json");
+    sweep_pictures(
+        &a.dir,
+        &a.output,
+        a.loss_curves.as_deref(),
+        a.width,
+        a.height,
+    )
+}
+
+/// Draws the bar charts of the sweep in `dir` (its `results.json`) to `output`, and the
+/// training loss of every trial to `loss_curves`; renders everything before writing anything.
+pub fn sweep_pictures(
+    dir: &Path,
+    output: &Path,
+    loss_curves: Option<&Path>,
+    width: u32,
+    height: u32,
+) -> anyhow::Result<()> {
+    let format = ImageFormat::from_path(output)?;
+    let loss_format = loss_curves.map(ImageFormat::from_path).transpose()?;
+    let path = dir.join("results.json");
     let mut trials: Vec<Trial> = read_json(&path)?;
     if trials.is_empty() {
         bail!("{}: the sweep has no trial", path.display());
@@ -198,15 +216,26 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
             energy_j: t.energy_j,
             test_accuracy: t.test_accuracy.unwrap_or(f64::NAN),
             epochs: t.epochs,
-            reached_target: t.reached_target,
+            // Without a target every trial counts as reached (no grey bars).
+            reached_target: t.reached_target.unwrap_or(true),
             diverged: t.diverged,
         })
         .collect();
-    let bytes = render_sweep_bars(&bars, &param, format, a.width, a.height)
-        .with_context(|| format!("{}: cannot draw the sweep", a.output.display()))?;
+    let energy_note = trials
+        .iter()
+        .find(|t| t.energy_j.is_none())
+        .and_then(|t| t.energy_unavailable.as_deref());
+    let chart = SweepChart {
+        bars: &bars,
+        param: &param,
+        to_target: trials.iter().any(|t| t.reached_target.is_some()),
+        energy_note,
+    };
+    let bytes = render_sweep_chart(&chart, format, width, height)
+        .with_context(|| format!("{}: cannot draw the sweep", output.display()))?;
 
     // Render everything before writing anything.
-    let loss_picture = match (&a.loss_curves, loss_format) {
+    let loss_picture = match (loss_curves, loss_format) {
         (Some(out), Some(fmt)) => {
             let series: Vec<(String, Vec<f64>)> = trials
                 .iter()
@@ -219,14 +248,14 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
                     path.display()
                 );
             }
-            let (w, h) = (a.width.min(1000), a.height.min(500));
+            let (w, h) = (width.min(1000), height.min(500));
             let png = render_loss_curves(&series, fmt, w, h)
                 .with_context(|| format!("{}: cannot draw the loss curves", out.display()))?;
-            Some((out.clone(), png))
+            Some((out.to_path_buf(), png))
         }
         _ => None,
     };
-    write_atomic(&a.output, &bytes)?;
+    write_atomic(output, &bytes)?;
     if let Some((out, png)) = loss_picture {
         write_atomic(&out, &png)?;
     }

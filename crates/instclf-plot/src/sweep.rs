@@ -30,7 +30,32 @@ pub struct SweepBar {
     pub diverged: bool,
 }
 
-/// Renders the four sweep bar charts; `param` names the swept parameter (x axis label).
+/// The four sweep bar charts with their settings (see [`render_sweep_chart`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SweepChart<'a> {
+    pub bars: &'a [SweepBar],
+    /// Names the swept parameter (x axis label).
+    pub param: &'a str,
+    /// The sweep trained to a target accuracy ("Time to accuracy"); without a target the
+    /// charts say "Training time" and "Training energy".
+    pub to_target: bool,
+    /// Why energy is unavailable, shown in the energy chart when no trial has a figure.
+    pub energy_note: Option<&'a str>,
+}
+
+/// Renders the four sweep bar charts of `chart`.
+pub fn render_sweep_chart(
+    chart: &SweepChart<'_>,
+    format: ImageFormat,
+    width: u32,
+    height: u32,
+) -> Result<Vec<u8>, PlotError> {
+    check_bars(chart.bars)?;
+    render(&BarsFigure(*chart), format, width, height)
+}
+
+/// Renders the four sweep bar charts of a sweep to a target accuracy; `param` names the swept
+/// parameter (x axis label).
 pub fn render_sweep_bars(
     bars: &[SweepBar],
     param: &str,
@@ -38,8 +63,16 @@ pub fn render_sweep_bars(
     width: u32,
     height: u32,
 ) -> Result<Vec<u8>, PlotError> {
-    check_bars(bars)?;
-    render(&BarsFigure { bars, param }, format, width, height)
+    render_sweep_chart(&to_target(bars, param), format, width, height)
+}
+
+fn to_target<'a>(bars: &'a [SweepBar], param: &'a str) -> SweepChart<'a> {
+    SweepChart {
+        bars,
+        param,
+        to_target: true,
+        energy_note: None,
+    }
 }
 
 /// Draws the four sweep bar charts to `path` (`.png` or `.svg`), written atomically.
@@ -54,7 +87,7 @@ pub fn draw_sweep_bars(
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    draw_to_file(&BarsFigure { bars, param }, path, width, height)
+    draw_to_file(&BarsFigure(to_target(bars, param)), path, width, height)
 }
 
 /// Renders training loss against epoch for several runs (label, loss of epochs 1, 2, ...).
@@ -129,10 +162,7 @@ impl Figure for LossFigure<'_> {
     }
 }
 
-struct BarsFigure<'a> {
-    bars: &'a [SweepBar],
-    param: &'a str,
-}
+struct BarsFigure<'a>(SweepChart<'a>);
 
 /// What one of the four bar charts shows.
 struct Panel<'a> {
@@ -142,14 +172,17 @@ struct Panel<'a> {
     /// Fixed top of the y axis (accuracy: 1), else from the data.
     y_max: Option<f64>,
     integer: bool,
+    /// Shown under "unavailable" when no value is finite.
+    note: Option<&'a str>,
 }
 
 impl Figure for BarsFigure<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let (w, h) = root.dim_in_pixel();
         let fs = font_px(w, h);
-        let b = self.bars;
-        let any_missed = b.iter().any(|t| !t.reached_target && !t.diverged);
+        let b = self.0.bars;
+        let to_target = self.0.to_target;
+        let any_missed = to_target && b.iter().any(|t| !t.reached_target && !t.diverged);
         let any_diverged = b.iter().any(|t| t.diverged);
         let note_h = if any_missed || any_diverged {
             (fs * 1.8) as u32
@@ -182,18 +215,28 @@ impl Figure for BarsFigure<'_> {
             .fold(1.0f64, f64::max);
         let panels = [
             Panel {
-                title: "Time to accuracy",
+                title: if to_target {
+                    "Time to accuracy"
+                } else {
+                    "Training time"
+                },
                 y_desc: "Time [s]",
                 values: b.iter().map(|t| Some(t.time_s)).collect(),
                 y_max: None,
                 integer: false,
+                note: None,
             },
             Panel {
-                title: "Energy to accuracy",
+                title: if to_target {
+                    "Energy to accuracy"
+                } else {
+                    "Training energy"
+                },
                 y_desc: "Energy [J]",
                 values: b.iter().map(|t| t.energy_j).collect(),
                 y_max: None,
                 integer: false,
+                note: self.0.energy_note,
             },
             Panel {
                 title: "Test accuracy",
@@ -201,6 +244,7 @@ impl Figure for BarsFigure<'_> {
                 values: b.iter().map(|t| Some(t.test_accuracy)).collect(),
                 y_max: Some(acc_top * 1.1),
                 integer: false,
+                note: None,
             },
             Panel {
                 title: "Epochs",
@@ -208,6 +252,7 @@ impl Figure for BarsFigure<'_> {
                 values: b.iter().map(|t| Some(t.epochs as f64)).collect(),
                 y_max: None,
                 integer: true,
+                note: None,
             },
         ];
         let areas = grid.split_evenly((2, 2));
@@ -228,7 +273,7 @@ impl BarsFigure<'_> {
         let font = (FONT_FAMILY, fs).into_font().color(&BLACK);
         let small = (FONT_FAMILY, fs * 0.85).into_font().color(&BLACK);
         let title_font = (FONT_FAMILY, fs * 1.2).into_font().color(&BLACK);
-        let n = self.bars.len();
+        let n = self.0.bars.len();
         let finite: Vec<f64> = p
             .values
             .iter()
@@ -257,7 +302,7 @@ impl BarsFigure<'_> {
             .y_label_area_size((fs * 4.8) as u32)
             .build_cartesian_2d(x_axis, y_axis)
             .de()?;
-        let labels: Vec<String> = self.bars.iter().map(|b| b.label.clone()).collect();
+        let labels: Vec<String> = self.0.bars.iter().map(|b| b.label.clone()).collect();
         // Shrink the bar labels when the longest would not fit under its bar.
         let slot = {
             let (xr, _) = c.plotting_area().get_pixel_range();
@@ -271,7 +316,7 @@ impl BarsFigure<'_> {
         let x_fs = (fs * slot * 0.92 / widest).clamp(7.0, fs);
         c.configure_mesh()
             .disable_x_mesh()
-            .x_desc(self.param)
+            .x_desc(self.0.param)
             .y_desc(p.y_desc)
             .label_style(font.clone())
             .x_label_style((FONT_FAMILY, x_fs).into_font().color(&BLACK))
@@ -296,17 +341,57 @@ impl BarsFigure<'_> {
             .de()?;
         let centre = Pos::new(HPos::Center, VPos::Center);
         if unavailable {
+            let x_mid = (n as f64 - 1.0) / 2.0;
             c.plotting_area()
                 .draw(&Text::new(
                     "unavailable",
-                    ((n as f64 - 1.0) / 2.0, top / 2.0),
+                    (x_mid, top * 0.62),
                     font.clone().pos(centre),
                 ))
                 .de()?;
+            if let Some(note) = p.note {
+                // Word-wrapped to the plot width, in the small font, under "unavailable".
+                let (xr, yr) = c.plotting_area().get_pixel_range();
+                let width_px = (xr.end - xr.start) as f64 * 0.92;
+                let line_h = fs * 1.05;
+                let mut lines: Vec<String> = Vec::new();
+                let mut cur = String::new();
+                for word in note.split_whitespace() {
+                    let cand = if cur.is_empty() {
+                        word.to_string()
+                    } else {
+                        format!("{cur} {word}")
+                    };
+                    let (w, _) = area.estimate_text_size(&cand, &small).de()?;
+                    if w as f64 > width_px && !cur.is_empty() {
+                        lines.push(std::mem::replace(&mut cur, word.to_string()));
+                    } else {
+                        cur = cand;
+                    }
+                }
+                if !cur.is_empty() {
+                    lines.push(cur);
+                }
+                let height_px = (yr.end - yr.start) as f64;
+                let max_lines = ((height_px * 0.45) / line_h).floor().max(1.0) as usize;
+                if lines.len() > max_lines {
+                    lines.truncate(max_lines);
+                    if let Some(l) = lines.last_mut() {
+                        l.push_str(" ...");
+                    }
+                }
+                let px_to_y = top / height_px.max(1.0);
+                for (i, l) in lines.iter().enumerate() {
+                    let y = top * 0.5 - (i as f64 + 0.5) * line_h * px_to_y;
+                    c.plotting_area()
+                        .draw(&Text::new(l.clone(), (x_mid, y), small.clone().pos(centre)))
+                        .de()?;
+                }
+            }
             return Ok(());
         }
         let label_gap = top * 0.04;
-        for (i, (bar, v)) in self.bars.iter().zip(p.values.iter()).enumerate() {
+        for (i, (bar, v)) in self.0.bars.iter().zip(p.values.iter()).enumerate() {
             let x = i as f64;
             let Some(v) = v.filter(|v| v.is_finite()) else {
                 c.plotting_area()
@@ -316,7 +401,7 @@ impl BarsFigure<'_> {
             };
             let color = if bar.diverged {
                 PALETTE[3]
-            } else if !bar.reached_target {
+            } else if self.0.to_target && !bar.reached_target {
                 RGBColor(0xa0, 0xa0, 0xa0)
             } else {
                 PALETTE[0]

@@ -146,6 +146,58 @@ fn missing_input_and_missing_model_are_clear_errors() {
     assert!(stderr(&o).contains("/no/such/model"), "{}", stderr(&o));
 }
 
+#[test]
+fn a_folder_is_reported_in_sorted_order_whatever_finishes_first() {
+    let dir = tempfile::tempdir().unwrap();
+    // Long and short files interleaved, so parallel workers finish out of order.
+    let names = [
+        "SopSax.Vib.pp.C6Eb6.aiff",
+        "Cello.Vib.ff.C3D3.aiff",
+        "Violin.Vib.mf.G4A4.aiff",
+        "Flute.Vib.pp.E5Gb5.aiff",
+        "Piano.NoVib.mf.C3D3.aiff",
+    ];
+    for (i, n) in names.iter().enumerate() {
+        std::fs::copy(fixture(n), dir.path().join(format!("{i}_{n}"))).unwrap();
+    }
+    let o = instclf(&["classify", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let got: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = (0..names.len())
+        .map(|i| {
+            dir.path()
+                .join(format!("{i}_{}", names[i]))
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(got, want);
+    for (f, n) in v.as_array().unwrap().iter().zip(names) {
+        assert_eq!(f["label"], n.split('.').next().unwrap(), "{n}");
+    }
+}
+
+#[test]
+fn cuda_on_a_cpu_build_says_how_to_fix_it() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let f = fixture("Oboe.Vib.mf.C5D5.aiff");
+    let o = instclf(&["classify", "--device", "cuda", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("built without CUDA"), "{e}");
+    assert!(e.contains("build-cuda.sh"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    assert!(o.stdout.is_empty());
+}
+
 /// Writes a tiny numpy-layout dataset without recipe (external MARL-like features).
 fn external_dataset(dir: &Path) {
     fn npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {

@@ -2,13 +2,16 @@
 
 use crate::classify::{Classifier, FileResult, Ranked};
 use crate::pipeline;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(
     after_help = "Each note's answer is the class with the highest mean log-probability over \
 the note's frames; the file's answer averages its notes' scores, each note counting the same. \
-Without --model the bundled default model is used (it needs no files or network)."
+Without --model the bundled default model is used (it needs no files or network). \
+Several files are classified in parallel and reported in the order given."
 )]
 pub struct Args {
     /// Audio files or folders (searched recursively).
@@ -23,8 +26,9 @@ pub struct Args {
     /// Print JSON (an object for one file, an array for several).
     #[arg(long)]
     json: bool,
-    /// Device: auto, cpu or cuda[:N].
-    #[arg(long, default_value = "cpu")]
+    /// Device: auto (the first CUDA GPU in a CUDA build when one answers, else the CPU), cpu or
+    /// cuda[:N].
+    #[arg(long, default_value = "auto")]
     device: String,
 }
 
@@ -53,23 +57,42 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         "classifying",
     );
+    // Files are classified in parallel and reported in the order given: workers send
+    // (index, result) and this thread prints each one as soon as all before it are done.
     let mut results: Vec<FileResult> = Vec::new();
     let mut failed = 0usize;
-    for f in &files {
-        match clf.classify(f, args.top) {
-            Ok(r) => {
-                if !args.json {
-                    bar.suspend(|| print_table(&r));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            files
+                .par_iter()
+                .enumerate()
+                .for_each_with(tx, |tx, (i, f)| {
+                    let _ = tx.send((i, clf.classify(f, args.top)));
+                })
+        });
+        let mut pending = BTreeMap::new();
+        let mut next = 0usize;
+        for (i, r) in rx {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&next) {
+                match r {
+                    Ok(r) => {
+                        if !args.json {
+                            bar.suspend(|| print_table(&r));
+                        }
+                        results.push(r);
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        bar.suspend(|| eprintln!("instclf: error: {e:#}"));
+                    }
                 }
-                results.push(r);
-            }
-            Err(e) => {
-                failed += 1;
-                bar.suspend(|| eprintln!("instclf: error: {e:#}"));
+                bar.inc(1);
+                next += 1;
             }
         }
-        bar.inc(1);
-    }
+    });
     bar.finish_and_clear();
     if args.json {
         let text = match results.first() {

@@ -133,6 +133,12 @@ fn sigint_keeps_a_loadable_checkpoint_and_resume_finishes_the_run() {
     for (i, r) in resumed.iter().enumerate() {
         assert_eq!(r.0, i as u64 + 1);
     }
+    // The finished folder keeps its optimizer state; resuming it again has nothing to do.
+    assert!(model.join("optimizer.safetensors").is_file());
+    let o = instclf(&resume);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("already holds 12 of the 12 epochs"), "{err}");
 
     // The same run never interrupted: identical losses and weights.
     let whole = tmp.path().join("whole");

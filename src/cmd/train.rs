@@ -2,7 +2,6 @@
 //! checkpoint after every epoch; `--resume` continues from it), printing a Keras-like line per
 //! epoch, an optional progress bar, and optionally one JSON summary at the end.
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use instclf_model::train::Validation;
 use instclf_model::{
@@ -240,10 +239,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         result.history.len() > 1
     } else {
-        result
-            .model
-            .save(&args.output)
-            .with_context(|| format!("{}: cannot write the model", args.output.display()))?;
+        // fit() already wrote this model as its last checkpoint, with the Adam moments
+        // (optimizer.safetensors) that let `--resume --epochs N` extend it exactly.
         true
     };
     let eval = if result.diverged {

@@ -356,4 +356,22 @@ mod tests {
         let e = Dataset::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains(CLASSES), "{e}");
     }
+
+    #[test]
+    fn a_huge_label_without_classes_json_is_refused_before_allocating() {
+        // Regression (issue 8 catalogue, data/label_huge): a label of 10^18 without
+        // classes.json used to size a 10^18-entry class table and abort.
+        let dir = tempfile::tempdir().unwrap();
+        let d = Dataset::synthetic(30, 10, 3, 3, 0.5, 2);
+        d.save(dir.path()).unwrap();
+        std::fs::remove_file(dir.path().join(CLASSES)).unwrap();
+        let mut y: Vec<i64> = d.test.y.iter().map(|&v| i64::from(v)).collect();
+        y[4] = i64::MAX;
+        npy::write_i64_1d(&dir.path().join(TEST_LABELS), &y).unwrap();
+        let e = Dataset::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains(TEST_LABELS) && e.contains(&format!("label {} at row 4", i64::MAX)),
+            "{e}"
+        );
+    }
 }

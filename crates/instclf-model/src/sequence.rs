@@ -463,65 +463,47 @@ impl SeqNet {
         out
     }
 
-    /// Runs the recurrence over the projected inputs `pre` (`(batch, seq, gates*units)`).
+    /// Runs the recurrence over the projected inputs `pre` (`(batch, seq, gates*units)`), the
+    /// batch rows split over threads.
     fn recur(&self, pre: &[f32], b: usize, u: &[f32], bh: Option<&[f32]>) -> RecCache {
         let (t_len, h_n) = (self.cfg.steps, self.cfg.units);
         let gh = self.cfg.arch.gates() * h_n;
         let gru = self.cfg.arch == SeqArch::Gru;
+        let gate_len = if gru { b * t_len * h_n } else { 0 };
         let mut c = RecCache {
             h: vec![0f32; b * (t_len + 1) * h_n],
-            r: Vec::new(),
-            z: Vec::new(),
-            n: Vec::new(),
-            hn: Vec::new(),
+            r: vec![0f32; gate_len],
+            z: vec![0f32; gate_len],
+            n: vec![0f32; gate_len],
+            hn: vec![0f32; gate_len],
         };
-        if gru {
-            for v in [&mut c.r, &mut c.z, &mut c.n, &mut c.hn] {
-                *v = vec![0f32; b * t_len * h_n];
+        let rows = worker_rows(b);
+        let gsz = if gru { rows * t_len * h_n } else { 0 };
+        std::thread::scope(|s| {
+            let mut h = c.h.chunks_mut(rows * (t_len + 1) * h_n);
+            let (mut r, mut z, mut n, mut hn) = (
+                GateChunks::new(&mut c.r, gsz),
+                GateChunks::new(&mut c.z, gsz),
+                GateChunks::new(&mut c.n, gsz),
+                GateChunks::new(&mut c.hn, gsz),
+            );
+            for p in pre.chunks(rows * t_len * gh) {
+                let g = Gates {
+                    r: r.next(),
+                    z: z.next(),
+                    n: n.next(),
+                    hn: hn.next(),
+                };
+                let h = h.next().unwrap_or_default();
+                s.spawn(move || recur_rows(p, h, g, u, bh, gru, t_len, h_n));
             }
-        }
-        let mut acc = vec![0f32; gh];
-        for bi in 0..b {
-            for t in 0..t_len {
-                let hp = (bi * (t_len + 1) + t) * h_n;
-                let p = &pre[(bi * t_len + t) * gh..][..gh];
-                // acc = h_prev U (+ bh)
-                match bh {
-                    Some(bh) => acc.copy_from_slice(bh),
-                    None => acc.iter_mut().for_each(|v| *v = 0.0),
-                }
-                for k in 0..h_n {
-                    let hk = c.h[hp + k];
-                    if hk != 0.0 {
-                        for (a, &w) in acc.iter_mut().zip(&u[k * gh..(k + 1) * gh]) {
-                            *a += hk * w;
-                        }
-                    }
-                }
-                let o = (bi * t_len + t) * h_n;
-                for j in 0..h_n {
-                    let hnew = if gru {
-                        let r = sigmoid(p[j] + acc[j]);
-                        let z = sigmoid(p[h_n + j] + acc[h_n + j]);
-                        let hn = acc[2 * h_n + j];
-                        let n = (p[2 * h_n + j] + r * hn).tanh();
-                        c.r[o + j] = r;
-                        c.z[o + j] = z;
-                        c.n[o + j] = n;
-                        c.hn[o + j] = hn;
-                        (1.0 - z) * n + z * c.h[hp + j]
-                    } else {
-                        (p[j] + acc[j]).tanh()
-                    };
-                    c.h[hp + h_n + j] = hnew;
-                }
-            }
-        }
+        });
         c
     }
 
     /// Back-propagation through time: from the gradient of every state `ds` (`(batch, seq,
-    /// units)`) to the gradients of the projected inputs, `u` and `bh`.
+    /// units)`) to the gradients of the projected inputs, `u` and `bh` (batch rows split over
+    /// threads, their `u`/`bh` gradients summed).
     fn recur_backward(
         &self,
         c: &RecCache,
@@ -533,57 +515,36 @@ impl SeqNet {
         let gh = self.cfg.arch.gates() * h_n;
         let gru = self.cfg.arch == SeqArch::Gru;
         let mut dpre = vec![0f32; b * t_len * gh];
+        let rows = worker_rows(b);
+        let gsz = if gru { rows * t_len * h_n } else { 0 };
+        let parts: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = dpre
+                .chunks_mut(rows * t_len * gh)
+                .enumerate()
+                .map(|(i, dp)| {
+                    let hsz = rows * (t_len + 1) * h_n;
+                    let h = &c.h[i * hsz..((i + 1) * hsz).min(c.h.len())];
+                    let ssz = rows * t_len * h_n;
+                    let d = &ds[i * ssz..((i + 1) * ssz).min(ds.len())];
+                    let (r, z, n, hn) = (
+                        gate_chunk(&c.r, gsz, i),
+                        gate_chunk(&c.z, gsz, i),
+                        gate_chunk(&c.n, gsz, i),
+                        gate_chunk(&c.hn, gsz, i),
+                    );
+                    s.spawn(move || backward_rows(dp, h, [r, z, n, hn], d, u, gru, t_len, h_n))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("BPTT worker"))
+                .collect()
+        });
         let mut du = vec![0f32; h_n * gh];
         let mut dbh = vec![0f32; gh];
-        let mut carry = vec![0f32; h_n];
-        let mut dacc = vec![0f32; gh];
-        let mut next = vec![0f32; h_n];
-        for bi in 0..b {
-            carry.iter_mut().for_each(|v| *v = 0.0);
-            for t in (0..t_len).rev() {
-                let hp = (bi * (t_len + 1) + t) * h_n;
-                let o = (bi * t_len + t) * h_n;
-                let dp = &mut dpre[(bi * t_len + t) * gh..][..gh];
-                for j in 0..h_n {
-                    let g = ds[o + j] + carry[j];
-                    if gru {
-                        let (r, z, n, hn) = (c.r[o + j], c.z[o + j], c.n[o + j], c.hn[o + j]);
-                        let dn = g * (1.0 - z);
-                        let dz = g * (c.h[hp + j] - n);
-                        next[j] = g * z;
-                        let dan = dn * (1.0 - n * n);
-                        let dar = dan * hn * r * (1.0 - r);
-                        let daz = dz * z * (1.0 - z);
-                        dp[j] = dar;
-                        dp[h_n + j] = daz;
-                        dp[2 * h_n + j] = dan;
-                        dacc[j] = dar;
-                        dacc[h_n + j] = daz;
-                        dacc[2 * h_n + j] = dan * r;
-                    } else {
-                        let hnew = c.h[hp + h_n + j];
-                        let da = g * (1.0 - hnew * hnew);
-                        dp[j] = da;
-                        dacc[j] = da;
-                        next[j] = 0.0;
-                    }
-                }
-                for (d, &a) in dbh.iter_mut().zip(dacc.iter()) {
-                    *d += a;
-                }
-                for k in 0..h_n {
-                    let hk = c.h[hp + k];
-                    let row = &u[k * gh..(k + 1) * gh];
-                    let drow = &mut du[k * gh..(k + 1) * gh];
-                    let mut s = 0f32;
-                    for ((dw, &w), &a) in drow.iter_mut().zip(row).zip(dacc.iter()) {
-                        *dw += hk * a;
-                        s += a * w;
-                    }
-                    next[k] += s;
-                }
-                std::mem::swap(&mut carry, &mut next);
-            }
+        for (pu, pb) in parts {
+            du.iter_mut().zip(pu).for_each(|(a, v)| *a += v);
+            dbh.iter_mut().zip(pb).for_each(|(a, v)| *a += v);
         }
         (dpre, du, dbh)
     }
@@ -739,6 +700,173 @@ impl SeqNet {
         }
         Ok((grads, loss_sum, correct))
     }
+}
+
+/// Batch rows per worker thread (threads: `RAYON_NUM_THREADS`, else the available cores).
+fn worker_rows(b: usize) -> usize {
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    b.div_ceil(threads).max(1)
+}
+
+/// The `i`-th chunk of `size` values of a gate buffer (empty when `size` is 0).
+fn gate_chunk(v: &[f32], size: usize, i: usize) -> &[f32] {
+    if size == 0 {
+        &[]
+    } else {
+        &v[(i * size).min(v.len())..((i + 1) * size).min(v.len())]
+    }
+}
+
+/// Per-thread chunks of a GRU gate buffer (empty slices for the RNN, which keeps no gates).
+struct GateChunks<'a> {
+    it: Option<std::slice::ChunksMut<'a, f32>>,
+}
+
+impl<'a> GateChunks<'a> {
+    fn new(v: &'a mut [f32], size: usize) -> Self {
+        GateChunks {
+            it: (size > 0).then(|| v.chunks_mut(size)),
+        }
+    }
+
+    fn next(&mut self) -> &'a mut [f32] {
+        self.it.as_mut().and_then(|i| i.next()).unwrap_or_default()
+    }
+}
+
+/// One thread's GRU gate buffers.
+struct Gates<'a> {
+    r: &'a mut [f32],
+    z: &'a mut [f32],
+    n: &'a mut [f32],
+    hn: &'a mut [f32],
+}
+
+/// The recurrence over a block of batch rows (`h` holds `h_0 = 0` per row on entry).
+#[allow(clippy::too_many_arguments)]
+fn recur_rows(
+    pre: &[f32],
+    h: &mut [f32],
+    g: Gates,
+    u: &[f32],
+    bh: Option<&[f32]>,
+    gru: bool,
+    t_len: usize,
+    h_n: usize,
+) {
+    let gh = if gru { 3 * h_n } else { h_n };
+    let b = pre.len() / (t_len * gh).max(1);
+    let mut acc = vec![0f32; gh];
+    for bi in 0..b {
+        for t in 0..t_len {
+            let hp = (bi * (t_len + 1) + t) * h_n;
+            let p = &pre[(bi * t_len + t) * gh..][..gh];
+            // acc = h_prev U (+ bh)
+            match bh {
+                Some(bh) => acc.copy_from_slice(bh),
+                None => acc.iter_mut().for_each(|v| *v = 0.0),
+            }
+            for k in 0..h_n {
+                let hk = h[hp + k];
+                if hk != 0.0 {
+                    for (a, &w) in acc.iter_mut().zip(&u[k * gh..(k + 1) * gh]) {
+                        *a += hk * w;
+                    }
+                }
+            }
+            let o = (bi * t_len + t) * h_n;
+            for j in 0..h_n {
+                let hnew = if gru {
+                    let r = sigmoid(p[j] + acc[j]);
+                    let z = sigmoid(p[h_n + j] + acc[h_n + j]);
+                    let hn = acc[2 * h_n + j];
+                    let n = (p[2 * h_n + j] + r * hn).tanh();
+                    g.r[o + j] = r;
+                    g.z[o + j] = z;
+                    g.n[o + j] = n;
+                    g.hn[o + j] = hn;
+                    (1.0 - z) * n + z * h[hp + j]
+                } else {
+                    (p[j] + acc[j]).tanh()
+                };
+                h[hp + h_n + j] = hnew;
+            }
+        }
+    }
+}
+
+/// BPTT over a block of batch rows: fills `dpre`, returns this block's `(du, dbh)`.
+#[allow(clippy::too_many_arguments)]
+fn backward_rows(
+    dpre: &mut [f32],
+    h: &[f32],
+    gates: [&[f32]; 4],
+    ds: &[f32],
+    u: &[f32],
+    gru: bool,
+    t_len: usize,
+    h_n: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let gh = if gru { 3 * h_n } else { h_n };
+    let b = dpre.len() / (t_len * gh).max(1);
+    let [cr, cz, cn, chn] = gates;
+    let mut du = vec![0f32; h_n * gh];
+    let mut dbh = vec![0f32; gh];
+    let mut carry = vec![0f32; h_n];
+    let mut dacc = vec![0f32; gh];
+    let mut next = vec![0f32; h_n];
+    for bi in 0..b {
+        carry.iter_mut().for_each(|v| *v = 0.0);
+        for t in (0..t_len).rev() {
+            let hp = (bi * (t_len + 1) + t) * h_n;
+            let o = (bi * t_len + t) * h_n;
+            let dp = &mut dpre[(bi * t_len + t) * gh..][..gh];
+            for j in 0..h_n {
+                let g = ds[o + j] + carry[j];
+                if gru {
+                    let (r, z, n, hn) = (cr[o + j], cz[o + j], cn[o + j], chn[o + j]);
+                    let dn = g * (1.0 - z);
+                    let dz = g * (h[hp + j] - n);
+                    next[j] = g * z;
+                    let dan = dn * (1.0 - n * n);
+                    let dar = dan * hn * r * (1.0 - r);
+                    let daz = dz * z * (1.0 - z);
+                    dp[j] = dar;
+                    dp[h_n + j] = daz;
+                    dp[2 * h_n + j] = dan;
+                    dacc[j] = dar;
+                    dacc[h_n + j] = daz;
+                    dacc[2 * h_n + j] = dan * r;
+                } else {
+                    let hnew = h[hp + h_n + j];
+                    let da = g * (1.0 - hnew * hnew);
+                    dp[j] = da;
+                    dacc[j] = da;
+                    next[j] = 0.0;
+                }
+            }
+            for (d, &a) in dbh.iter_mut().zip(dacc.iter()) {
+                *d += a;
+            }
+            for k in 0..h_n {
+                let hk = h[hp + k];
+                let row = &u[k * gh..(k + 1) * gh];
+                let drow = &mut du[k * gh..(k + 1) * gh];
+                let mut s = 0f32;
+                for ((dw, &w), &a) in drow.iter_mut().zip(row).zip(dacc.iter()) {
+                    *dw += hk * a;
+                    s += a * w;
+                }
+                next[k] += s;
+            }
+            std::mem::swap(&mut carry, &mut next);
+        }
+    }
+    (du, dbh)
 }
 
 /// Stacks per-step states (each `(batch, hidden)`) as `(batch, seq, hidden)`; candle-nn's

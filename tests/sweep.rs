@@ -414,15 +414,48 @@ fn bad_input_is_a_clear_error() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!out.exists(), "{args:?} created the output folder");
     }
+    // Rows in class order (as `dataset build` writes them): the Keras-style split would
+    // leave the last class without training rows; --shuffle splits off a random fraction.
+    let sorted = tmp.path().join("sorted");
+    let mut ds = Dataset::synthetic(200, 40, 4, 5, 0.8, 3);
+    let mut order: Vec<usize> = (0..200).collect();
+    order.sort_by_key(|&i| ds.train.y[i]);
+    ds.train.x = order
+        .iter()
+        .flat_map(|&i| ds.train.x[i * 4..i * 4 + 4].to_vec())
+        .collect();
+    ds.train.y = order.iter().map(|&i| ds.train.y[i]).collect();
+    ds.save(&sorted).unwrap();
+    let o = instclf(&["sweep", "--data", s(&sorted), "--epochs", "1", "--out", o_]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--shuffle"), "{}", stderr(&o));
+    assert!(!out.exists());
+    let o = instclf(&[
+        "sweep",
+        "--data",
+        s(&sorted),
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--shuffle",
+        "--out",
+        o_,
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(results(&out).len(), 1);
+
     let missing = tmp.path().join("nope");
-    let o = instclf(&["sweep", "--data", s(&missing), "--out", o_]);
+    let out2 = tmp.path().join("out2");
+    let o = instclf(&["sweep", "--data", s(&missing), "--out", s(&out2)]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
         err.starts_with("instclf: error:") && err.contains("nope") && err.lines().count() == 1,
         "{err}"
     );
-    let o = instclf(&["sweep", "merge", s(&missing), "-o", o_]);
+    let o = instclf(&["sweep", "merge", s(&missing), "-o", s(&out2)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("sweep.json"), "{}", stderr(&o));
     // --data and --out are needed without `merge`.

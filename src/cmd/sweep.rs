@@ -11,8 +11,8 @@ use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use instclf_model::energy::{Gpus, Monitor};
 use instclf_model::sweep::{
-    merge, missing, prepare, Shard, Sweep, SweepConfig, SweepObserver, TrialResult, TrialSpec,
-    RESULTS_CSV, RESULTS_JSON,
+    check_split, merge, missing, prepare, shuffle_rows, Shard, Sweep, SweepConfig, SweepObserver,
+    TrialResult, TrialSpec, RESULTS_CSV, RESULTS_JSON,
 };
 use instclf_model::train::Validation;
 use instclf_model::{device_from_arg, device_name, Activation, Dataset, Device, EpochRecord};
@@ -109,6 +109,11 @@ pub struct RunArgs {
     /// Seed for initialisation and shuffling (the same for every trial).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Shuffle the training rows once (with --seed) before the validation split, so that
+    /// split:F holds out a random fraction rather than the last rows in file order (which, in
+    /// a dataset built by `instclf dataset build`, are the last classes).
+    #[arg(long)]
+    pub shuffle: bool,
     /// Compute device: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -198,11 +203,16 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
         hidden: a.hidden.clone(),
         activation: a.activation.to_string(),
         seed: a.seed,
+        shuffle: a.shuffle,
         shard: a.shard.map(|s| s.to_string()),
         device: device_name(&device),
     };
     config.validate()?;
-    let data = Dataset::load(&data_dir)?;
+    let mut data = Dataset::load(&data_dir)?;
+    if a.shuffle {
+        shuffle_rows(&mut data, a.seed);
+    }
+    check_split(&config, &data)?;
     let done = prepare(&out, &config, a.resume)?;
     let todo = missing(&config, a.shard, &done);
     let monitor = monitor_for(&device);

@@ -41,6 +41,10 @@ pub struct SweepConfig {
     pub hidden: Vec<usize>,
     pub activation: String,
     pub seed: u64,
+    /// The training rows were shuffled once (with `seed`) before the validation split, so that
+    /// `split:F` takes a random fraction instead of the last rows in file order.
+    #[serde(default)]
+    pub shuffle: bool,
     /// The shard this folder holds (`i/n`), if any; not compared when resuming or merging.
     #[serde(default)]
     pub shard: Option<String>,
@@ -467,6 +471,55 @@ fn write_history(dir: &Path, r: &TrialResult, name: &str) -> Result<(), ModelErr
     write_atomic(&d.join("history.csv"), history_csv(&r.history).as_bytes())
 }
 
+/// Shuffles the training rows once, seeded (see [`SweepConfig::shuffle`]).
+pub fn shuffle_rows(data: &mut Dataset, seed: u64) {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let n = data.train.rows();
+    let nf = data.n_features;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(
+        seed ^ 0x5357_4545_5021,
+    ));
+    let mut x = Vec::with_capacity(data.train.x.len());
+    let mut y = Vec::with_capacity(n);
+    for &i in &order {
+        x.extend_from_slice(&data.train.x[i * nf..(i + 1) * nf]);
+        y.push(data.train.y[i]);
+    }
+    data.train.x = x;
+    data.train.y = y;
+}
+
+/// Checks before any trial runs that the validation split leaves every class some training
+/// rows (datasets built by `instclf dataset build` are in class order, so the last rows are
+/// one or two classes only).
+pub fn check_split(config: &SweepConfig, data: &Dataset) -> Result<(), ModelError> {
+    let Validation::Split(f) = config.validation.parse()? else {
+        return Ok(());
+    };
+    let n = data.train.rows();
+    let split_at = (n as f64 * (1.0 - f)).floor() as usize;
+    let mut seen = vec![false; data.n_classes()];
+    for &c in &data.train.y[..split_at.min(n)] {
+        if let Some(s) = seen.get_mut(c as usize) {
+            *s = true;
+        }
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(ModelError::Data {
+            path: data.dir.clone(),
+            msg: format!(
+                "validation split:{f} (the last rows in file order, like Keras) leaves class \
+                 {missing} ({}) without training rows; add --shuffle to split off a random \
+                 fraction instead",
+                data.classes.get(missing).map(String::as_str).unwrap_or("?")
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Prepares `dir` for a run: creates it, checks that a sweep already there is the same sweep
 /// (with `resume`) or that there is none (without), writes `sweep.json`, and returns the
 /// trials already finished.
@@ -811,6 +864,7 @@ mod tests {
             hidden: vec![16],
             activation: "relu".into(),
             seed: 0,
+            shuffle: false,
             shard: None,
             device: "cpu".into(),
         }
@@ -878,6 +932,35 @@ mod tests {
         assert_eq!(c.incompatibility(&d), None);
         d.seed = 5;
         assert!(c.incompatibility(&d).unwrap().contains("seed"));
+    }
+
+    #[test]
+    fn shuffled_rows_keep_their_labels_and_fix_a_class_ordered_split() {
+        let mut d = Dataset::synthetic(40, 10, 3, 5, 0.5, 2);
+        // Class order, as `dataset build` writes it.
+        let mut rows: Vec<(u32, Vec<f32>)> = (0..40)
+            .map(|i| (d.train.y[i], d.train.x[i * 3..i * 3 + 3].to_vec()))
+            .collect();
+        rows.sort_by_key(|r| r.0);
+        d.train.y = rows.iter().map(|r| r.0).collect();
+        d.train.x = rows.iter().flat_map(|r| r.1.clone()).collect();
+        let c = config(&[0.1], &[8]);
+        let e = check_split(&c, &d).unwrap_err().to_string();
+        assert!(
+            e.contains("class 4 (class4)") && e.contains("--shuffle"),
+            "{e}"
+        );
+        let before = rows.clone();
+        shuffle_rows(&mut d, 0);
+        assert_ne!(d.train.y, before.iter().map(|r| r.0).collect::<Vec<_>>());
+        let mut after: Vec<(u32, Vec<f32>)> = (0..40)
+            .map(|i| (d.train.y[i], d.train.x[i * 3..i * 3 + 3].to_vec()))
+            .collect();
+        after.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let mut sorted = before;
+        sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(after, sorted);
+        check_split(&c, &d).unwrap();
     }
 
     #[test]
@@ -1028,7 +1111,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("also in"));
-        assert!(merge(&[a.clone()], &dir)
+        assert!(merge(std::slice::from_ref(&a), &dir)
             .unwrap_err()
             .to_string()
             .contains("already holds"));

@@ -292,6 +292,10 @@ impl BarsFigure<'_> {
         if p.integer {
             ticks.retain(|v| v.fract() == 0.0);
         }
+        if unavailable {
+            // No values: no meaningless y scale either.
+            ticks.clear();
+        }
         let y_axis = TickedAxis::linear(0.0, top, ticks);
         let x_axis = TickedAxis::linear(-0.5, n as f64 - 0.5, (0..n).map(|i| i as f64).collect());
         let mut c = ChartBuilder::on(area)

@@ -371,14 +371,14 @@ fn orthogonal(rng: &mut rand::rngs::StdRng, rows: usize, cols: usize) -> Vec<f32
         .map(|_| (0..cols).map(|_| normal()).collect())
         .collect();
     for i in 0..rows {
-        for j in 0..i {
-            let d: f64 = (0..cols).map(|c| m[i][c] * m[j][c]).sum();
-            for c in 0..cols {
-                m[i][c] -= d * m[j][c];
-            }
+        let (done, rest) = m.split_at_mut(i);
+        let row = &mut rest[0];
+        for prev in done.iter() {
+            let d: f64 = row.iter().zip(prev).map(|(a, b)| a * b).sum();
+            row.iter_mut().zip(prev).for_each(|(a, b)| *a -= d * b);
         }
-        let norm = m[i].iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
-        m[i].iter_mut().for_each(|v| *v /= norm);
+        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
+        row.iter_mut().for_each(|v| *v /= norm);
     }
     m.into_iter().flatten().map(|v| v as f32).collect()
 }

@@ -397,3 +397,32 @@ pub fn encode_wav16(samples: &[f32], sample_rate: u32) -> Result<Vec<u8>, hound:
     }
     Ok(cursor.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_bytes_matches_decode_of_the_same_file() {
+        let samples: Vec<f32> = (0..3000).map(|i| ((i as f32) * 0.01).sin() * 0.5).collect();
+        let bytes = encode_wav16(&samples, 16000).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.wav");
+        std::fs::write(&p, &bytes).unwrap();
+        let from_file = decode(&p).unwrap();
+        let from_bytes = decode_bytes(&p, bytes).unwrap();
+        assert_eq!(from_file, from_bytes);
+        assert_eq!(from_bytes.sample_rate, 16000);
+        let e = decode_bytes(Path::new("x.wav"), Vec::new()).unwrap_err();
+        assert!(matches!(e, AudioError::Empty { .. }), "{e}");
+        let e = decode_bytes(Path::new("x.aiff"), b"FORM\0\0\0\x04AIFF".to_vec()).unwrap_err();
+        assert!(e.to_string().starts_with("x.aiff: "), "{e}");
+    }
+
+    #[test]
+    fn the_decoder_flag_is_cleared_after_decoding() {
+        // The quiet panic hook must only silence panics inside symphonia.
+        let _ = decode_bytes(Path::new("x.wav"), vec![0u8; 64]);
+        assert!(!IN_DECODER.with(|f| f.get()));
+    }
+}

@@ -232,6 +232,9 @@ pub struct FitResult {
     pub train_time_s: f64,
 }
 
+/// A tensor for a safetensors file: name, shape, row-major values.
+type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
 /// Adam exactly as candle-nn's `AdamW` with weight decay 0 (the same tensor operations in the
 /// same order, so training is bit-identical to it), with its moment estimates reachable so a
 /// checkpoint stores them (`optimizer.safetensors`) and [`fit_resume`] restores them.
@@ -290,12 +293,12 @@ impl Adam {
     /// `optimizer.safetensors`.
     fn names(i: usize) -> (String, String) {
         let (k, b) = Architecture::tensor_names(i / 2);
-        let p = if i % 2 == 0 { k } else { b };
+        let p = if i.is_multiple_of(2) { k } else { b };
         (format!("adam.m.{p}"), format!("adam.v.{p}"))
     }
 
     /// The moments as named f32 tensors, for `optimizer.safetensors`.
-    fn state(&self) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, ModelError> {
+    fn state(&self) -> Result<Vec<NamedTensor>, ModelError> {
         let mut out = Vec::new();
         for (i, (_, m, v)) in self.vars.iter().enumerate() {
             let (mn, vn) = Adam::names(i);

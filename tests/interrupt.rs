@@ -98,7 +98,7 @@ fn sigint_keeps_a_loadable_checkpoint_and_resume_finishes_the_run() {
         !status.success(),
         "the run finished all {epochs} epochs before SIGINT arrived; make epochs longer"
     );
-    assert!(killed_after >= 1 && killed_after < 12, "{killed_after}");
+    assert!((1..12).contains(&killed_after), "{killed_after}");
     eprintln!("SIGINT after {killed_after} of {epochs} epochs");
     let before = metrics(&history(&model));
     // The checkpoint is a complete model folder.

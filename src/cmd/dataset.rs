@@ -61,6 +61,18 @@ struct BuildArgs {
     /// Subtract each recording's mean feature vector (cepstral mean normalisation).
     #[arg(long)]
     cmn: bool,
+    /// With --cmn: normalise only the first N MFCCs and their deltas (0: all).
+    #[arg(long, default_value_t = 0)]
+    cmn_coeffs: usize,
+    /// With --cmn: the fraction of the mean that is subtracted (0..1).
+    #[arg(long, default_value_t = 1.0)]
+    cmn_weight: f32,
+    /// Leave the first N static MFCCs out of each row (c0 loudness, c1 tilt); deltas stay.
+    #[arg(long, default_value_t = 0)]
+    skip_coeffs: usize,
+    /// Append the mean static MFCCs of each frame's note to the frame.
+    #[arg(long)]
+    note_mean: bool,
     /// Add N randomly augmented copies of every training recording (gain, noise, spectral
     /// tilt, +-40 cent pitch shift, room reverb; seeded). Test recordings are never augmented.
     #[arg(long, default_value_t = 0)]
@@ -111,6 +123,10 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         n_mfcc: a.n_mfcc,
         deltas: !a.no_deltas,
         cmn: a.cmn,
+        cmn_coeffs: a.cmn_coeffs,
+        cmn_weight: a.cmn_weight,
+        skip_coeffs: a.skip_coeffs,
+        note_mean: a.note_mean,
         ..Recipe::default()
     };
     let opts = BuildOptions {

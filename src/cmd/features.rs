@@ -102,6 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         deltas: args.deltas,
         cmn: false,
+        ..Recipe::default()
     };
     recipe
         .validate()

@@ -1,6 +1,8 @@
 //! The feature recipe: every parameter that turns a waveform into per-frame feature vectors
-//! (MFCCs, optionally with deltas and delta-deltas, optionally cepstral-mean normalised). A
-//! model stores its recipe so classification computes exactly the features it was trained on.
+//! (MFCCs, optionally with deltas and delta-deltas, optionally cepstral-mean normalised, wholly or
+//! partly, optionally without the first coefficients and with the note's mean MFCCs appended). A
+//! model stores its recipe so classification computes exactly the features it was trained on;
+//! every field has a default, so recipes saved before a field existed still load unchanged.
 
 use crate::delta::delta;
 use crate::mel::MelParams;
@@ -30,6 +32,19 @@ pub struct Recipe {
     /// pipeline takes that mean over the frames inside detected notes
     /// ([`Recipe::frames_cmn_over`]).
     pub cmn: bool,
+    /// With `cmn`: normalise only the first `cmn_coeffs` MFCCs and their deltas (e.g. 2: c0
+    /// loudness and c1 spectral tilt); 0 normalises all of them.
+    pub cmn_coeffs: usize,
+    /// With `cmn`: the fraction of the mean that is subtracted (1: plain CMN; less keeps part of
+    /// the long-term spectrum, which is also the instrument's timbre).
+    pub cmn_weight: f32,
+    /// Leave the first `skip_coeffs` static MFCCs out of the row (c0 is loudness, c1 tilt);
+    /// their deltas stay.
+    pub skip_coeffs: usize,
+    /// Append to every frame the mean of the (kept) static MFCCs of the note it lies in: each
+    /// run of consecutive masked frames ([`Recipe::frames_cmn_over`]) counts as one note, frames
+    /// outside any run get the mean of the masked frames.
+    pub note_mean: bool,
 }
 
 impl Default for Recipe {
@@ -44,6 +59,10 @@ impl Default for Recipe {
             n_mfcc: 40,
             deltas: true,
             cmn: false,
+            cmn_coeffs: 0,
+            cmn_weight: 1.0,
+            skip_coeffs: 0,
+            note_mean: false,
         }
     }
 }
@@ -51,11 +70,9 @@ impl Default for Recipe {
 impl Recipe {
     /// Length of one feature vector.
     pub fn dim(&self) -> usize {
-        if self.deltas {
-            3 * self.n_mfcc
-        } else {
-            self.n_mfcc
-        }
+        let statics = self.n_mfcc.saturating_sub(self.skip_coeffs);
+        let deltas = if self.deltas { 2 * self.n_mfcc } else { 0 };
+        statics + deltas + if self.note_mean { statics } else { 0 }
     }
 
     /// The mel parameters of this recipe.
@@ -94,6 +111,18 @@ impl Recipe {
         if self.n_mfcc == 0 {
             return Err("n_mfcc must be at least 1".into());
         }
+        if self.skip_coeffs >= self.n_mfcc {
+            return Err(format!(
+                "skip_coeffs ({}) must be less than n_mfcc ({})",
+                self.skip_coeffs, self.n_mfcc
+            ));
+        }
+        if !self.cmn_weight.is_finite() || !(0.0..=1.0).contains(&self.cmn_weight) {
+            return Err(format!(
+                "cmn_weight must be in [0, 1], got {}",
+                self.cmn_weight
+            ));
+        }
         if self.n_mfcc > self.n_mels {
             return Err(format!(
                 "n_mfcc ({}) cannot exceed n_mels ({})",
@@ -129,7 +158,8 @@ impl Recipe {
     /// silence in a recording does not shift its features. `None`, or a mask with no true entry,
     /// takes the mean over every frame.
     pub fn frames_cmn_over(&self, y: &[f32], mask: Option<&[bool]>) -> Matrix {
-        let m = mfcc(y, &self.mel_params(), self.n_mfcc);
+        let n = self.n_mfcc;
+        let m = mfcc(y, &self.mel_params(), n);
         let mut feats = if self.deltas {
             let d1 = delta(&m, DELTA_WIDTH, 1);
             let d2 = delta(&m, DELTA_WIDTH, 2);
@@ -137,26 +167,82 @@ impl Recipe {
         } else {
             m
         };
+        let mask = mask.filter(|m| m.len() == feats.cols && m.iter().any(|&b| b));
         if self.cmn && feats.cols > 0 {
-            let mask = mask.filter(|m| m.len() == feats.cols && m.iter().any(|&b| b));
+            let weight = f64::from(self.cmn_weight);
             for r in 0..feats.rows {
+                if self.cmn_coeffs > 0 && r % n >= self.cmn_coeffs {
+                    continue;
+                }
                 let row = feats.row_mut(r);
-                let (sum, n) = match mask {
-                    Some(mask) => row
-                        .iter()
-                        .zip(mask)
-                        .filter(|(_, &keep)| keep)
-                        .fold((0f64, 0usize), |(s, n), (&v, _)| (s + v as f64, n + 1)),
-                    None => (row.iter().map(|&v| v as f64).sum::<f64>(), row.len()),
-                };
-                let mean = sum / n as f64;
+                let mean = masked_mean(row, mask, 0..row.len());
                 for v in row.iter_mut() {
-                    *v -= mean as f32;
+                    *v -= (weight * mean) as f32;
                 }
             }
         }
-        feats.transpose()
+        let note_means = if self.note_mean && feats.cols > 0 {
+            Some(self.note_means(&feats, mask))
+        } else {
+            None
+        };
+        let kept: Vec<usize> = (self.skip_coeffs.min(feats.rows)..feats.rows).collect();
+        let mut rows: Vec<&[f32]> = kept.iter().map(|&r| feats.row(r)).collect();
+        if let Some(nm) = &note_means {
+            rows.extend(nm.iter().map(|v| v.as_slice()));
+        }
+        let cols = feats.cols;
+        let data: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+        Matrix::from_vec(rows.len(), cols, data)
+            .unwrap_or_else(|| Matrix::zeros(rows.len(), cols))
+            .transpose()
     }
+
+    /// Per kept static coefficient, one value per frame: the mean over the run of consecutive
+    /// masked frames the frame lies in (outside any run, or without a mask: over all masked or
+    /// all frames).
+    fn note_means(&self, feats: &Matrix, mask: Option<&[bool]>) -> Vec<Vec<f32>> {
+        let t = feats.cols;
+        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+        if let Some(mask) = mask {
+            let mut i = 0;
+            while i < t {
+                if mask[i] {
+                    let start = i;
+                    while i < t && mask[i] {
+                        i += 1;
+                    }
+                    runs.push(start..i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        (self.skip_coeffs..self.n_mfcc.min(feats.rows))
+            .map(|r| {
+                let row = feats.row(r);
+                let all = masked_mean(row, mask, 0..t) as f32;
+                let mut out = vec![all; t];
+                for run in &runs {
+                    let mean = masked_mean(row, None, run.clone()) as f32;
+                    out[run.clone()].iter_mut().for_each(|v| *v = mean);
+                }
+                out
+            })
+            .collect()
+    }
+}
+
+/// Mean of `row[range]`, over the entries whose `mask` is true when a mask is given.
+fn masked_mean(row: &[f32], mask: Option<&[bool]>, range: std::ops::Range<usize>) -> f64 {
+    let (sum, n) = range.fold((0f64, 0usize), |(s, n), i| {
+        if mask.is_none_or(|m| m[i]) {
+            (s + f64::from(row[i]), n + 1)
+        } else {
+            (s, n)
+        }
+    });
+    sum / n.max(1) as f64
 }
 
 #[cfg(test)]
@@ -238,6 +324,89 @@ mod tests {
             let mean: f32 = (0..f.rows).map(|t| f.get(t, c)).sum::<f32>() / f.rows as f32;
             assert!(mean.abs() < 1e-3);
         }
+    }
+
+    #[test]
+    fn skip_coeffs_and_note_mean_change_the_row() {
+        let y: Vec<f32> = (0..22050)
+            .map(|i| {
+                if (4000..9000).contains(&i) || (12000..20000).contains(&i) {
+                    (i as f32 * if i < 10000 { 0.07 } else { 0.13 }).sin() * 0.5
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let base = Recipe::default();
+        let r = Recipe {
+            skip_coeffs: 2,
+            note_mean: true,
+            ..Recipe::default()
+        };
+        assert_eq!(r.dim(), 38 + 80 + 38);
+        let n = crate::stft::n_frames(y.len(), r.n_fft, r.hop);
+        let mask: Vec<bool> = (0..n)
+            .map(|t| (9..16).contains(&t) || (25..37).contains(&t))
+            .collect();
+        let f = r.frames_cmn_over(&y, Some(&mask));
+        let b = base.frames_cmn_over(&y, Some(&mask));
+        assert_eq!((f.rows, f.cols), (n, r.dim()));
+        for t in 0..n {
+            // The rows without c0 and c1 are the default rows shifted by two.
+            assert_eq!(&f.row(t)[..118], &b.row(t)[2..]);
+        }
+        // The appended block holds each note's mean of c2.. and is constant within a note.
+        for run in [9..16, 25..37] {
+            for c in 0..38 {
+                let mean: f32 =
+                    run.clone().map(|t| b.get(t, c + 2)).sum::<f32>() / run.len() as f32;
+                for t in run.clone() {
+                    assert!((f.get(t, 118 + c) - mean).abs() < 1e-3 * (1.0 + mean.abs()));
+                }
+            }
+        }
+        assert_ne!(f.get(10, 118), f.get(30, 118), "two notes, two means");
+    }
+
+    #[test]
+    fn partial_cmn_touches_only_the_chosen_coefficients() {
+        let y: Vec<f32> = (0..8000).map(|i| (i as f32 * 0.05).sin()).collect();
+        let r = Recipe {
+            cmn: true,
+            cmn_coeffs: 2,
+            cmn_weight: 0.5,
+            ..Recipe::default()
+        };
+        let f = r.frames(&y);
+        let b = Recipe::default().frames(&y);
+        let mean =
+            |m: &Matrix, c: usize| (0..m.rows).map(|t| m.get(t, c)).sum::<f32>() / m.rows as f32;
+        for c in [0, 1, 40, 41, 80, 81] {
+            assert!((mean(&f, c) - 0.5 * mean(&b, c)).abs() < 1e-3 * (1.0 + mean(&b, c).abs()));
+        }
+        for c in [2, 39, 42, 100] {
+            assert_eq!(mean(&f, c), mean(&b, c));
+        }
+        assert!(Recipe {
+            cmn_weight: 1.5,
+            ..Recipe::default()
+        }
+        .validate()
+        .is_err());
+        assert!(Recipe {
+            skip_coeffs: 40,
+            ..Recipe::default()
+        }
+        .validate()
+        .is_err());
+    }
+
+    #[test]
+    fn recipes_saved_before_the_new_fields_still_load() {
+        let old = r#"{"sr":22050,"n_fft":2048,"hop":512,"n_mels":128,"fmin":0.0,"fmax":null,"n_mfcc":40,"deltas":true,"cmn":false}"#;
+        let r: Recipe = serde_json::from_str(old).unwrap();
+        assert_eq!(r, Recipe::default());
+        assert_eq!(r.dim(), 120);
     }
 
     #[test]

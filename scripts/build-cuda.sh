@@ -5,7 +5,9 @@
 #
 #   bash scripts/build-cuda.sh [WORKSPACE_DIR] [extra cargo args...]
 #
-# Result: target/release/instclf (+ instclf.stripped; compress with xz to carry it, ~5 MiB).
+# Result: target/cuda/release/instclf (+ instclf.stripped; compress with xz to carry it, ~5 MiB).
+# It builds in its own target folder (CARGO_TARGET_DIR, default target/cuda), so the CPU build in
+# target/release is left alone and the two never wait on each other's lock.
 # It needs libcuda.so.1, libcudart.so.13, libcublas.so.13, libcurand.so.10 at run time:
 # run it with scripts/run-gpu.sh, which finds PyTorch's copies of those on a GPU machine.
 # Env knobs: VENV (default /tmp/venv-cuda), CUDA_COMPUTE_CAP (default 90 = H100/H200).
@@ -96,6 +98,7 @@ nvcc --version | tail -2
 echo "CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP CUDAFORGE_THREADS=$CUDAFORGE_THREADS"
 
 cd "$CRATE_DIR"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CRATE_DIR/target/cuda}
 start=$(date +%s)
 cargo build --release --features "${CUDA_FEATURES:-cuda}" "$@"
 end=$(date +%s)

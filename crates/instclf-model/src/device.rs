@@ -39,12 +39,46 @@ pub fn device_from_arg(s: &str) -> Result<Device, ModelError> {
                     "device '{s}': this binary was built without CUDA; rebuild with scripts/build-cuda.sh"
                 )));
             }
-            Device::new_cuda(ordinal).map_err(|e| {
-                ModelError::Device(format!(
-                    "device '{s}': cannot open CUDA device {ordinal}: {e}"
-                ))
-            })
+            // The CUDA layer must never take the process down: a panic there is an error too.
+            let opened = std::panic::catch_unwind(|| Device::new_cuda(ordinal));
+            let why = match opened {
+                Ok(Ok(d)) => return Ok(d),
+                Ok(Err(e)) => cuda_reason(&e),
+                Err(_) => "the CUDA layer panicked while opening the device".to_string(),
+            };
+            Err(ModelError::Device(format!(
+                "device '{s}': cannot open CUDA device {ordinal}: {why}; \
+                 use --device cpu (or auto, which falls back to the CPU)"
+            )))
         }
+    }
+}
+
+/// One line saying why a CUDA device did not open: candle's message without the backtrace it
+/// captures under RUST_BACKTRACE, and a hint for the driver errors users meet.
+fn cuda_reason(e: &candle_core::Error) -> String {
+    let mut e = e;
+    while let candle_core::Error::WithBacktrace { inner, .. } = e {
+        e = inner;
+    }
+    let msg = e.to_string();
+    let first = msg.lines().next().unwrap_or("").trim().to_string();
+    let hint = if msg.contains("CUDA_ERROR_NO_DEVICE") {
+        "no NVIDIA GPU is visible (check `nvidia-smi` and CUDA_VISIBLE_DEVICES)"
+    } else if msg.contains("CUDA_ERROR_INVALID_DEVICE") {
+        "there is no GPU with that number (`nvidia-smi -L` lists them)"
+    } else if msg.contains("CUDA_ERROR_INSUFFICIENT_DRIVER")
+        || msg.contains("CUDA_ERROR_NOT_INITIALIZED")
+        || msg.contains("CUDA_ERROR_SYSTEM_DRIVER_MISMATCH")
+    {
+        "the NVIDIA driver is missing or older than CUDA 13.0 needs (driver 580 or newer)"
+    } else {
+        ""
+    };
+    if hint.is_empty() {
+        first
+    } else {
+        format!("{hint} [{first}]")
     }
 }
 

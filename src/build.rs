@@ -29,6 +29,8 @@ pub struct BuildOptions {
     pub segment: SegmentParams,
     /// Augmented variants added per training recording (0: none).
     pub augment: usize,
+    /// The ranges the augmented variants are drawn from.
+    pub augment_params: AugmentParams,
 }
 
 /// What was built, for the report.
@@ -70,7 +72,7 @@ fn analyse_variant(
     let y = augment(
         &audio.samples,
         opts.recipe.sr,
-        &AugmentParams::default(),
+        &opts.augment_params,
         &mut rng,
     );
     Ok(pipeline::analyse_samples(&y, &opts.recipe, &opts.segment))

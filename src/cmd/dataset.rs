@@ -77,6 +77,12 @@ struct BuildArgs {
     /// tilt, +-40 cent pitch shift, room reverb; seeded). Test recordings are never augmented.
     #[arg(long, default_value_t = 0)]
     augment: usize,
+    /// With --augment: multiply the spectral-tilt and pitch-shift ranges by this.
+    #[arg(long, default_value_t = 1.0)]
+    augment_strength: f64,
+    /// With --augment: add a random smooth equaliser of up to this many dB (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    augment_eq: f64,
     /// Cut recordings into clips of this many seconds (one row each, for sequence models)
     /// instead of note frames; writes sequence.json and clips.csv.
     #[arg(long, value_name = "SECONDS")]
@@ -137,6 +143,10 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         recipe,
         segment: SegmentParams::default(),
         augment: a.augment,
+        augment_params: instclf_audio::augment::AugmentParams::scaled(
+            a.augment_strength,
+            a.augment_eq,
+        ),
     };
     let bar = crate::util::progress_bar(0, "analysing");
     if let Some(seconds) = a.clips {

@@ -1,5 +1,5 @@
 //! Training-data augmentation of waveforms: gain, additive noise, a spectral tilt, a small pitch
-//! shift and a synthetic room reverb, each drawn from a seeded generator so a dataset build is
+//! shift, a synthetic room reverb and (optionally) a random smooth equaliser, each drawn from a seeded generator so a dataset build is
 //! reproducible. It aims at what differs between recordings of the same instrument (microphone,
 //! room, level, tuning, sample set), so a classifier learns the instrument, not the recording.
 
@@ -50,6 +50,23 @@ pub struct AugmentParams {
     pub reverb_p: f64,
     pub rt60_s: (f64, f64),
     pub wet: (f64, f64),
+    /// Peak gain in dB of a random smooth equaliser (a few random cosines over log frequency,
+    /// like a different microphone or instrument body); 0 leaves it out.
+    pub eq_db: f64,
+}
+
+impl AugmentParams {
+    /// The default ranges with the tilt and pitch-shift ranges multiplied by `strength` and a
+    /// random equaliser of up to `eq_db` dB.
+    pub fn scaled(strength: f64, eq_db: f64) -> Self {
+        let d = AugmentParams::default();
+        AugmentParams {
+            tilt_db: (d.tilt_db.0 * strength, d.tilt_db.1 * strength),
+            cents: (d.cents.0 * strength, d.cents.1 * strength),
+            eq_db,
+            ..d
+        }
+    }
 }
 
 impl Default for AugmentParams {
@@ -62,6 +79,7 @@ impl Default for AugmentParams {
             reverb_p: 0.6,
             rt60_s: (0.2, 1.2),
             wet: (0.1, 0.5),
+            eq_db: 0.0,
         }
     }
 }
@@ -82,6 +100,58 @@ pub fn augment(y: &[f32], sr: u32, p: &AugmentParams, rng: &mut Rng) -> Vec<f32>
     let gain = 10f64.powf(rng.uniform(p.gain_db.0, p.gain_db.1) / 20.0) as f32;
     out.iter_mut().for_each(|v| *v *= gain);
     add_noise(&mut out, rng.uniform(p.snr_db.0, p.snr_db.1), rng);
+    // Drawn last, so the default (no equaliser) draws what it always drew.
+    if p.eq_db > 0.0 {
+        out = random_eq(&out, sr, p.eq_db, rng);
+    }
+    out
+}
+
+/// Filters `y` by a random smooth gain curve: `sum_k a_k cos(k pi u + phi_k)` dB for k = 1..=4
+/// over `u` = log frequency from 50 Hz to Nyquist (mapped to 0..1), scaled so its peak is at most
+/// `max_db` (drawn uniformly up to it). Applied by one FFT of the whole signal.
+pub fn random_eq(y: &[f32], sr: u32, max_db: f64, rng: &mut Rng) -> Vec<f32> {
+    let coef: Vec<(f64, f64)> = (1..=4)
+        .map(|k| {
+            (
+                rng.normal() / k as f64,
+                rng.uniform(0.0, std::f64::consts::TAU),
+            )
+        })
+        .collect();
+    let peak_db = rng.uniform(0.0, max_db);
+    let n = y.len().max(2).next_power_of_two();
+    let mut planner = RealFftPlanner::<f32>::new();
+    let fwd = planner.plan_fft_forward(n);
+    let inv = planner.plan_fft_inverse(n);
+    let mut buf = y.to_vec();
+    buf.resize(n, 0.0);
+    let mut spec = fwd.make_output_vec();
+    if fwd.process(&mut buf, &mut spec).is_err() {
+        return y.to_vec();
+    }
+    let nyq = sr as f64 / 2.0;
+    let (lo, hi) = (50f64.ln(), nyq.max(51.0).ln());
+    let curve: Vec<f64> = (0..spec.len())
+        .map(|i| {
+            let f = (i as f64 * sr as f64 / n as f64).max(50.0);
+            let u = ((f.ln() - lo) / (hi - lo)).clamp(0.0, 1.0);
+            coef.iter()
+                .enumerate()
+                .map(|(k, (a, ph))| a * ((k + 1) as f64 * std::f64::consts::PI * u + ph).cos())
+                .sum()
+        })
+        .collect();
+    let max = curve.iter().fold(1e-9f64, |m, v| m.max(v.abs()));
+    for (x, c) in spec.iter_mut().zip(&curve) {
+        *x *= 10f64.powf(c / max * peak_db / 20.0) as f32;
+    }
+    let mut out = inv.make_output_vec();
+    if inv.process(&mut spec, &mut out).is_err() {
+        return y.to_vec();
+    }
+    out.truncate(y.len());
+    out.iter_mut().for_each(|v| *v /= n as f32);
     out
 }
 
@@ -212,6 +282,24 @@ mod tests {
             .sum();
         let snr = 10.0 * (sig / noise).log10();
         assert!((snr - 20.0).abs() < 0.3, "snr {snr}");
+    }
+
+    #[test]
+    fn random_eq_stays_within_its_peak_gain() {
+        let y: Vec<f32> = (0..8192).map(|i| (i as f32 * 0.3).sin()).collect();
+        let e = |z: &[f32]| z.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
+        let mut rng = Rng::new(5);
+        for _ in 0..10 {
+            let z = random_eq(&y, 22050, 12.0, &mut rng);
+            assert_eq!(z.len(), y.len());
+            let db = 10.0 * (e(&z) / e(&y)).log10();
+            assert!(db.abs() <= 12.5, "{db} dB");
+        }
+        let flat = random_eq(&y, 22050, 1e-9, &mut rng);
+        for (a, b) in y.iter().zip(&flat) {
+            assert!((a - b).abs() < 1e-4);
+        }
+        assert_eq!(AugmentParams::scaled(1.0, 0.0), AugmentParams::default());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! (last) `width` frames for the first (last) `width / 2` outputs — which is exactly what scipy's
 //! `interp` mode does with `np.polyfit` on the edge windows.
 
+use crate::matrix::avx2_fn;
 use crate::Matrix;
 
 /// Weights `c` (length `width`) such that `c . x` is `order! * a_order` of the least-squares
@@ -77,29 +78,37 @@ pub fn delta(m: &Matrix, width: usize, order: usize) -> Matrix {
         return out;
     }
     let c = leading_coefficient_weights(width, order);
+    let cf: Vec<f32> = c.iter().map(|&v| v as f32).collect();
     let half = width / 2;
     for r in 0..m.rows {
         let x = m.row(r);
         let orow = out.row_mut(r);
+        // The edge windows (f64, once per row) ...
         let eval = |start: usize| -> f32 {
             c.iter()
                 .zip(&x[start..start + width])
                 .map(|(&w, &v)| w * v as f64)
                 .sum::<f64>() as f32
         };
-        let first = eval(0);
-        let last = eval(n - width);
-        for (i, o) in orow.iter_mut().enumerate() {
-            *o = if i < half {
-                first
-            } else if i >= n - half {
-                last
-            } else {
-                eval(i - half)
-            };
-        }
+        orow[..half].fill(eval(0));
+        orow[n - half..].fill(eval(n - width));
+        // ... and the centred ones, tap by tap across all frames so it vectorises.
+        interior(x, &cf, &mut orow[half..n - half]);
     }
     out
+}
+
+avx2_fn! {
+    /// `out[i] = sum_j c[j] x[i + j]` for `i < out.len()` (`x.len() >= out.len() + c.len() - 1`).
+    fn interior(x: &[f32], c: &[f32], out: &mut [f32]) {
+        out.fill(0.0);
+        let n = out.len();
+        for (j, &cj) in c.iter().enumerate() {
+            for (o, &v) in out.iter_mut().zip(&x[j..j + n]) {
+                *o += cj * v;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

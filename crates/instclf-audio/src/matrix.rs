@@ -1,5 +1,7 @@
 //! A dense row-major `f32` matrix, the currency of the feature pipeline. Spectrograms use
 //! librosa's orientation: rows are bins (frequency, mel band, coefficient), columns are frames.
+//! Also the small vector kernels the pipeline's inner loops share (dot products, a fast
+//! `10 log10`), each compiled twice, plainly and for AVX2, and picked at run time.
 
 /// Row-major matrix: element `(r, c)` is `data[r * cols + c]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,4 +65,145 @@ impl Matrix {
             data,
         })
     }
+}
+
+/// Whether this CPU runs the AVX2 (+FMA) copies of the kernels (checked once, then cached by
+/// std).
+#[inline]
+pub(crate) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Defines `fn name(args) -> R { body }` whose body is compiled twice, plainly and for
+/// AVX2+FMA, and runs the AVX2 copy when the CPU has it. The body may call `inline(always)` helpers.
+macro_rules! avx2_fn {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn plain($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    plain($($arg),*)
+                }
+                if $crate::matrix::has_avx2() {
+                    // SAFETY: the CPU supports AVX2 (checked at run time just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            plain($($arg),*)
+        }
+    };
+}
+pub(crate) use avx2_fn;
+
+/// Dot product of the common length of `a` and `b`: AVX2+FMA with two 8-lane accumulators
+/// where the CPU has it, else eight scalar accumulators.
+#[inline(always)]
+pub(crate) fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: AVX2 and FMA are present (checked just above).
+        return unsafe { dot_avx2(a, b) };
+    }
+    let mut acc = [0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut i = 0;
+    // SAFETY: every load reads 8 floats at `i + 8 <= n`, inside both slices.
+    unsafe {
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        while i + 16 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i + 8)),
+                _mm256_loadu_ps(pb.add(i + 8)),
+                acc1,
+            );
+            i += 16;
+        }
+        if i + 8 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            i += 8;
+        }
+        let acc = _mm256_add_ps(acc0, acc1);
+        let q = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+        let q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
+        let mut s = _mm_cvtss_f32(q);
+        while i < n {
+            s += a[i] * b[i];
+            i += 1;
+        }
+        s
+    }
+}
+
+/// `10 log10(max(x, amin))` for `x >= 0` (or NaN, which maps to `amin`), to about 1e-6 dB:
+/// `log2` of the exponent plus `2 atanh(t)` with `t = (m - 1) / (m + 1)` for the mantissa `m`
+/// scaled into `[sqrt(1/2), sqrt(2))`, whose odd series to `t^7` is accurate to 3e-8.
+/// `amin` must be a positive normal number.
+#[inline(always)]
+pub(crate) fn db10(x: f32, amin: f32) -> f32 {
+    const DB_PER_LN: f32 = 10.0 * std::f32::consts::LOG10_E;
+    const DB_PER_OCTAVE: f32 = 10.0 * std::f32::consts::LOG10_2;
+    let v = x.max(amin);
+    // v > 0 and normal: split into exponent e and mantissa m in [sqrt(1/2), sqrt(2)).
+    let bits = v.to_bits() as i32;
+    let shifted = bits - 0x3f35_04f3; // bits of sqrt(1/2)
+    let e = shifted >> 23;
+    let m = f32::from_bits((bits - (e << 23)) as u32);
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let series = t * (2.0 + t2 * (2.0 / 3.0 + t2 * (2.0 / 5.0 + t2 * (2.0 / 7.0))));
+    e as f32 * DB_PER_OCTAVE + series * DB_PER_LN
+}
+
+/// [`db10`] over a slice in place; returns the largest result.
+#[inline(always)]
+pub(crate) fn db10_slice(v: &mut [f32], amin: f32) -> f32 {
+    let mut max = [f32::NEG_INFINITY; 8];
+    let mut chunks = v.chunks_exact_mut(8);
+    for c in &mut chunks {
+        for k in 0..8 {
+            c[k] = db10(c[k], amin);
+            max[k] = max[k].max(c[k]);
+        }
+    }
+    let mut m = max.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    for x in chunks.into_remainder() {
+        *x = db10(*x, amin);
+        m = m.max(*x);
+    }
+    m
 }

@@ -3,6 +3,7 @@
 //! The filter bank is applied as a banded (sparse) product: each mel band only touches the FFT
 //! bins between its neighbours' centre frequencies.
 
+use crate::matrix::{avx2_fn, db10_slice, dot8};
 use crate::stft::Stft;
 use crate::Matrix;
 
@@ -79,6 +80,61 @@ pub fn fft_frequencies(sr: f64, n_fft: usize) -> Vec<f64> {
     (0..=n_fft / 2).map(|i| i as f64 * val).collect()
 }
 
+/// Band `i`'s non-zero weights `(first_bin, weights)` of the filter bank described at
+/// [`mel_filterbank`], given the bin frequencies and the `n_mels + 2` mel edge frequencies.
+fn band_weights(i: usize, fftfreqs: &[f64], mel_f: &[f64], slaney_norm: bool) -> (usize, Vec<f32>) {
+    let fdiff_lo = mel_f[i + 1] - mel_f[i];
+    let fdiff_hi = mel_f[i + 2] - mel_f[i + 1];
+    let enorm = 2.0 / (mel_f[i + 2] - mel_f[i]);
+    // Only bins strictly between the outer edges can be non-zero (when both halves have a
+    // positive width; otherwise every bin is evaluated).
+    let (lo, hi) = if fdiff_lo > 0.0 && fdiff_hi > 0.0 {
+        (
+            fftfreqs.partition_point(|&f| f <= mel_f[i]),
+            fftfreqs.partition_point(|&f| f < mel_f[i + 2]),
+        )
+    } else {
+        (0, fftfreqs.len())
+    };
+    let hi = hi.max(lo);
+    let vals: Vec<f32> = fftfreqs[lo..hi]
+        .iter()
+        .map(|&f| {
+            let lower = -(mel_f[i] - f) / fdiff_lo;
+            let upper = (mel_f[i + 2] - f) / fdiff_hi;
+            let v = 0f64.max(lower.min(upper)) as f32;
+            if slaney_norm {
+                (v as f64 * enorm) as f32
+            } else {
+                v
+            }
+        })
+        .collect();
+    match vals.iter().position(|&v| v != 0.0) {
+        Some(first) => {
+            let last = vals.iter().rposition(|&v| v != 0.0).unwrap_or(first);
+            (lo + first, vals[first..=last].to_vec())
+        }
+        None => (0, Vec::new()),
+    }
+}
+
+/// The `n_mels + 2` band edges and the FFT bin frequencies of a filter bank.
+fn filterbank_grid(
+    sr: u32,
+    n_fft: usize,
+    n_mels: usize,
+    fmin: f32,
+    fmax: Option<f32>,
+    scale: MelScale,
+) -> (Vec<f64>, Vec<f64>) {
+    let fmax = fmax.map(f64::from).unwrap_or(sr as f64 / 2.0);
+    (
+        fft_frequencies(sr as f64, n_fft),
+        mel_frequencies(n_mels + 2, fmin as f64, fmax, scale),
+    )
+}
+
 /// The mel filter bank, `n_mels x (1 + n_fft / 2)`, equal to
 /// `librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
 /// htk=(scale == Htk), norm='slaney' if slaney_norm else None)` (float32).
@@ -91,82 +147,106 @@ pub fn mel_filterbank(
     scale: MelScale,
     slaney_norm: bool,
 ) -> Matrix {
-    let fmax = fmax.map(f64::from).unwrap_or(sr as f64 / 2.0);
     let bins = n_fft / 2 + 1;
-    let fftfreqs = fft_frequencies(sr as f64, n_fft);
-    let mel_f = mel_frequencies(n_mels + 2, fmin as f64, fmax, scale);
+    let (fftfreqs, mel_f) = filterbank_grid(sr, n_fft, n_mels, fmin, fmax, scale);
     let mut w = Matrix::zeros(n_mels, bins);
     for i in 0..n_mels {
-        let fdiff_lo = mel_f[i + 1] - mel_f[i];
-        let fdiff_hi = mel_f[i + 2] - mel_f[i + 1];
-        let enorm = 2.0 / (mel_f[i + 2] - mel_f[i]);
-        let row = w.row_mut(i);
-        for (b, &f) in fftfreqs.iter().enumerate() {
-            let lower = -(mel_f[i] - f) / fdiff_lo;
-            let upper = (mel_f[i + 2] - f) / fdiff_hi;
-            let v = 0f64.max(lower.min(upper)) as f32;
-            row[b] = if slaney_norm {
-                (v as f64 * enorm) as f32
-            } else {
-                v
-            };
-        }
+        let (first, vals) = band_weights(i, &fftfreqs, &mel_f, slaney_norm);
+        w.row_mut(i)[first..first + vals.len()].copy_from_slice(&vals);
     }
     w
 }
 
-/// A filter bank stored as one contiguous run of non-zero weights per band.
+/// A filter bank stored as one contiguous run of weights per band, each run widened (with zero
+/// weights, inside the spectrum) to a multiple of 8 so the per-band dot products run in whole
+/// vector chunks.
 #[derive(Debug, Clone)]
 pub struct SparseFilterbank {
-    /// `(first_bin, weights)` per band.
-    bands: Vec<(usize, Vec<f32>)>,
+    /// First bin of each band's run.
+    starts: Vec<usize>,
+    /// Band `m`'s weights are `weights[offsets[m]..offsets[m + 1]]`.
+    offsets: Vec<usize>,
+    weights: Vec<f32>,
     n_bins: usize,
 }
 
 impl SparseFilterbank {
+    fn from_bands(bands: impl Iterator<Item = (usize, Vec<f32>)>, n_bins: usize) -> Self {
+        let mut fb = SparseFilterbank {
+            starts: Vec::new(),
+            offsets: vec![0],
+            weights: Vec::new(),
+            n_bins,
+        };
+        for (first, w) in bands {
+            let len = w.len().next_multiple_of(8).min(n_bins).max(w.len());
+            let start = first.min(n_bins.saturating_sub(len));
+            fb.weights.extend((start..first).map(|_| 0.0));
+            fb.weights.extend_from_slice(&w);
+            let used = first - start + w.len();
+            fb.weights.extend((used..len).map(|_| 0.0));
+            fb.starts.push(start);
+            fb.offsets.push(fb.weights.len());
+        }
+        fb
+    }
+
     /// Keeps, for each row of `dense`, the span from its first to its last non-zero weight.
     pub fn from_dense(dense: &Matrix) -> Self {
-        let bands = (0..dense.rows)
-            .map(|r| {
-                let row = dense.row(r);
-                match row.iter().position(|&v| v != 0.0) {
-                    Some(first) => {
-                        let last = row.iter().rposition(|&v| v != 0.0).unwrap_or(first);
-                        (first, row[first..=last].to_vec())
-                    }
-                    None => (0, Vec::new()),
+        let bands = (0..dense.rows).map(|r| {
+            let row = dense.row(r);
+            match row.iter().position(|&v| v != 0.0) {
+                Some(first) => {
+                    let last = row.iter().rposition(|&v| v != 0.0).unwrap_or(first);
+                    (first, row[first..=last].to_vec())
                 }
-            })
-            .collect();
-        SparseFilterbank {
-            bands,
-            n_bins: dense.cols,
-        }
+                None => (0, Vec::new()),
+            }
+        });
+        Self::from_bands(bands, dense.cols)
+    }
+
+    /// The Slaney-normalised filter bank of `p` (the sparse form of [`MelParams::filterbank`]),
+    /// computed band by band without the dense matrix.
+    pub fn new(p: &MelParams) -> Self {
+        let (fftfreqs, mel_f) = filterbank_grid(p.sr, p.n_fft, p.n_mels, p.fmin, p.fmax, p.scale());
+        let bands = (0..p.n_mels).map(|i| band_weights(i, &fftfreqs, &mel_f, true));
+        Self::from_bands(bands, p.n_fft / 2 + 1)
     }
 
     pub fn n_bands(&self) -> usize {
-        self.bands.len()
+        self.starts.len()
     }
 
     pub fn n_bins(&self) -> usize {
         self.n_bins
     }
 
-    /// `out[m] = sum_f W[m, f] * spectrum[f]` for one frame.
+    fn band(&self, m: usize) -> (usize, &[f32]) {
+        (
+            self.starts[m],
+            &self.weights[self.offsets[m]..self.offsets[m + 1]],
+        )
+    }
+
+    /// `out[m] = sum_f W[m, f] * spectrum[f]` for one frame (`spectrum` has [`Self::n_bins`]
+    /// values).
     pub fn apply(&self, spectrum: &[f32], out: &mut [f32]) {
-        for ((first, w), o) in self.bands.iter().zip(out.iter_mut()) {
-            let s = &spectrum[*first..*first + w.len()];
-            *o = dot(w, s);
+        if spectrum.len() < self.n_bins {
+            out.fill(0.0);
+            return;
         }
+        apply_bands(spectrum, &self.starts, &self.offsets, &self.weights, out);
     }
 
     /// Projects a full `bins x frames` spectrogram onto the mel bands (`bands x frames`).
     pub fn project(&self, s: &Matrix) -> Matrix {
-        let mut out = Matrix::zeros(self.bands.len(), s.cols);
+        let mut out = Matrix::zeros(self.n_bands(), s.cols);
         if s.rows != self.n_bins {
             return out;
         }
-        for (m, (first, w)) in self.bands.iter().enumerate() {
+        for m in 0..self.n_bands() {
+            let (first, w) = self.band(m);
             let orow = out.row_mut(m);
             for (k, &wk) in w.iter().enumerate() {
                 let srow = s.row(first + k);
@@ -179,22 +259,20 @@ impl SparseFilterbank {
     }
 }
 
-/// Dot product with eight independent accumulators so the compiler can vectorise it.
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
+avx2_fn! {
+    /// The per-band dot products of [`SparseFilterbank::apply`].
+    fn apply_bands(
+        spectrum: &[f32],
+        starts: &[usize],
+        offsets: &[usize],
+        weights: &[f32],
+        out: &mut [f32],
+    ) {
+        for ((o, &start), ends) in out.iter_mut().zip(starts).zip(offsets.windows(2)) {
+            let w = &weights[ends[0]..ends[1]];
+            *o = dot8(w, &spectrum[start..start + w.len()]);
         }
     }
-    let mut s: f32 = acc.iter().sum();
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
 }
 
 /// Parameters of a mel spectrogram (librosa names and defaults).
@@ -259,7 +337,7 @@ pub fn melspectrogram(y: &[f32], p: &MelParams) -> Matrix {
 /// The mel power spectrogram in frames-major orientation (`frames x n_mels`, one row per
 /// frame), i.e. the transpose of [`melspectrogram`]; cheaper when features are wanted per frame.
 pub fn melspectrogram_frames(y: &[f32], p: &MelParams) -> Matrix {
-    let fb = SparseFilterbank::from_dense(&p.filterbank());
+    let fb = SparseFilterbank::new(p);
     let mut stft = Stft::new(p.n_fft, p.hop);
     let frames = stft.n_frames(y.len());
     let n_mels = fb.n_bands();
@@ -289,22 +367,37 @@ pub fn power_to_db(s: &Matrix, reference: DbRef, amin: f32, top_db: Option<f32>)
         DbRef::Max => s.data.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)),
     };
     let offset = 10.0 * amin.max(ref_value).log10();
-    let mut data: Vec<f32> = s
-        .data
-        .iter()
-        .map(|&v| 10.0 * amin.max(v.abs()).log10() - offset)
-        .collect();
+    let mut data: Vec<f32> = s.data.iter().map(|v| v.abs()).collect();
+    let max = to_db_in_place(&mut data, amin, offset);
     if let Some(top) = top_db {
-        let max = data.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let floor = max - top;
-        for v in &mut data {
-            *v = v.max(floor);
-        }
+        clamp_below(&mut data, max - top);
     }
     Matrix {
         rows: s.rows,
         cols: s.cols,
         data,
+    }
+}
+
+avx2_fn! {
+    /// `v = 10 log10(max(v, amin)) - offset` for `v >= 0`; returns the largest result.
+    pub(crate) fn to_db_in_place(v: &mut [f32], amin: f32, offset: f32) -> f32 {
+        let max = db10_slice(v, amin);
+        if offset != 0.0 {
+            for x in v.iter_mut() {
+                *x -= offset;
+            }
+        }
+        max - offset
+    }
+}
+
+avx2_fn! {
+    /// `v = max(v, floor)`.
+    pub(crate) fn clamp_below(v: &mut [f32], floor: f32) {
+        for x in v.iter_mut() {
+            *x = x.max(floor);
+        }
     }
 }
 
@@ -338,6 +431,50 @@ mod tests {
             let want: f32 = dense.row(m).iter().zip(&spec).map(|(a, b)| a * b).sum();
             assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0));
         }
+    }
+
+    #[test]
+    fn sparse_filterbank_equals_the_dense_one() {
+        for p in [
+            MelParams::default(),
+            MelParams {
+                sr: 16000,
+                n_fft: 400,
+                n_mels: 40,
+                fmin: 50.0,
+                fmax: Some(7000.0),
+                htk: true,
+                ..MelParams::default()
+            },
+        ] {
+            let dense = p.filterbank();
+            let spec: Vec<f32> = (0..dense.cols)
+                .map(|i| ((i * 37) % 11) as f32 + 0.5)
+                .collect();
+            let mut a = vec![0f32; p.n_mels];
+            let mut b = vec![0f32; p.n_mels];
+            SparseFilterbank::new(&p).apply(&spec, &mut a);
+            SparseFilterbank::from_dense(&dense).apply(&spec, &mut b);
+            for (m, (x, y)) in a.iter().zip(&b).enumerate() {
+                let want: f32 = dense.row(m).iter().zip(&spec).map(|(a, b)| a * b).sum();
+                assert_eq!(x, y);
+                assert!((x - want).abs() <= 1e-5 * want.abs().max(1.0));
+            }
+        }
+    }
+
+    #[test]
+    fn fast_db_is_within_a_micro_decibel_of_log10() {
+        let mut x = 1e-12f32;
+        let mut worst = 0f64;
+        while x < 1e12 {
+            let want = 10.0 * (x.max(1e-10) as f64).log10();
+            let got = crate::matrix::db10(x, 1e-10) as f64;
+            worst = worst.max((got - want).abs());
+            x *= 1.0137;
+        }
+        assert!(worst < 2e-5, "worst {worst} dB");
+        assert!((crate::matrix::db10(0.0, 1e-10) + 100.0).abs() < 2e-5);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! norm='ortho')`) over the mel axis of a dB mel spectrogram (`power_to_db(S, ref=1.0)`, with
 //! librosa's `amin = 1e-10` and `top_db = 80`), keeping the first `n_mfcc` coefficients.
 
-use crate::mel::{dot, melspectrogram_frames, MelParams};
+use crate::matrix::{avx2_fn, dot8};
+use crate::mel::{clamp_below, melspectrogram_frames, to_db_in_place, MelParams};
 use crate::Matrix;
 
 /// The `n_out x n` orthonormal DCT-II matrix (rows are coefficients).
@@ -49,26 +50,27 @@ pub fn mfcc_from_db(db: &Matrix, n_mfcc: usize) -> Matrix {
 /// coefficient is one contiguous dot product.
 pub fn mfcc(y: &[f32], p: &MelParams, n_mfcc: usize) -> Matrix {
     let mut fm = melspectrogram_frames(y, p);
-    let mut max = f32::NEG_INFINITY;
-    for v in fm.data.iter_mut() {
-        *v = 10.0 * v.abs().max(1e-10).log10();
-        max = max.max(*v);
-    }
-    let floor = max - 80.0;
-    for v in fm.data.iter_mut() {
-        *v = v.max(floor);
-    }
+    // Mel power is never negative, so power_to_db's `abs` is a no-op here.
+    let max = to_db_in_place(&mut fm.data, 1e-10, 0.0);
+    clamp_below(&mut fm.data, max - 80.0);
     let n_mfcc = n_mfcc.min(fm.cols);
     let dct = dct_matrix(n_mfcc, fm.cols);
-    let frames = fm.rows;
-    let mut out = Matrix::zeros(n_mfcc, frames);
-    for t in 0..frames {
-        let frame = fm.row(t);
-        for k in 0..n_mfcc {
-            out.data[k * frames + t] = dot(dct.row(k), frame);
+    let mut out = Matrix::zeros(n_mfcc, fm.rows);
+    dct_frames(&fm, &dct, &mut out);
+    out
+}
+
+avx2_fn! {
+    /// `out[k, t] = dct[k, :] . frames[t, :]` (frames-major input, coefficient-major output).
+    fn dct_frames(frames: &Matrix, dct: &Matrix, out: &mut Matrix) {
+        let n = frames.rows;
+        for t in 0..n {
+            let frame = frames.row(t);
+            for k in 0..dct.rows {
+                out.data[k * n + t] = dot8(dct.row(k), frame);
+            }
         }
     }
-    out
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! The short-time Fourier transform as librosa 0.11 computes it for spectrograms: a periodic
 //! Hann window, `center=True` with zero (`'constant'`) padding of `n_fft / 2` samples on each
-//! side, and the power `|X|^2` of each one-sided spectrum. The FFT plan, window and buffers are
-//! made once per [`Stft`] and reused for every frame.
+//! side, and the power `|X|^2` of each one-sided spectrum. The FFT plan, window, twiddles and
+//! buffers are made once per [`Stft`] and reused for every frame; an even `n_fft` runs as a
+//! half-length complex FFT with the window applied while filling its buffer.
 
+use crate::matrix::avx2_fn;
 use crate::Matrix;
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
 
 /// The periodic ("fftbins=True") Hann window of length `n`, as `scipy.signal.get_window('hann', n)`.
@@ -30,15 +33,34 @@ pub fn n_frames(len: usize, n_fft: usize, hop: usize) -> usize {
     1 + (padded - n_fft) / hop
 }
 
+/// How the one-sided spectrum is computed.
+enum Engine {
+    /// Even `n_fft = 2M`: the frame's even and odd samples are the real and imaginary parts of
+    /// an `M`-point complex FFT `Z`, untangled into the power spectrum by [`half_to_power`]
+    /// (windowing, FFT and power without any intermediate copy).
+    Half {
+        fft: Arc<dyn Fft<f32>>,
+        buf: Vec<Complex<f32>>,
+        scratch: Vec<Complex<f32>>,
+        /// `cos(2 pi k / n_fft)` and `sin(2 pi k / n_fft)`, `k < M`.
+        cos: Vec<f32>,
+        sin: Vec<f32>,
+    },
+    /// Odd `n_fft`: realfft.
+    Real {
+        fft: Arc<dyn RealToComplex<f32>>,
+        input: Vec<f32>,
+        output: Vec<Complex<f32>>,
+        scratch: Vec<Complex<f32>>,
+    },
+}
+
 /// A reusable power-spectrum engine for one `(n_fft, hop)` pair.
 pub struct Stft {
     n_fft: usize,
     hop: usize,
     window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
-    input: Vec<f32>,
-    output: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
+    engine: Engine,
     power: Vec<f32>,
 }
 
@@ -47,19 +69,37 @@ impl Stft {
     /// zero values are clamped to 1 so this never panics.
     pub fn new(n_fft: usize, hop: usize) -> Self {
         let n_fft = n_fft.max(1);
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fft = planner.plan_fft_forward(n_fft);
-        let input = fft.make_input_vec();
-        let output = fft.make_output_vec();
-        let scratch = fft.make_scratch_vec();
+        let engine = if n_fft % 2 == 0 {
+            let m = n_fft / 2;
+            let fft = FftPlanner::<f32>::new().plan_fft_forward(m);
+            let scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+            let (sin, cos) = (0..m)
+                .map(|k| {
+                    let (s, c) = (2.0 * std::f64::consts::PI * k as f64 / n_fft as f64).sin_cos();
+                    (s as f32, c as f32)
+                })
+                .unzip();
+            Engine::Half {
+                fft,
+                buf: vec![Complex::new(0.0, 0.0); m],
+                scratch,
+                cos,
+                sin,
+            }
+        } else {
+            let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+            Engine::Real {
+                input: fft.make_input_vec(),
+                output: fft.make_output_vec(),
+                scratch: fft.make_scratch_vec(),
+                fft,
+            }
+        };
         Stft {
             n_fft,
             hop: hop.max(1),
             window: hann_periodic(n_fft),
-            fft,
-            input,
-            output,
-            scratch,
+            engine,
             power: vec![0.0; n_fft / 2 + 1],
         }
     }
@@ -78,40 +118,102 @@ impl Stft {
     /// [`Stft::n_bins`] values and is only valid during the call.
     pub fn for_each_power_frame(&mut self, y: &[f32], mut f: impl FnMut(usize, &[f32])) {
         let n = y.len() as isize;
-        let pad = (self.n_fft / 2) as isize;
+        let n_fft = self.n_fft;
+        let pad = (n_fft / 2) as isize;
         let frames = self.n_frames(y.len());
         for t in 0..frames {
             let start = (t * self.hop) as isize - pad;
             // Window positions i with 0 <= start + i < n carry signal; the rest is padding.
-            let lo = (-start).clamp(0, self.n_fft as isize) as usize;
-            let hi = (n - start).clamp(0, self.n_fft as isize) as usize;
-            self.input[..lo].fill(0.0);
-            if hi > lo {
+            let lo = (-start).clamp(0, n_fft as isize) as usize;
+            let hi = (n - start).clamp(0, n_fft as isize) as usize;
+            let hi = hi.max(lo);
+            let src = if hi > lo {
                 let s = (start + lo as isize) as usize;
-                let src = &y[s..s + (hi - lo)];
-                for ((dst, &x), &w) in self.input[lo..hi]
-                    .iter_mut()
-                    .zip(src)
-                    .zip(&self.window[lo..hi])
-                {
-                    *dst = x * w;
+                &y[s..s + (hi - lo)]
+            } else {
+                &[][..]
+            };
+            match &mut self.engine {
+                Engine::Half {
+                    fft,
+                    buf,
+                    scratch,
+                    cos,
+                    sin,
+                } => {
+                    let input = complex_as_floats(buf);
+                    windowed_copy(input, &self.window, src, lo);
+                    fft.process_with_scratch(buf, scratch);
+                    half_to_power(buf, cos, sin, &mut self.power);
+                }
+                Engine::Real {
+                    fft,
+                    input,
+                    output,
+                    scratch,
+                } => {
+                    windowed_copy(input, &self.window, src, lo);
+                    // Lengths come from the plan itself, so this cannot fail.
+                    if fft.process_with_scratch(input, output, scratch).is_err() {
+                        output.fill(Complex::new(0.0, 0.0));
+                    }
+                    for (p, c) in self.power.iter_mut().zip(output.iter()) {
+                        *p = c.re * c.re + c.im * c.im;
+                    }
                 }
             }
-            if hi.max(lo) < self.n_fft {
-                self.input[hi.max(lo)..].fill(0.0);
-            }
-            // Lengths come from the plan itself, so this cannot fail.
-            if self
-                .fft
-                .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
-                .is_err()
-            {
-                self.output.fill(Complex::new(0.0, 0.0));
-            }
-            for (p, c) in self.power.iter_mut().zip(&self.output) {
-                *p = c.re * c.re + c.im * c.im;
-            }
             f(t, &self.power);
+        }
+    }
+}
+
+/// The interleaved `(re, im)` floats of a complex buffer.
+fn complex_as_floats(buf: &mut [Complex<f32>]) -> &mut [f32] {
+    // SAFETY: `Complex<f32>` is `#[repr(C)]` with two `f32` fields, so `len` complex values
+    // are `2 * len` contiguous, aligned `f32`s; the borrow of `buf` is carried over.
+    unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<f32>(), 2 * buf.len()) }
+}
+
+avx2_fn! {
+    /// `dst = window * frame` where the frame holds `src` from position `lo` and zeros elsewhere.
+    fn windowed_copy(dst: &mut [f32], window: &[f32], src: &[f32], lo: usize) {
+        let hi = (lo + src.len()).min(dst.len());
+        let lo = lo.min(hi);
+        dst[..lo].fill(0.0);
+        for ((d, &x), &w) in dst[lo..hi].iter_mut().zip(src).zip(&window[lo..hi]) {
+            *d = x * w;
+        }
+        dst[hi..].fill(0.0);
+    }
+}
+
+avx2_fn! {
+    /// Power spectrum `|X_k|^2`, `k = 0..=M`, of the real frame `x` whose even and odd samples
+    /// went into the `M`-point complex FFT `z`: with `a = z_k`, `b = conj(z_{M-k})`,
+    /// `X_k = (a + b) / 2 - i e^{-2 pi i k / 2M} (a - b) / 2`.
+    fn half_to_power(z: &[Complex<f32>], cos: &[f32], sin: &[f32], power: &mut [f32]) {
+        let m = z.len();
+        if m == 0 || power.len() != m + 1 || cos.len() < m || sin.len() < m {
+            return;
+        }
+        let (r0, i0) = (z[0].re, z[0].im);
+        power[0] = (r0 + i0) * (r0 + i0);
+        power[m] = (r0 - i0) * (r0 - i0);
+        let head = &z[1..];
+        let tail = &z[1..];
+        for (((p, a), b), (&c, &s)) in power[1..m]
+            .iter_mut()
+            .zip(head)
+            .zip(tail.iter().rev())
+            .zip(cos[1..m].iter().zip(&sin[1..m]))
+        {
+            let sr = a.re + b.re;
+            let si = a.im - b.im;
+            let dr = a.re - b.re;
+            let di = a.im + b.im;
+            let xr = sr + c * di - s * dr;
+            let xi = si - c * dr - s * di;
+            *p = 0.25 * (xr * xr + xi * xi);
         }
     }
 }
@@ -140,6 +242,43 @@ mod tests {
         assert_eq!(n_frames(22050, 2048, 512), 1 + 22050 / 512);
         assert_eq!(n_frames(100, 2048, 512), 1);
         assert_eq!(n_frames(0, 2048, 512), 1);
+    }
+
+    #[test]
+    fn half_length_fft_equals_realfft() {
+        for n_fft in [2usize, 8, 512, 2048] {
+            let y: Vec<f32> = (0..5000)
+                .map(|i| (i as f32 * 0.037).sin() + 0.3 * ((i * 7919) % 101) as f32 / 101.0)
+                .collect();
+            let s = power_spectrogram(&y, n_fft, n_fft / 2 + 1);
+            let mut planner = RealFftPlanner::<f32>::new();
+            let fft = planner.plan_fft_forward(n_fft);
+            let w = hann_periodic(n_fft);
+            let pad = n_fft / 2;
+            for t in [0, 1, s.cols / 2, s.cols - 1] {
+                let mut frame: Vec<f32> = (0..n_fft)
+                    .map(|i| {
+                        let j = (t * (n_fft / 2 + 1) + i) as isize - pad as isize;
+                        if j >= 0 && (j as usize) < y.len() {
+                            y[j as usize] * w[i]
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let mut out = fft.make_output_vec();
+                fft.process(&mut frame, &mut out).unwrap();
+                let max = out.iter().map(|c| c.norm_sqr()).fold(0f32, f32::max);
+                for (b, c) in out.iter().enumerate() {
+                    let want = c.norm_sqr();
+                    let got = s.get(b, t);
+                    assert!(
+                        (got - want).abs() <= 1e-5 * max + 1e-4 * want,
+                        "n_fft {n_fft} frame {t} bin {b}: {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -259,19 +259,29 @@ impl SparseFilterbank {
     }
 }
 
-avx2_fn! {
-    /// The per-band dot products of [`SparseFilterbank::apply`].
-    fn apply_bands(
-        spectrum: &[f32],
-        starts: &[usize],
-        offsets: &[usize],
-        weights: &[f32],
-        out: &mut [f32],
-    ) {
-        for ((o, &start), ends) in out.iter_mut().zip(starts).zip(offsets.windows(2)) {
-            let w = &weights[ends[0]..ends[1]];
-            *o = dot8(w, &spectrum[start..start + w.len()]);
+/// The per-band dot products of [`SparseFilterbank::apply`].
+fn apply_bands(
+    spectrum: &[f32],
+    starts: &[usize],
+    offsets: &[usize],
+    weights: &[f32],
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::matrix::has_avx2() {
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(spectrum: &[f32], starts: &[usize], offsets: &[usize], w: &[f32], out: &mut [f32]) {
+            for ((o, &start), ends) in out.iter_mut().zip(starts).zip(offsets.windows(2)) {
+                let w = &w[ends[0]..ends[1]];
+                *o = crate::matrix::dot_avx2(w, &spectrum[start..start + w.len()]);
+            }
         }
+        // SAFETY: AVX2 and FMA are present (checked just above).
+        return unsafe { avx2(spectrum, starts, offsets, weights, out) };
+    }
+    for ((o, &start), ends) in out.iter_mut().zip(starts).zip(offsets.windows(2)) {
+        let w = &weights[ends[0]..ends[1]];
+        *o = dot8(w, &spectrum[start..start + w.len()]);
     }
 }
 

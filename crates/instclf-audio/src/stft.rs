@@ -45,6 +45,9 @@ enum Engine {
         /// `cos(2 pi k / n_fft)` and `sin(2 pi k / n_fft)`, `k < M`.
         cos: Vec<f32>,
         sin: Vec<f32>,
+        /// The same, every value twice.
+        cos2: Vec<f32>,
+        sin2: Vec<f32>,
     },
     /// Odd `n_fft`: realfft.
     Real {
@@ -79,10 +82,13 @@ impl Stft {
                     (s as f32, c as f32)
                 })
                 .unzip();
+            let twice = |v: &Vec<f32>| v.iter().flat_map(|&x| [x, x]).collect();
             Engine::Half {
                 fft,
                 buf: vec![Complex::new(0.0, 0.0); m],
                 scratch,
+                cos2: twice(&cos),
+                sin2: twice(&sin),
                 cos,
                 sin,
             }
@@ -140,11 +146,13 @@ impl Stft {
                     scratch,
                     cos,
                     sin,
+                    cos2,
+                    sin2,
                 } => {
                     let input = complex_as_floats(buf);
                     windowed_copy(input, &self.window, src, lo);
                     fft.process_with_scratch(buf, scratch);
-                    half_to_power(buf, cos, sin, &mut self.power);
+                    half_to_power(buf, cos, sin, cos2, sin2, &mut self.power);
                 }
                 Engine::Real {
                     fft,
@@ -187,35 +195,91 @@ avx2_fn! {
     }
 }
 
-avx2_fn! {
-    /// Power spectrum `|X_k|^2`, `k = 0..=M`, of the real frame `x` whose even and odd samples
-    /// went into the `M`-point complex FFT `z`: with `a = z_k`, `b = conj(z_{M-k})`,
-    /// `X_k = (a + b) / 2 - i e^{-2 pi i k / 2M} (a - b) / 2`.
-    fn half_to_power(z: &[Complex<f32>], cos: &[f32], sin: &[f32], power: &mut [f32]) {
-        let m = z.len();
-        if m == 0 || power.len() != m + 1 || cos.len() < m || sin.len() < m {
-            return;
-        }
-        let (r0, i0) = (z[0].re, z[0].im);
-        power[0] = (r0 + i0) * (r0 + i0);
-        power[m] = (r0 - i0) * (r0 - i0);
-        let head = &z[1..];
-        let tail = &z[1..];
-        for (((p, a), b), (&c, &s)) in power[1..m]
-            .iter_mut()
-            .zip(head)
-            .zip(tail.iter().rev())
-            .zip(cos[1..m].iter().zip(&sin[1..m]))
-        {
-            let sr = a.re + b.re;
-            let si = a.im - b.im;
-            let dr = a.re - b.re;
-            let di = a.im + b.im;
-            let xr = sr + c * di - s * dr;
-            let xi = si - c * dr - s * di;
-            *p = 0.25 * (xr * xr + xi * xi);
+/// Power spectrum `|X_k|^2`, `k = 0..=M`, of the real frame `x` whose even and odd samples
+/// went into the `M`-point complex FFT `z`: with `a = z_k`, `b = conj(z_{M-k})`,
+/// `X_k = (a + b) / 2 - i e^{-2 pi i k / 2M} (a - b) / 2`. `cos`/`sin` hold the twiddles
+/// `k < M`, `cos2`/`sin2` the same with every value twice (for the interleaved AVX2 path).
+fn half_to_power(
+    z: &[Complex<f32>],
+    cos: &[f32],
+    sin: &[f32],
+    cos2: &[f32],
+    sin2: &[f32],
+    power: &mut [f32],
+) {
+    let m = z.len();
+    if m == 0 || power.len() != m + 1 || cos.len() < m || sin.len() < m {
+        return;
+    }
+    let (r0, i0) = (z[0].re, z[0].im);
+    power[0] = (r0 + i0) * (r0 + i0);
+    power[m] = (r0 - i0) * (r0 - i0);
+    #[allow(unused_mut)]
+    let mut from = 1;
+    #[cfg(target_arch = "x86_64")]
+    if crate::matrix::has_avx2() && cos2.len() >= 2 * m && sin2.len() >= 2 * m {
+        // SAFETY: AVX2 and FMA are present (checked just above).
+        from = unsafe { half_to_power_avx2(z, cos2, sin2, power) };
+    }
+    let _ = (cos2, sin2);
+    for k in from..m {
+        let (a, b) = (z[k], z[m - k]);
+        let (c, s) = (cos[k], sin[k]);
+        let sr = a.re + b.re;
+        let si = a.im - b.im;
+        let dr = a.re - b.re;
+        let di = a.im + b.im;
+        let xr = sr + c * di - s * dr;
+        let xi = si - c * dr - s * di;
+        power[k] = 0.25 * (xr * xr + xi * xi);
+    }
+}
+
+/// The AVX2 body of [`half_to_power`] for bins `1..` in blocks of 8; returns the first bin it
+/// left for the scalar loop. Lengths are checked by the caller.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn half_to_power_avx2(z: &[Complex<f32>], cos2: &[f32], sin2: &[f32], power: &mut [f32]) -> usize {
+    use std::arch::x86_64::*;
+    let m = z.len();
+    let zf = z.as_ptr().cast::<f32>();
+    let mut k = 1;
+    // SAFETY: for k + 8 <= m every read is of complex values k..k+8 and m-k-7..=m-k (all in
+    // 1..m), of twiddles 2k..2k+16 < 2m, and every write of power[k..k+8] (power has m + 1).
+    unsafe {
+        let odd_sign = _mm256_setr_ps(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
+        let quarter = _mm256_set1_ps(0.25);
+        // X for 4 bins from a = z[k..k+4] and rb = z[m-k-3..=m-k] (reversed inside).
+        let block = |a: __m256, rb: __m256, c: __m256, s: __m256| -> __m256 {
+            // Reverse the order of the four complex values.
+            let b = _mm256_permute_ps(_mm256_permute2f128_ps(rb, rb, 0x01), 0x4E);
+            let bc = _mm256_xor_ps(b, odd_sign); // conj(b)
+            let sum = _mm256_add_ps(a, bc); // (sr, si)
+            let d = _mm256_sub_ps(a, bc); // (dr, di)
+            let dsw = _mm256_xor_ps(_mm256_permute_ps(d, 0xB1), odd_sign); // (di, -dr)
+                                                                           // (xr, xi) = (sr + c di - s dr, si - c dr - s di)
+            let x = _mm256_fnmadd_ps(s, d, _mm256_fmadd_ps(c, dsw, sum));
+            _mm256_mul_ps(x, x)
+        };
+        while k + 8 <= m {
+            let a0 = _mm256_loadu_ps(zf.add(2 * k));
+            let a1 = _mm256_loadu_ps(zf.add(2 * (k + 4)));
+            let b0 = _mm256_loadu_ps(zf.add(2 * (m - k - 3)));
+            let b1 = _mm256_loadu_ps(zf.add(2 * (m - k - 7)));
+            let c0 = _mm256_loadu_ps(cos2.as_ptr().add(2 * k));
+            let c1 = _mm256_loadu_ps(cos2.as_ptr().add(2 * (k + 4)));
+            let s0 = _mm256_loadu_ps(sin2.as_ptr().add(2 * k));
+            let s1 = _mm256_loadu_ps(sin2.as_ptr().add(2 * (k + 4)));
+            let x0 = block(a0, b0, c0, s0);
+            let x1 = block(a1, b1, c1, s1);
+            // (p0 p1 q0 q1 | p2 p3 q2 q3) -> (p0 p1 p2 p3 | q0 q1 q2 q3)
+            let h = _mm256_hadd_ps(x0, x1);
+            let p = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(h), 0xD8));
+            _mm256_storeu_ps(power.as_mut_ptr().add(k), _mm256_mul_ps(p, quarter));
+            k += 8;
         }
     }
+    k
 }
 
 /// Power spectrogram `|STFT(y)|^2`, `(1 + n_fft / 2) x (1 + len / hop)` (bins x frames), equal to
@@ -246,7 +310,7 @@ mod tests {
 
     #[test]
     fn half_length_fft_equals_realfft() {
-        for n_fft in [2usize, 8, 512, 2048] {
+        for n_fft in [2usize, 8, 40, 512, 2048] {
             let y: Vec<f32> = (0..5000)
                 .map(|i| (i as f32 * 0.037).sin() + 0.3 * ((i * 7919) % 101) as f32 / 101.0)
                 .collect();

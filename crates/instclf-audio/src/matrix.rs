@@ -207,3 +207,23 @@ pub(crate) fn db10_slice(v: &mut [f32], amin: f32) -> f32 {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose_moves_every_element() {
+        for (rows, cols) in [(1, 1), (3, 40), (37, 17), (128, 431)] {
+            let m =
+                Matrix::from_vec(rows, cols, (0..rows * cols).map(|i| i as f32).collect()).unwrap();
+            let t = m.transpose();
+            assert_eq!((t.rows, t.cols), (cols, rows));
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(t.get(c, r), m.get(r, c));
+                }
+            }
+        }
+    }
+}

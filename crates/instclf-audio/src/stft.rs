@@ -72,7 +72,7 @@ impl Stft {
     /// zero values are clamped to 1 so this never panics.
     pub fn new(n_fft: usize, hop: usize) -> Self {
         let n_fft = n_fft.max(1);
-        let engine = if n_fft % 2 == 0 {
+        let engine = if n_fft.is_multiple_of(2) {
             let m = n_fft / 2;
             let fft = FftPlanner::<f32>::new().plan_fft_forward(m);
             let scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];

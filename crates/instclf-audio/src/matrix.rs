@@ -71,6 +71,10 @@ impl Matrix {
 /// std).
 #[inline]
 pub(crate) fn has_avx2() -> bool {
+    #[cfg(test)]
+    if tests::FORCE_PLAIN.with(|f| f.get()) {
+        return false;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
@@ -209,8 +213,47 @@ pub(crate) fn db10_slice(v: &mut [f32], amin: f32) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Makes [`has_avx2`] answer false on this thread, to test the plain kernels.
+        pub(crate) static FORCE_PLAIN: Cell<bool> = const { Cell::new(false) };
+    }
+
+    #[test]
+    fn plain_kernels_agree_with_the_avx2_ones() {
+        use crate::delta::delta;
+        use crate::mel::{melspectrogram, MelParams};
+        use crate::mfcc::mfcc;
+        use crate::stft::power_spectrogram;
+        let y: Vec<f32> = (0..30011)
+            .map(|i| (i as f32 * 0.031).sin() * (1.0 + (i as f32 * 0.0009).cos()) + 1e-3)
+            .collect();
+        let p = MelParams::default();
+        let run = |plain: bool| {
+            FORCE_PLAIN.with(|f| f.set(plain));
+            let m = mfcc(&y, &p, 40);
+            let out = [
+                power_spectrogram(&y, 2048, 512),
+                power_spectrogram(&y, 400, 160),
+                melspectrogram(&y, &p),
+                delta(&m, 9, 1),
+                m,
+            ];
+            FORCE_PLAIN.with(|f| f.set(false));
+            out
+        };
+        let (a, b) = (run(true), run(false));
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!((x.rows, x.cols), (y.rows, y.cols));
+            let scale = x.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (u, v) in x.data.iter().zip(&y.data) {
+                assert!((u - v).abs() <= 1e-5 * scale, "{u} vs {v} (scale {scale})");
+            }
+        }
+    }
 
     #[test]
     fn transpose_moves_every_element() {

@@ -6,8 +6,9 @@
 #   3. trains with `instclf train` and copies model.json + model.safetensors into src/default_model/;
 #   4. writes src/default_model/REPORT.md: data, epochs, frame accuracy, and note/file accuracy on
 #      held-out FluidR3 recordings and on the csound render (scripts/eval-classify.py).
-# Defaults (FluidR3 + MuseScore, 2 augmented copies, no CMN): see the README for the levers measured;
-# CMN=1 generalises better across soundfonts but misreads some short runs. SOURCES=fluidr3 trains on FluidR3 alone.
+# Defaults (FluidR3 + MuseScore, 2 augmented copies, half-weight CMN: CMN=1 CMN_WEIGHT=0.5): see the
+# README for the levers measured; full CMN (CMN_WEIGHT=1) misreads the Oboe fixture as Trumpet.
+# SOURCES=fluidr3 trains on FluidR3 alone. BIN=path skips the cargo build and uses that binary.
 # Needs: apt-get install fluidsynth fluid-soundfont-gm musescore-general-soundfont csound-soundfont
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,15 +16,25 @@ AUGMENT=${AUGMENT:-2}
 EPOCHS=${EPOCHS:-10}
 HIDDEN=${HIDDEN:-256}
 SOURCES=${SOURCES:-fluidr3 musescore}
-CMN=${CMN:-0}
+CMN=${CMN:-1}
+CMN_COEFFS=${CMN_COEFFS:-0}      # with CMN=1: normalise only the first N MFCCs (0: all)
+CMN_WEIGHT=${CMN_WEIGHT:-0.5}    # with CMN=1: fraction of the mean subtracted
+SKIP_COEFFS=${SKIP_COEFFS:-0}    # leave out the first N static MFCCs
+NOTE_MEAN=${NOTE_MEAN:-0}        # 1: append the note's mean MFCCs to every frame
+AUG_STRENGTH=${AUG_STRENGTH:-1}  # multiplies the tilt and pitch-shift ranges
+AUG_EQ=${AUG_EQ:-0}              # peak dB of a random smooth equaliser (0: none)
 PROFILE=${PROFILE:-release}
 WORK=${WORK:-data/default-model}
 for s in $SOURCES csound; do
   [ -d "data/render/$s" ] || bash scripts/render-all.sh "$s"
 done
-cargo build --profile "$PROFILE"
-BIN=target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/instclf
-cmn_arg=(); [ "$CMN" = 1 ] && cmn_arg=(--cmn)
+if [ -z "${BIN:-}" ]; then  # BIN=path uses an instclf binary built already
+  cargo build --profile "$PROFILE"
+  BIN=target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/instclf
+fi
+cmn_arg=(--skip-coeffs "$SKIP_COEFFS" --augment-strength "$AUG_STRENGTH" --augment-eq "$AUG_EQ")
+[ "$CMN" = 1 ] && cmn_arg+=(--cmn --cmn-coeffs "$CMN_COEFFS" --cmn-weight "$CMN_WEIGHT")
+[ "$NOTE_MEAN" = 1 ] && cmn_arg+=(--note-mean)
 rm -rf "$WORK"; mkdir -p "$WORK"
 audio_args=(); for s in $SOURCES; do audio_args+=(--audio "data/render/$s"); done
 $BIN dataset build "${audio_args[@]}" --out "$WORK/dataset" --augment "$AUGMENT" "${cmn_arg[@]}" --seed 0 \
@@ -34,10 +45,15 @@ cp "$WORK/model/model.json" "$WORK/model/model.safetensors" src/default_model/
 held=$(python3 scripts/eval-classify.py $BIN data/render/fluidr3 --model "$WORK/model" \
   --files-from "$WORK/dataset/notes.csv" --split test)
 cross=$(python3 scripts/eval-classify.py $BIN data/render/csound --model "$WORK/model")
-python3 - "$WORK" "$held" "$cross" "$SOURCES" "$AUGMENT" "$HIDDEN" "$CMN" <<'PY'
+python3 - "$WORK" "$held" "$cross" "$SOURCES" "$AUGMENT" "$HIDDEN" "$CMN" \
+  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ" <<'PY'
 import json, sys
-work, held, cross, sources, augment, hidden, cmn = sys.argv[1:]
+work, held, cross, sources, augment, hidden, cmn, extra = sys.argv[1:]
 t = json.load(open(f"{work}/train.json"))
+m = json.load(open(f"{work}/model/model.json"))
+arch = m["architecture"]
+layers = " -> ".join(str(h) + " (" + arch["activation"] + ")" for h in arch["hidden"])
+recipe = ", ".join(f"{k}={v}" for k, v in sorted(m["recipe"].items()))
 held, cross = json.loads(held), json.loads(cross)
 build = open(f"{work}/build.txt").read().strip()
 last = t["history"][-1]
@@ -45,14 +61,15 @@ with open("src/default_model/REPORT.md", "w") as f:
     f.write(f"""# The bundled default model
 
 Made by `scripts/train-default-model.sh` (AUGMENT={augment}, HIDDEN={hidden}, CMN={cmn},
-SOURCES="{sources}").
+{extra}, SOURCES="{sources}").
 
 - Data: {build}
 - Training sources: {sources} (rendered by scripts/render.py); {augment} augmented copies of each
-  training recording (gain, noise, spectral tilt, pitch shift, reverb); cepstral mean
-  normalisation per recording: {"on" if cmn == "1" else "off"}. The test split holds out
-  whole recordings (and the same recording from every source).
-- Network: 120 -> {hidden} (sigmoid) -> 10 (softmax), Adam lr 0.001, batch 128, {t['epochs']} epochs,
+  training recording (gain, noise, spectral tilt, pitch shift, reverb, random equaliser when
+  AUG_EQ > 0); cepstral mean normalisation per recording: {"on" if cmn == "1" else "off"}. The
+  test split holds out whole recordings (and the same recording from every source).
+- Feature recipe: {recipe}.
+- Network: {arch['n_features']} -> {layers} -> {arch['n_classes']} (softmax), Adam lr 0.001, batch 128, {t['epochs']} epochs,
   {t['train_time_s']:.1f} s of training.
 - Frame accuracy: train {last['accuracy']:.4f}, held-out test {t['test_accuracy']:.4f} (loss {t['test_loss']:.4f}).
 - Held-out FluidR3 recordings: note accuracy {held['note_accuracy']:.4f} over {held['notes']} notes,

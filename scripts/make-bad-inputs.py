@@ -23,6 +23,7 @@ Every case expects exit code 2, no panic text and {tmp} left exactly as set up (
 complete or partial).
 """
 
+import base64
 import json
 import os
 import random
@@ -277,6 +278,13 @@ def data_cases():
     d("huge_header_length", "header length", **{x: huge})
     d("header_garbage", "cannot parse the .npy header",
       **{x: b"\x93NUMPY\x01\x00\x76\x00" + b"{'descr': <f4 ((((((((".ljust(117) + b"\n"})
+    # Found by fuzzing (fuzz/fuzz_targets/npy.rs): nested braces made the header parser
+    # backtrack for more than 10 s.
+    d("nested_header", "brackets nested", **{x: base64.b64decode(
+        "k05VTVBZAQB2AHsnZGVzY3InOiAnPGY0Jywge3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7"
+        "e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7eydmb3J0cmFuX29yZGVyJzogRmFsc2UAAAAAAAAAACc6"
+        "ICgxMDAwMDAwLCAxMDAwMAAAAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAA/////////wkAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAA==")})
     d("object_dtype", "|O", **{x: npy_header("|O", (8, 3)) + bytes(8 * 3 * 8)})
     d("complex_dtype", "<c8", **{x: npy_header("<c8", (8, 3)) + bytes(8 * 3 * 8)})
     d("structured_dtype", "structured arrays are not supported",

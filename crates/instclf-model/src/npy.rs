@@ -12,6 +12,32 @@ use std::path::Path;
 /// default); guards against allocating gigabytes for a corrupt length field.
 const MAX_HEADER_LEN: usize = 1 << 20;
 
+/// The deepest bracket nesting accepted in a header. numpy writes a flat dict holding a shape
+/// tuple (depth 2; a structured dtype's list of field tuples, refused later anyway, reaches 4).
+/// The header parser behind npyz (py_literal) backtracks exponentially in the nesting depth:
+/// 14 `{` inside the dict took 104 s and a fuzzed 118-byte header over 10 s
+/// (`fuzz/fuzz_targets/npy.rs`), so deeper headers are refused before parsing.
+const MAX_HEADER_DEPTH: usize = 6;
+
+/// The bracket nesting depth of a header, outside quoted strings.
+fn header_depth(header: &[u8]) -> usize {
+    let (mut depth, mut max, mut quote) = (0usize, 0usize, None::<u8>);
+    for &b in header {
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(b),
+            (None, b'(' | b'[' | b'{') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            (None, b')' | b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// A 2-D float matrix read from a `.npy` file, converted to row-major `f32`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {
@@ -77,6 +103,13 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Raw<'a>, ModelError> {
                 "header length {hlen} is larger than the file ({} bytes) allows",
                 bytes.len()
             ),
+        ));
+    }
+    let depth = header_depth(&bytes[prefix..prefix + hlen]);
+    if depth > MAX_HEADER_DEPTH {
+        return Err(npy_err(
+            path,
+            format!("cannot parse the .npy header: brackets nested {depth} deep (at most {MAX_HEADER_DEPTH})"),
         ));
     }
     let mut reader: &[u8] = bytes;
@@ -483,5 +516,32 @@ mod tests {
         );
         let e = read_f32_2d_bytes(p, &f).unwrap_err().to_string();
         assert!(e.contains("2-D"), "{e}");
+    }
+
+    #[test]
+    fn deeply_nested_headers_are_refused_quickly() {
+        // Regression (fuzzing): nested `{` made the header parser backtrack for >10 s.
+        let p = Path::new("deep.npy");
+        let nested = format!(
+            "{{'descr': '<f4', {}'fortran_order': False, 'shape': (2, 2), }}",
+            "{".repeat(100)
+        );
+        let t0 = std::time::Instant::now();
+        let e = read_f32_2d_bytes(p, &hand_npy(&nested, &[0; 16]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("deep.npy") && e.contains("nested 102 deep"),
+            "{e}"
+        );
+        // At the limit (depth 16) the parser is still quick (and fails on the broken dict).
+        let at_limit = format!(
+            "{{'descr': '<f4', {}'fortran_order': False, 'shape': (2, 2), }}",
+            "{".repeat(MAX_HEADER_DEPTH - 2)
+        );
+        assert!(read_f32_2d_bytes(p, &hand_npy(&at_limit, &[0; 16])).is_err());
+        assert!(t0.elapsed().as_secs_f64() < 2.0, "{:?}", t0.elapsed());
+        // Brackets inside quoted strings do not count.
+        assert_eq!(header_depth(b"{'a((((': 1, 'shape': (2, 3)}"), 2);
     }
 }

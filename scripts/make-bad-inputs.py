@@ -411,6 +411,9 @@ def model_cases():
                   "fmax": None, "n_mfcc": 1, "deltas": True, "cmn": False}
     m("recipe_n_fft_0", model_files(recipe=bad_recipe)[0], gs, "n_fft must be between 2",
       "", cmd="classify {audio} --model {bad}/models/recipe_n_fft_0")
+    huge_mels = dict(bad_recipe, n_fft=2048, n_mels=1000000000)
+    m("recipe_n_mels_huge", model_files(recipe=huge_mels)[0], gs, "n_mels must be between 1 and",
+      "", cmd="classify {audio} --model {bad}/models/recipe_n_mels_huge")
     case("model_folder_is_file", "evaluate --model {bad}/models/good/model.json --data {data}",
          "model folder not found", "{bad}/models/good/model.json")
     case("plot_history_missing_model", "plot history {bad}/models/weights_missing -o {tmp}/h.png",
@@ -433,6 +436,11 @@ def option_cases():
     case("opt_top_abc", "classify {audio} --top abc", "invalid value 'abc'", "--top")
     case("opt_features_kind", "features {audio} --kind xyz -o {tmp}/f.npy", "xyz", "-")
     case("opt_convert_sr_0", "convert {audio} {tmp}/out.wav --sr 0", "0 Hz", "-")
+    case("opt_spectrogram_n_mels_huge", "spectrogram {audio} -o {tmp}/s.png --n-mels 100000000",
+         "--n-mels must be between 1 and", "-")
+    case("opt_dataset_n_mels_huge",
+         "dataset build --audio {tmp} --out {tmp}/ds --n-mels 100000000",
+         "n_mels must be between 1 and", "-")
     sw = "sweep --data {data} -o {tmp}/sweep --epochs 1 --quiet "
     case("sweep_shard_3_of_2", sw + "--shard 3/2", "invalid shard '3/2'", "--shard")
     case("sweep_shard_0_of_2", sw + "--shard 0/2", "invalid shard '0/2'", "--shard")

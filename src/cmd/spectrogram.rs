@@ -5,6 +5,7 @@
 use crate::util::write_atomic;
 use anyhow::{bail, Context};
 use instclf_audio::mel::{melspectrogram, power_to_db, DbRef, MelParams};
+use instclf_audio::recipe::{MAX_N_FFT, MAX_N_MELS};
 use instclf_plot::spectrogram::{render_spectrogram, SpecImage, DEFAULT_TITLE};
 use instclf_plot::ImageFormat;
 use std::path::PathBuf;
@@ -48,8 +49,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.sr == 0 {
         bail!("--sr must be positive");
     }
-    if args.n_mels == 0 || args.hop == 0 || args.n_fft < 2 {
-        bail!("--n-mels and --hop must be positive and --n-fft at least 2");
+    if args.n_mels == 0 || args.n_mels > MAX_N_MELS {
+        bail!(
+            "--n-mels must be between 1 and {MAX_N_MELS}, got {}",
+            args.n_mels
+        );
+    }
+    if args.hop == 0 || args.hop > MAX_N_FFT || args.n_fft < 2 || args.n_fft > MAX_N_FFT {
+        bail!("--hop must be between 1 and {MAX_N_FFT} and --n-fft between 2 and {MAX_N_FFT}");
     }
     let nyquist = args.sr as f32 / 2.0;
     if !(args.fmax > 0.0 && args.fmax <= nyquist) {

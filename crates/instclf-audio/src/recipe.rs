@@ -13,6 +13,13 @@ use serde::{Deserialize, Serialize};
 /// Width of the delta window (librosa's default).
 pub const DELTA_WIDTH: usize = 9;
 
+/// Largest FFT size a recipe may ask for (2^20 samples, 47 s at 22050 Hz).
+pub const MAX_N_FFT: usize = 1 << 20;
+/// Largest number of mel bands a recipe may ask for. Every band costs a run of filter weights and
+/// a value per frame, so an untrusted recipe must not name millions of them (librosa users stay
+/// at or below 512).
+pub const MAX_N_MELS: usize = 4096;
+
 /// Feature parameters (librosa names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -96,17 +103,23 @@ impl Recipe {
                 self.sr
             ));
         }
-        if self.n_fft < 2 || self.n_fft > 1 << 20 {
+        if self.n_fft < 2 || self.n_fft > MAX_N_FFT {
             return Err(format!(
-                "n_fft must be between 2 and 1048576, got {}",
+                "n_fft must be between 2 and {MAX_N_FFT}, got {}",
                 self.n_fft
             ));
         }
-        if self.hop == 0 {
-            return Err("hop must be at least 1".into());
+        if self.hop == 0 || self.hop > MAX_N_FFT {
+            return Err(format!(
+                "hop must be between 1 and {MAX_N_FFT}, got {}",
+                self.hop
+            ));
         }
-        if self.n_mels == 0 {
-            return Err("n_mels must be at least 1".into());
+        if self.n_mels == 0 || self.n_mels > MAX_N_MELS {
+            return Err(format!(
+                "n_mels must be between 1 and {MAX_N_MELS}, got {}",
+                self.n_mels
+            ));
         }
         if self.n_mfcc == 0 {
             return Err("n_mfcc must be at least 1".into());
@@ -303,6 +316,18 @@ mod tests {
             },
             Recipe {
                 fmax: Some(20000.0),
+                ..Recipe::default()
+            },
+            Recipe {
+                n_mels: MAX_N_MELS + 1,
+                ..Recipe::default()
+            },
+            Recipe {
+                n_fft: MAX_N_FFT + 1,
+                ..Recipe::default()
+            },
+            Recipe {
+                hop: usize::MAX,
                 ..Recipe::default()
             },
         ];

@@ -1,46 +1,9 @@
 //! End-to-end tests of `instclf classify` with the bundled model and with models trained here.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn instclf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(args)
-        .output()
-        .expect("run instclf")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/audio")
-        .join(name)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// 16-bit mono WAV of `samples` at `sr`.
-fn write_wav(path: &Path, sr: u32, samples: &[f32]) {
-    let mut b = Vec::new();
-    let data_len = (samples.len() * 2) as u32;
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&sr.to_le_bytes());
-    b.extend_from_slice(&(sr * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        b.extend_from_slice(&((s * 32767.0) as i16).to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
-}
+use common::{fixture, instclf, stderr, write_wav};
+use std::path::Path;
 
 #[test]
 fn sopsax_fixture_is_a_soprano_sax_with_four_notes() {

@@ -1,49 +1,22 @@
 //! End-to-end tests of `instclf dataset build|info`, and of a model trained on a built dataset
 //! classifying audio with the dataset's recipe.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn instclf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(args)
-        .output()
-        .expect("run instclf")
-}
+use common::{audio_dir, fixture, instclf, stderr};
+use std::path::Path;
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio")
-}
-
-/// A folder with two recordings of each of three classes (the fixtures, copied under new names).
-fn audio_dir(dir: &Path) -> PathBuf {
-    let audio = dir.join("audio");
-    std::fs::create_dir(&audio).unwrap();
-    for f in [
-        "Cello.Vib.ff.C3D3.aiff",
-        "Flute.Vib.pp.E5Gb5.aiff",
-        "Trumpet.NoVib.mf.E4Gb4.aiff",
-    ] {
-        let class = f.split('.').next().unwrap();
-        for copy in ["a", "b"] {
-            std::fs::copy(
-                fixtures().join(f),
-                audio.join(format!("{class}.{copy}.aiff")),
-            )
-            .unwrap();
-        }
-    }
-    audio
-}
+/// Three classes, two recordings each.
+const CLASSES: [&str; 3] = [
+    "Cello.Vib.ff.C3D3.aiff",
+    "Flute.Vib.pp.E5Gb5.aiff",
+    "Trumpet.NoVib.mf.E4Gb4.aiff",
+];
 
 #[test]
 fn build_info_train_and_classify_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
-    let audio = audio_dir(tmp.path());
+    let audio = audio_dir(tmp.path(), &CLASSES);
     std::fs::write(audio.join("Cello.broken.aiff"), b"FORM garbage").unwrap();
     let ds = tmp.path().join("ds");
     let o = instclf(&[
@@ -112,7 +85,7 @@ fn build_info_train_and_classify_round_trip() {
         "--quiet",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let f = fixtures().join("Flute.Vib.pp.E5Gb5.aiff");
+    let f = fixture("Flute.Vib.pp.E5Gb5.aiff");
     let o = instclf(&[
         "classify",
         "--json",
@@ -128,7 +101,7 @@ fn build_info_train_and_classify_round_trip() {
 #[test]
 fn augmented_build_adds_training_rows_only_and_is_reproducible() {
     let tmp = tempfile::tempdir().unwrap();
-    let audio = audio_dir(tmp.path());
+    let audio = audio_dir(tmp.path(), &CLASSES);
     let build = |out: &Path, aug: &str| {
         let o = instclf(&[
             "dataset",
@@ -172,18 +145,14 @@ fn bad_builds_are_clear_errors_and_leave_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let audio = tmp.path().join("one");
     std::fs::create_dir(&audio).unwrap();
+    std::fs::copy(fixture("Oboe.Vib.mf.C5D5.aiff"), audio.join("Oboe.x.aiff")).unwrap();
     std::fs::copy(
-        fixtures().join("Oboe.Vib.mf.C5D5.aiff"),
-        audio.join("Oboe.x.aiff"),
-    )
-    .unwrap();
-    std::fs::copy(
-        fixtures().join("Cello.Vib.ff.C3D3.aiff"),
+        fixture("Cello.Vib.ff.C3D3.aiff"),
         audio.join("Cello.x.aiff"),
     )
     .unwrap();
     std::fs::copy(
-        fixtures().join("Cello.Vib.ff.C3D3.aiff"),
+        fixture("Cello.Vib.ff.C3D3.aiff"),
         audio.join("Cello.y.aiff"),
     )
     .unwrap();

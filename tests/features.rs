@@ -1,21 +1,15 @@
 //! End-to-end tests of `instclf features` and `instclf convert`: shapes and values of the
 //! written files, the numpy-identical `.npy` layout, and clean failures on bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-}
+use common::{assert_failed, instclf};
+use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/reference")
         .join(name)
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("run instclf")
 }
 
 /// Parses a float32 1-D or 2-D `.npy` (1-D as one row) written by numpy's rules; returns (rows, cols, data).
@@ -49,21 +43,11 @@ fn reference(name: &str) -> (usize, usize, Vec<f32>) {
     read_npy(&fixture(&format!("{name}.npy")))
 }
 
-fn assert_fails(out: &Output, needle: &str) {
-    assert_eq!(out.status.code(), Some(2), "exit code");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(needle),
-        "stderr {err:?} should name {needle:?}"
-    );
-    assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err:?}");
-}
-
 #[test]
 fn mfcc_with_deltas_matches_librosa_at_native_rate() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("f.npy");
-    let o = run(&[
+    let o = instclf(&[
         "features",
         fixture("violin.wav").to_str().unwrap(),
         "--kind",
@@ -96,7 +80,7 @@ fn mfcc_with_deltas_matches_librosa_at_native_rate() {
 fn db_csv_and_mel_npy_have_librosa_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("d.csv");
-    let o = run(&[
+    let o = instclf(&[
         "features",
         fixture("violin.wav").to_str().unwrap(),
         "--kind",
@@ -123,7 +107,7 @@ fn db_csv_and_mel_npy_have_librosa_shapes() {
     assert!(err <= 0.01, "dB error {err}");
 
     let npy = dir.path().join("m.npy");
-    let o = run(&[
+    let o = instclf(&[
         "features",
         fixture("violin.wav").to_str().unwrap(),
         "--kind",
@@ -145,7 +129,7 @@ fn db_csv_and_mel_npy_have_librosa_shapes() {
 fn convert_writes_16_bit_wav_and_resamples() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("c.wav");
-    let o = run(&[
+    let o = instclf(&[
         "convert",
         fixture("dec_pcm16.flac").to_str().unwrap(),
         out.to_str().unwrap(),
@@ -158,7 +142,7 @@ fn convert_writes_16_bit_wav_and_resamples() {
     assert_eq!(a.samples.len(), 1103);
     // Without --sr the samples survive exactly (the source is 16-bit).
     let same = dir.path().join("same.wav");
-    let o = run(&[
+    let o = instclf(&[
         "convert",
         fixture("dec_pcm16.wav").to_str().unwrap(),
         same.to_str().unwrap(),
@@ -198,7 +182,7 @@ fn bad_inputs_fail_cleanly_without_output() {
         (dir.path(), dir.path().to_str().unwrap()),
     ];
     for (input, needle) in cases {
-        let o = run(&[
+        let o = instclf(&[
             "features",
             input.to_str().unwrap(),
             "--kind",
@@ -206,11 +190,11 @@ fn bad_inputs_fail_cleanly_without_output() {
             "-o",
             out.to_str().unwrap(),
         ]);
-        assert_fails(&o, needle);
+        assert_failed(&o, needle);
         assert!(!out.exists());
         let wav = dir.path().join("out.wav");
-        let o = run(&["convert", input.to_str().unwrap(), wav.to_str().unwrap()]);
-        assert_fails(&o, needle);
+        let o = instclf(&["convert", input.to_str().unwrap(), wav.to_str().unwrap()]);
+        assert_failed(&o, needle);
         assert!(!wav.exists());
     }
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
@@ -221,7 +205,7 @@ fn bad_inputs_fail_cleanly_without_output() {
 fn unwritable_output_and_bad_parameters_fail() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("no/such/dir/out.npy");
-    let o = run(&[
+    let o = instclf(&[
         "features",
         fixture("violin.wav").to_str().unwrap(),
         "--kind",
@@ -229,7 +213,7 @@ fn unwritable_output_and_bad_parameters_fail() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_fails(&o, "out.npy");
+    assert_failed(&o, "out.npy");
     assert!(!out.exists());
     let ok_out = dir.path().join("x.npy");
     for bad in [
@@ -238,26 +222,24 @@ fn unwritable_output_and_bad_parameters_fail() {
         vec!["--sr", "0"],
         vec!["--n-mfcc", "200"],
     ] {
+        let violin = fixture("violin.wav");
         let mut args = vec![
             "features",
-            fixture("violin.wav").to_str().unwrap(),
+            violin.to_str().unwrap(),
             "--kind",
             "mfcc",
             "-o",
             ok_out.to_str().unwrap(),
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
-        args.extend(bad.iter().map(|s| s.to_string()));
-        let o = bin().args(&args).output().unwrap();
-        assert_fails(
+        ];
+        args.extend_from_slice(&bad);
+        let o = instclf(&args);
+        assert_failed(
             &o,
             bad[0].trim_start_matches("--").replace('-', "_").as_str(),
         );
         assert!(!ok_out.exists());
     }
-    let o = run(&[
+    let o = instclf(&[
         "features",
         fixture("violin.wav").to_str().unwrap(),
         "--kind",
@@ -265,7 +247,7 @@ fn unwritable_output_and_bad_parameters_fail() {
         "-o",
         dir.path().join("x.txt").to_str().unwrap(),
     ]);
-    assert_fails(&o, "x.txt");
+    assert_failed(&o, "x.txt");
 }
 
 #[test]
@@ -274,7 +256,7 @@ fn resampled_mfcc_matches_librosa_end_to_end() {
     // soxr_hq-resampled MFCCs.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.npy");
-    let o = run(&[
+    let o = instclf(&[
         "features",
         fixture("violin.wav").to_str().unwrap(),
         "--kind",

@@ -5,17 +5,13 @@
 //! one. Unix only (signals are sent with `kill -INT`).
 #![cfg(unix)]
 
+mod common;
+
+use common::instclf;
 use instclf_model::Dataset;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn instclf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(args)
-        .output()
-        .expect("run instclf")
-}
 
 fn spawn(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_instclf"))

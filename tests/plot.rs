@@ -2,34 +2,9 @@
 //! folder's history.json and a sweep folder's results.json, and bad input failing with exit
 //! code 2, a one-line error naming the file, and no output file.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn instclf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(args)
-        .output()
-        .expect("run instclf")
-}
-
-fn png_size(path: &Path) -> (u32, u32) {
-    let b = std::fs::read(path).expect("read png");
-    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
-    let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    (be(16), be(20))
-}
-
-fn assert_failed(out: &Output, names: &str) {
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("instclf: error: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains(names), "error does not name {names}: {err}");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{assert_failed, instclf, png_size, s};
 
 const HISTORY: &str = r#"[
   {"epoch": 1, "loss": 2.1, "accuracy": 0.31, "val_loss": 2.3, "val_accuracy": 0.28, "time_s": 1.5},

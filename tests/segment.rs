@@ -1,20 +1,8 @@
 //! End-to-end tests of `instclf segment` on the committed fixture recordings.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/audio")
-        .join(name)
-}
-
-fn instclf(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(args)
-        .output()
-        .expect("run instclf")
-}
+use common::{fixture, instclf};
 
 #[test]
 fn sopsax_run_has_four_notes_in_json() {

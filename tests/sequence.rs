@@ -3,49 +3,19 @@
 //! audio, frame data given to a recurrent model and clips to an MLP, clips of another length).
 //! Sequences are kept tiny (50-200 steps) so the tests stay quick.
 
+mod common;
+
+use common::{assert_failed, audio_dir, instclf, stderr, stdout};
 use instclf_model::dataset::{Dataset, Split};
 use instclf_model::sequence::{
     fit_sequence, SeqArch, SeqFitOptions, SequenceData, SequenceModel, SequenceSpec, SEQUENCE_JSON,
 };
 use instclf_model::train::Validation;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn instclf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(args)
-        .output()
-        .expect("run instclf")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio")
-}
-
-/// Two recordings of each of two classes (4.8 s fixtures copied under new names).
-fn audio_dir(dir: &Path) -> PathBuf {
-    let audio = dir.join("audio");
-    std::fs::create_dir(&audio).unwrap();
-    for f in ["Cello.Vib.ff.C3D3.aiff", "Flute.Vib.pp.E5Gb5.aiff"] {
-        let class = f.split('.').next().unwrap();
-        for copy in ["a", "b"] {
-            std::fs::copy(
-                fixtures().join(f),
-                audio.join(format!("{class}.{copy}.aiff")),
-            )
-            .unwrap();
-        }
-    }
-    audio
-}
+/// Two classes, two 4.8 s recordings each.
+const CLASSES: [&str; 2] = ["Cello.Vib.ff.C3D3.aiff", "Flute.Vib.pp.E5Gb5.aiff"];
 
 fn build(audio: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -59,20 +29,14 @@ fn build(audio: &Path, out: &Path, extra: &[&str]) -> Output {
         "0.5",
     ];
     args.extend_from_slice(extra);
-    instclf(&args)
-}
 
-fn failed_with(o: &Output, needle: &str) {
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
-    let e = stderr(o);
-    assert!(e.starts_with("instclf: error: "), "{e}");
-    assert!(e.contains(needle), "expected '{needle}' in: {e}");
+    instclf(&args)
 }
 
 #[test]
 fn waveform_clips_train_gru_and_predict() {
     let tmp = tempfile::tempdir().unwrap();
-    let audio = audio_dir(tmp.path());
+    let audio = audio_dir(tmp.path(), &CLASSES);
     let ds = tmp.path().join("wave");
     // 0.25 s clips at 200 Hz: 50 steps of 3-bit levels; 19 clips per 4.8 s recording.
     let o = build(
@@ -179,7 +143,7 @@ fn waveform_clips_train_gru_and_predict() {
         "--data",
         ds.to_str().unwrap(),
     ]);
-    failed_with(&o, "is a sequence model");
+    assert_failed(&o, "is a sequence model");
     let other = tmp.path().join("wave-other");
     let o = build(
         &audio,
@@ -194,13 +158,13 @@ fn waveform_clips_train_gru_and_predict() {
         "--data",
         other.to_str().unwrap(),
     ]);
-    failed_with(&o, "100 steps x 1 values");
+    assert_failed(&o, "100 steps x 1 values");
 }
 
 #[test]
 fn mel_clips_and_dense_baseline() {
     let tmp = tempfile::tempdir().unwrap();
-    let audio = audio_dir(tmp.path());
+    let audio = audio_dir(tmp.path(), &CLASSES);
     let ds = tmp.path().join("mel");
     // 0.5 s at 22050 Hz, hop 512: 22 frames of 13 MFCCs (no deltas).
     let o = build(
@@ -266,7 +230,7 @@ fn mel_clips_and_dense_baseline() {
 #[test]
 fn bad_inputs_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    let audio = audio_dir(tmp.path());
+    let audio = audio_dir(tmp.path(), &CLASSES);
     let a = audio.to_str().unwrap();
     let _ = a;
     let o = build(
@@ -274,12 +238,12 @@ fn bad_inputs_are_clear_errors() {
         &tmp.path().join("x"),
         &["--clips", "1", "--bits", "0"],
     );
-    failed_with(&o, "--bits must be between 1 and 16, got 0");
+    assert_failed(&o, "--bits must be between 1 and 16, got 0");
     let o = build(&audio, &tmp.path().join("x"), &["--clips", "10"]);
-    failed_with(&o, "shorter than one 10 s clip");
+    assert_failed(&o, "shorter than one 10 s clip");
     assert!(!tmp.path().join("x").exists());
     let o = build(&audio, &tmp.path().join("x"), &["--clips", "0"]);
-    failed_with(&o, "--clips must be a positive number");
+    assert_failed(&o, "--clips must be a positive number");
 
     // A frame dataset given to a recurrent model, and a clip dataset given to the MLP.
     let frames = tmp.path().join("frames");
@@ -295,7 +259,7 @@ fn bad_inputs_are_clear_errors() {
         "--arch",
         "gru",
     ]);
-    failed_with(&o, "is a frame dataset (no sequence.json)");
+    assert_failed(&o, "is a frame dataset (no sequence.json)");
     let clips = tmp.path().join("clips");
     let o = build(&audio, &clips, &["--clips", "0.5", "--rate", "100"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -306,7 +270,7 @@ fn bad_inputs_are_clear_errors() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    failed_with(&o, "use --arch dense (Flatten-Dense), rnn or gru");
+    assert_failed(&o, "use --arch dense (Flatten-Dense), rnn or gru");
     assert!(!out.exists());
     // Rows whose length disagrees with sequence.json.
     let mut spec: serde_json::Value =
@@ -322,7 +286,7 @@ fn bad_inputs_are_clear_errors() {
         "--arch",
         "rnn",
     ]);
-    failed_with(&o, "sequences of different lengths");
+    assert_failed(&o, "sequences of different lengths");
 }
 
 /// A GRU learns a task only the order of the steps tells apart: both classes hold the same

@@ -2,57 +2,20 @@
 //! (missing or corrupt audio, unwritable output, unknown format) failing with exit code 2, a
 //! one-line error naming the file and no output file.
 
+mod common;
+
+use common::{assert_failed, instclf, png_size, write_wav};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const FIXTURE: &str = "fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff";
 
-fn instclf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run instclf")
-}
-
-/// Width and height from a PNG file's IHDR chunk.
-fn png_size(path: &Path) -> (u32, u32) {
-    let b = std::fs::read(path).expect("read png");
-    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
-    assert_eq!(&b[12..16], b"IHDR");
-    let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    (be(16), be(20))
-}
-
 /// A mono 16-bit WAV of a sine tone.
 fn write_sine_wav(path: &Path, freq: f32, sr: u32, seconds: f32) {
-    let n = (sr as f32 * seconds) as u32;
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + n * 2).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    b.extend_from_slice(&1u16.to_le_bytes()); // mono
-    b.extend_from_slice(&sr.to_le_bytes());
-    b.extend_from_slice(&(sr * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(n * 2).to_le_bytes());
-    for i in 0..n {
-        let v = (2.0 * std::f32::consts::PI * freq * i as f32 / sr as f32).sin() * 0.5;
-        b.extend_from_slice(&((v * 32767.0) as i16).to_le_bytes());
-    }
-    std::fs::write(path, b).expect("write wav");
-}
-
-fn assert_failed(out: &Output, names: &str) {
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("instclf: error: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains(names), "error does not name {names}: {err}");
+    let n = (sr as f32 * seconds) as usize;
+    let tone: Vec<f32> = (0..n)
+        .map(|i| (2.0 * std::f32::consts::PI * freq * i as f32 / sr as f32).sin() * 0.5)
+        .collect();
+    write_wav(path, sr, &tone);
 }
 
 #[test]

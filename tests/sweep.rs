@@ -4,26 +4,14 @@
 //! resumed giving the same results as an uninterrupted one (timings aside), shards merged, and
 //! bad input failing with exit code 2 and one clear error line.
 
+mod common;
+
+use common::{instclf, s, stderr};
 use instclf_model::Dataset;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn instclf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(args)
-        .output()
-        .expect("run instclf")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn write_dataset(dir: &Path, n_train: usize, n_features: usize) {
     Dataset::synthetic(n_train, 200, n_features, 4, 0.8, 3)

@@ -1,25 +1,16 @@
 //! End-to-end tests of `instclf train` and `instclf evaluate` on small synthetic datasets,
 //! including bad input (exit code 2, one clear error line, no model written).
 
+mod common;
+
+use common::{instclf, stderr};
 use instclf_model::{npy, Dataset};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn instclf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(args)
-        .output()
-        .expect("run instclf")
-}
 
 fn write_dataset(dir: &Path, n_train: usize, n_features: usize) -> Dataset {
     let d = Dataset::synthetic(n_train, 300, n_features, 5, 1.0, 11);
     d.save(dir).expect("write dataset");
     d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -1,0 +1,91 @@
+//! Helpers shared by the CLI end-to-end tests: running the `instclf` binary, reading its output,
+//! the committed fixtures, and small files the tests write. Each test binary uses only some of
+//! them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the `instclf` binary built for these tests from the repository root.
+pub fn instclf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_instclf"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run instclf")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A path as an argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+/// A committed recording under `fixtures/audio`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/audio")
+        .join(name)
+}
+
+/// Exit code 2 and one error line, `instclf: error: ...`, that contains `needle` (the file or
+/// option at fault, or the problem).
+pub fn assert_failed(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = stderr(out);
+    assert!(err.starts_with("instclf: error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+}
+
+/// Width and height from a PNG file's IHDR chunk.
+pub fn png_size(path: &Path) -> (u32, u32) {
+    let b = std::fs::read(path).expect("read png");
+    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    assert_eq!(&b[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    (be(16), be(20))
+}
+
+/// `dir/audio` with two copies (`Class.a.aiff`, `Class.b.aiff`) of each named fixture, the class
+/// being the fixture name's first token.
+pub fn audio_dir(dir: &Path, fixtures: &[&str]) -> PathBuf {
+    let audio = dir.join("audio");
+    std::fs::create_dir(&audio).unwrap();
+    for f in fixtures {
+        let class = f.split('.').next().unwrap();
+        for copy in ["a", "b"] {
+            std::fs::copy(fixture(f), audio.join(format!("{class}.{copy}.aiff"))).unwrap();
+        }
+    }
+    audio
+}
+
+/// A 16-bit mono WAV of `samples` (in [-1, 1]) at `sr`.
+pub fn write_wav(path: &Path, sr: u32, samples: &[f32]) {
+    let data_len = (samples.len() * 2) as u32;
+    let mut b = Vec::with_capacity(44 + samples.len() * 2);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    b.extend_from_slice(&1u16.to_le_bytes()); // mono
+    b.extend_from_slice(&sr.to_le_bytes());
+    b.extend_from_slice(&(sr * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    for v in samples {
+        b.extend_from_slice(&((v * 32767.0) as i16).to_le_bytes());
+    }
+    std::fs::write(path, b).expect("write wav");
+}

@@ -123,12 +123,11 @@ fn analyse_all(
     ok
 }
 
-/// Analyses every labelled recording and assembles the dataset; `notes_csv` lists every note
-/// with its split and row range.
-pub fn build(
-    opts: &BuildOptions,
-    bar: &ProgressBar,
-) -> anyhow::Result<(Dataset, String, BuildReport)> {
+/// A file with its label, or with the reason it was skipped.
+type PathLabel = (PathBuf, String);
+
+/// The options every build checks before it reads any audio.
+fn check_options(opts: &BuildOptions) -> anyhow::Result<()> {
     if !(opts.test_fraction > 0.0 && opts.test_fraction < 1.0) {
         bail!(
             "--test-fraction must be between 0 and 1 (exclusive), got {}",
@@ -137,11 +136,15 @@ pub fn build(
     }
     opts.recipe
         .validate()
-        .map_err(|e| anyhow::anyhow!("invalid feature recipe: {e}"))?;
-    let files = pipeline::expand_inputs(&opts.inputs)?;
+        .map_err(|e| anyhow::anyhow!("invalid feature recipe: {e}"))
+}
+
+/// The audio files under the inputs with their class labels, and the files without a label
+/// (with the reason); no labelled file at all is an error.
+fn labelled_inputs(opts: &BuildOptions) -> anyhow::Result<(Vec<PathLabel>, Vec<PathLabel>)> {
     let mut skipped = Vec::new();
     let mut labelled = Vec::new();
-    for f in files {
+    for f in pipeline::expand_inputs(&opts.inputs)? {
         match pipeline::label_of(&f, opts.label_from) {
             Some(l) => labelled.push((f, l)),
             None => skipped.push((f, "no class label in its name".to_string())),
@@ -153,6 +156,17 @@ pub fn build(
             display_list(&opts.inputs)
         );
     }
+    Ok((labelled, skipped))
+}
+
+/// Analyses every labelled recording and assembles the dataset; `notes_csv` lists every note
+/// with its split and row range.
+pub fn build(
+    opts: &BuildOptions,
+    bar: &ProgressBar,
+) -> anyhow::Result<(Dataset, String, BuildReport)> {
+    check_options(opts)?;
+    let (labelled, mut skipped) = labelled_inputs(opts)?;
     // Phase 1: every recording itself. Phase 2: the split, among the usable recordings only.
     // Phase 3: `augment` random variants of each training recording.
     bar.set_length((labelled.len() * (1 + opts.augment)) as u64);
@@ -358,34 +372,12 @@ pub fn build_clips(
     clip: &pipeline::ClipSpec,
     bar: &ProgressBar,
 ) -> anyhow::Result<ClipBuild> {
-    if !(opts.test_fraction > 0.0 && opts.test_fraction < 1.0) {
-        bail!(
-            "--test-fraction must be between 0 and 1 (exclusive), got {}",
-            opts.test_fraction
-        );
-    }
+    check_options(opts)?;
     if opts.augment > 0 {
         bail!("--augment is not supported with --clips");
     }
     clip.validate()?;
-    opts.recipe
-        .validate()
-        .map_err(|e| anyhow::anyhow!("invalid feature recipe: {e}"))?;
-    let files = pipeline::expand_inputs(&opts.inputs)?;
-    let mut skipped = Vec::new();
-    let mut labelled = Vec::new();
-    for f in files {
-        match pipeline::label_of(&f, opts.label_from) {
-            Some(l) => labelled.push((f, l)),
-            None => skipped.push((f, "no class label in its name".to_string())),
-        }
-    }
-    if labelled.is_empty() {
-        bail!(
-            "no labelled audio files found under {}",
-            display_list(&opts.inputs)
-        );
-    }
+    let (labelled, mut skipped) = labelled_inputs(opts)?;
     bar.set_length(labelled.len() as u64);
     let results: Vec<_> = labelled
         .par_iter()

@@ -124,7 +124,14 @@ pub fn evaluate(model: &Model, x: &[f32], y: &[u32]) -> Result<Evaluation, Model
         )));
     }
     let logits = model.predict_logits(x)?;
-    let mut loss_sum = 0f64;
+    let (pred, loss_sum) = predictions(&logits, y, k);
+    Ok(metrics_from_predictions(&model.classes, y, &pred, loss_sum))
+}
+
+/// Arg-max predictions and the summed cross-entropy (log-sum-exp in f64) of `rows x k` logits
+/// against the labels `y`.
+pub fn predictions(logits: &[f32], y: &[u32], k: usize) -> (Vec<u32>, f64) {
+    let mut loss = 0f64;
     let mut pred = Vec::with_capacity(y.len());
     for (row, &t) in logits.chunks(k).zip(y) {
         let mut best = 0usize;
@@ -139,10 +146,10 @@ pub fn evaluate(model: &Model, x: &[f32], y: &[u32]) -> Result<Evaluation, Model
             .map(|&v| (f64::from(v) - m).exp())
             .sum::<f64>()
             .ln();
-        loss_sum += lse - f64::from(row[t as usize]);
+        loss += lse - f64::from(row[t as usize]);
         pred.push(best as u32);
     }
-    Ok(metrics_from_predictions(&model.classes, y, &pred, loss_sum))
+    (pred, loss)
 }
 
 #[cfg(test)]

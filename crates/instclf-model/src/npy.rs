@@ -335,7 +335,8 @@ pub fn i64_1d_bytes(data: &[i64]) -> Vec<u8> {
     out
 }
 
-/// Writes `bytes` to `path` atomically (temporary sibling file, then rename).
+/// Writes `bytes` to `path` atomically: a hidden temporary sibling (`.NAME.XXXX.tmp`), synced,
+/// then renamed over `path` (mode 0644), so a failed or interrupted write leaves no partial file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     let io_err = |e: std::io::Error| ModelError::Io {
         path: path.to_path_buf(),
@@ -345,7 +346,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io_err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
     tmp.write_all(bytes).map_err(io_err)?;
     tmp.as_file().sync_all().map_err(io_err)?;
     tmp.persist(path).map_err(|e| io_err(e.error))?;

@@ -16,7 +16,7 @@
 use crate::dataset::{Dataset, Split};
 use crate::device::device_name;
 use crate::error::ModelError;
-use crate::metrics::{metrics_from_predictions, Evaluation};
+use crate::metrics::{metrics_from_predictions, predictions, Evaluation};
 use crate::model::{history_csv, HistorySummary, Standardiser, TrainingInfo};
 use crate::net::Dense;
 use crate::npy::write_atomic;
@@ -1156,29 +1156,6 @@ impl SequenceModel {
             history,
         })
     }
-}
-
-/// Arg-max predictions and the summed cross-entropy (log-sum-exp in f64) of `rows x k` logits.
-fn predictions(logits: &[f32], y: &[u32], k: usize) -> (Vec<u32>, f64) {
-    let mut loss = 0f64;
-    let mut pred = Vec::with_capacity(y.len());
-    for (row, &t) in logits.chunks(k).zip(y) {
-        let mut best = 0;
-        for (i, &v) in row.iter().enumerate() {
-            if v > row[best] {
-                best = i;
-            }
-        }
-        let m = f64::from(row[best]);
-        let lse = m + row
-            .iter()
-            .map(|&v| (f64::from(v) - m).exp())
-            .sum::<f64>()
-            .ln();
-        loss += lse - f64::from(row[t as usize]);
-        pred.push(best as u32);
-    }
-    (pred, loss)
 }
 
 /// Options of [`fit_sequence`].

@@ -16,10 +16,10 @@ use crate::energy::{Domain, Measurement, Monitor};
 use crate::error::ModelError;
 use crate::metrics::evaluate;
 use crate::net::Activation;
+use crate::npy::write_atomic;
 use crate::train::{fit, Callback, Control, EpochRecord, FitOptions, TargetAccuracy, Validation};
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The sweep's settings, saved as `DIR/sweep.json`; resuming and merging need equal settings.
@@ -326,35 +326,6 @@ fn io_err(path: &Path, source: std::io::Error) -> ModelError {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename (mode 0644).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| io_err(path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| io_err(path, e))?;
-    tmp.persist(path).map_err(|e| io_err(path, e.error))?;
-    Ok(())
 }
 
 fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, ModelError> {

@@ -438,6 +438,9 @@ def option_cases():
     case("opt_convert_sr_0", "convert {audio} {tmp}/out.wav --sr 0", "0 Hz", "-")
     case("opt_spectrogram_n_mels_huge", "spectrogram {audio} -o {tmp}/s.png --n-mels 100000000",
          "--n-mels must be between 1 and", "-")
+    case("opt_dataset_fmax_above_nyquist",
+         "dataset build --audio {tmp} --out {tmp}/ds --fmax 30000",
+         "fmax must be in (0, 11025] Hz, got 30000", "-")
     case("opt_dataset_n_mels_huge",
          "dataset build --audio {tmp} --out {tmp}/ds --n-mels 100000000",
          "n_mels must be between 1 and", "-")

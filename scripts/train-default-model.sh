@@ -23,6 +23,8 @@ SKIP_COEFFS=${SKIP_COEFFS:-0}    # leave out the first N static MFCCs
 NOTE_MEAN=${NOTE_MEAN:-0}        # 1: append the note's mean MFCCs to every frame
 AUG_STRENGTH=${AUG_STRENGTH:-1}  # multiplies the tilt and pitch-shift ranges
 AUG_EQ=${AUG_EQ:-0}              # peak dB of a random smooth equaliser (0: none)
+N_MFCC=${N_MFCC:-40}             # MFCCs per frame (x3 with deltas)
+FMAX=${FMAX:-}                   # upper mel edge in Hz (empty: half the sample rate)
 PROFILE=${PROFILE:-release}
 WORK=${WORK:-data/default-model}
 for s in $SOURCES csound; do
@@ -32,7 +34,9 @@ if [ -z "${BIN:-}" ]; then  # BIN=path uses an instclf binary built already
   cargo build --profile "$PROFILE"
   BIN=target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/instclf
 fi
-cmn_arg=(--skip-coeffs "$SKIP_COEFFS" --augment-strength "$AUG_STRENGTH" --augment-eq "$AUG_EQ")
+cmn_arg=(--skip-coeffs "$SKIP_COEFFS" --augment-strength "$AUG_STRENGTH" --augment-eq "$AUG_EQ"
+  --n-mfcc "$N_MFCC")
+[ -n "$FMAX" ] && cmn_arg+=(--fmax "$FMAX")
 [ "$CMN" = 1 ] && cmn_arg+=(--cmn --cmn-coeffs "$CMN_COEFFS" --cmn-weight "$CMN_WEIGHT")
 [ "$NOTE_MEAN" = 1 ] && cmn_arg+=(--note-mean)
 rm -rf "$WORK"; mkdir -p "$WORK"
@@ -46,7 +50,7 @@ held=$(python3 scripts/eval-classify.py $BIN data/render/fluidr3 --model "$WORK/
   --files-from "$WORK/dataset/notes.csv" --split test)
 cross=$(python3 scripts/eval-classify.py $BIN data/render/csound --model "$WORK/model")
 python3 - "$WORK" "$held" "$cross" "$SOURCES" "$AUGMENT" "$HIDDEN" "$CMN" \
-  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ" <<'PY'
+  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ N_MFCC=$N_MFCC FMAX=${FMAX:-none}" <<'PY'
 import json, sys
 work, held, cross, sources, augment, hidden, cmn, extra = sys.argv[1:]
 t = json.load(open(f"{work}/train.json"))

@@ -141,6 +141,30 @@ fn augmented_build_adds_training_rows_only_and_is_reproducible() {
 }
 
 #[test]
+fn the_mel_band_edges_go_into_the_recipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let audio = audio_dir(tmp.path(), &CLASSES[..2]);
+    let ds = tmp.path().join("ds");
+    let o = instclf(&[
+        "dataset",
+        "build",
+        "--audio",
+        audio.to_str().unwrap(),
+        "--out",
+        ds.to_str().unwrap(),
+        "--fmin",
+        "50",
+        "--fmax",
+        "8000",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recipe: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ds.join("recipe.json")).unwrap()).unwrap();
+    assert_eq!(recipe["fmin"], 50.0);
+    assert_eq!(recipe["fmax"], 8000.0);
+}
+
+#[test]
 fn bad_builds_are_clear_errors_and_leave_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let audio = tmp.path().join("one");

@@ -52,6 +52,12 @@ struct BuildArgs {
     hop: usize,
     #[arg(long, default_value_t = 128)]
     n_mels: usize,
+    /// Lowest mel band edge (Hz).
+    #[arg(long, default_value_t = 0.0)]
+    fmin: f32,
+    /// Highest mel band edge (Hz) [default: half the sample rate].
+    #[arg(long)]
+    fmax: Option<f32>,
     /// MFCCs per frame (with deltas, the row has 3x as many values).
     #[arg(long, default_value_t = 40)]
     n_mfcc: usize,
@@ -126,6 +132,8 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         n_fft: a.n_fft,
         hop: a.hop,
         n_mels: a.n_mels,
+        fmin: a.fmin,
+        fmax: a.fmax,
         n_mfcc: a.n_mfcc,
         deltas: !a.no_deltas,
         cmn: a.cmn,

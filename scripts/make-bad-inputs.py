@@ -285,6 +285,13 @@ def data_cases():
         "e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7eydmb3J0cmFuX29yZGVyJzogRmFsc2UAAAAAAAAAACc6"
         "ICgxMDAwMDAwLCAxMDAwMAAAAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAA/////////wkAAAAAAAAAAAAAAAAA"
         "AAAAAAAAAA==")})
+    # Found by fuzzing too: 55 `[` behind backslash escapes in a string (over 12 s).
+    d("nested_in_string_header", "brackets nested", **{x: base64.b64decode(
+        "k05VTVBZAQB2AHsnZGVzY3InOiBbKCdhJyx7J2Rlc2NyJzogJzwnLCAnY1xcXFxcXHMAAAAAAAAAXFxcXFxcXFxc"
+        "XFwnZGVzY3InOltbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tb"
+        "W1tbIFsoJ2EnLCAnPGZcNCcpLCAoYidcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXGJcXFwsaTcnLCAnZSwgJ3No"
+        "YXBlJzogKDQsKS0tLS0tLS0tLS0tLTAtLS0tLS0tLS0tLS0tLS0tLS26urq6urq6urq6urq6urq6urq6urq6urq6"
+        "urq6urq6urq6urq6T7q6ugAAAAAAAA==")})
     d("object_dtype", "|O", **{x: npy_header("|O", (8, 3)) + bytes(8 * 3 * 8)})
     d("complex_dtype", "<c8", **{x: npy_header("<c8", (8, 3)) + bytes(8 * 3 * 8)})
     d("structured_dtype", "structured arrays are not supported",

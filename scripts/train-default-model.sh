@@ -25,6 +25,7 @@ AUG_STRENGTH=${AUG_STRENGTH:-1}  # multiplies the tilt and pitch-shift ranges
 AUG_EQ=${AUG_EQ:-0}              # peak dB of a random smooth equaliser (0: none)
 N_MFCC=${N_MFCC:-40}             # MFCCs per frame (x3 with deltas)
 FMAX=${FMAX:-}                   # upper mel edge in Hz (empty: half the sample rate)
+PITCH=${PITCH:-0}                # 1: append each note's pitch (log2 f0/440 by YIN) to its frames
 PROFILE=${PROFILE:-release}
 WORK=${WORK:-data/default-model}
 for s in $SOURCES csound; do
@@ -39,6 +40,7 @@ cmn_arg=(--skip-coeffs "$SKIP_COEFFS" --augment-strength "$AUG_STRENGTH" --augme
 [ -n "$FMAX" ] && cmn_arg+=(--fmax "$FMAX")
 [ "$CMN" = 1 ] && cmn_arg+=(--cmn --cmn-coeffs "$CMN_COEFFS" --cmn-weight "$CMN_WEIGHT")
 [ "$NOTE_MEAN" = 1 ] && cmn_arg+=(--note-mean)
+[ "$PITCH" = 1 ] && cmn_arg+=(--pitch)
 rm -rf "$WORK"; mkdir -p "$WORK"
 audio_args=(); for s in $SOURCES; do audio_args+=(--audio "data/render/$s"); done
 $BIN dataset build "${audio_args[@]}" --out "$WORK/dataset" --augment "$AUGMENT" "${cmn_arg[@]}" --seed 0 \
@@ -50,7 +52,7 @@ held=$(python3 scripts/eval-classify.py $BIN data/render/fluidr3 --model "$WORK/
   --files-from "$WORK/dataset/notes.csv" --split test)
 cross=$(python3 scripts/eval-classify.py $BIN data/render/csound --model "$WORK/model")
 python3 - "$WORK" "$held" "$cross" "$SOURCES" "$AUGMENT" "$HIDDEN" "$CMN" \
-  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ N_MFCC=$N_MFCC FMAX=${FMAX:-none}" <<'PY'
+  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ N_MFCC=$N_MFCC FMAX=${FMAX:-none} PITCH=$PITCH" <<'PY'
 import json, sys
 work, held, cross, sources, augment, hidden, cmn, extra = sys.argv[1:]
 t = json.load(open(f"{work}/train.json"))

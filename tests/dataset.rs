@@ -141,7 +141,7 @@ fn augmented_build_adds_training_rows_only_and_is_reproducible() {
 }
 
 #[test]
-fn the_mel_band_edges_go_into_the_recipe() {
+fn the_mel_band_edges_and_pitch_go_into_the_recipe() {
     let tmp = tempfile::tempdir().unwrap();
     let audio = audio_dir(tmp.path(), &CLASSES[..2]);
     let ds = tmp.path().join("ds");
@@ -156,12 +156,19 @@ fn the_mel_band_edges_go_into_the_recipe() {
         "50",
         "--fmax",
         "8000",
+        "--pitch",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let recipe: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ds.join("recipe.json")).unwrap()).unwrap();
     assert_eq!(recipe["fmin"], 50.0);
     assert_eq!(recipe["fmax"], 8000.0);
+    assert_eq!(recipe["pitch"], true);
+    let info = instclf(&["dataset", "info", ds.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&info.stdout).contains("121"),
+        "{info:?}"
+    );
 }
 
 #[test]

@@ -79,6 +79,9 @@ struct BuildArgs {
     /// Append the mean static MFCCs of each frame's note to the frame.
     #[arg(long)]
     note_mean: bool,
+    /// Append each frame's note pitch, log2(f0 / 440 Hz) by YIN, to the frame.
+    #[arg(long)]
+    pitch: bool,
     /// Add N randomly augmented copies of every training recording (gain, noise, spectral
     /// tilt, +-40 cent pitch shift, room reverb; seeded). Test recordings are never augmented.
     #[arg(long, default_value_t = 0)]
@@ -141,7 +144,7 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         cmn_weight: a.cmn_weight,
         skip_coeffs: a.skip_coeffs,
         note_mean: a.note_mean,
-        ..Recipe::default()
+        pitch: a.pitch,
     };
     let opts = BuildOptions {
         inputs: a.audio,

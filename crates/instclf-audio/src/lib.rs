@@ -1,8 +1,8 @@
 //! instclf-audio: the audio front end of instclf. It owns everything from bytes on disk to
 //! feature matrices: decoding ([`decode`]), resampling ([`resample`]), the STFT ([`stft`]), mel
 //! spectrograms and dB scaling ([`mel`]), MFCCs ([`mfcc`]) and deltas ([`delta`]), the feature
-//! recipe that names all parameters ([`recipe`]), onset detection ([`onset`]) and note
-//! segmentation ([`segment`]). It depends on no machine-learning crate.
+//! recipe that names all parameters ([`recipe`]), pitch ([`pitch`]), onset detection ([`onset`])
+//! and note segmentation ([`segment`]). It depends on no machine-learning crate.
 
 pub mod augment;
 pub mod decode;
@@ -11,6 +11,7 @@ pub mod matrix;
 pub mod mel;
 pub mod mfcc;
 pub mod onset;
+pub mod pitch;
 pub mod recipe;
 pub mod resample;
 pub mod segment;

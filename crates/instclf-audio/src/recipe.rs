@@ -52,6 +52,10 @@ pub struct Recipe {
     /// run of consecutive masked frames ([`Recipe::frames_cmn_over`]) counts as one note, frames
     /// outside any run get the mean of the masked frames.
     pub note_mean: bool,
+    /// Append to every frame its note's pitch, `log2(f0 / 440 Hz)` by YIN ([`crate::pitch`])
+    /// over the middle of the note (each run of consecutive masked frames is a note; frames
+    /// outside any run, and notes too short to measure, get the median pitch of the notes).
+    pub pitch: bool,
 }
 
 impl Default for Recipe {
@@ -70,6 +74,7 @@ impl Default for Recipe {
             cmn_weight: 1.0,
             skip_coeffs: 0,
             note_mean: false,
+            pitch: false,
         }
     }
 }
@@ -79,7 +84,7 @@ impl Recipe {
     pub fn dim(&self) -> usize {
         let statics = self.n_mfcc.saturating_sub(self.skip_coeffs);
         let deltas = if self.deltas { 2 * self.n_mfcc } else { 0 };
-        statics + deltas + if self.note_mean { statics } else { 0 }
+        statics + deltas + if self.note_mean { statics } else { 0 } + usize::from(self.pitch)
     }
 
     /// The mel parameters of this recipe.
@@ -199,10 +204,18 @@ impl Recipe {
         } else {
             None
         };
+        let pitch = if self.pitch && feats.cols > 0 {
+            Some(self.note_pitch(y, feats.cols, mask))
+        } else {
+            None
+        };
         let kept: Vec<usize> = (self.skip_coeffs.min(feats.rows)..feats.rows).collect();
         let mut rows: Vec<&[f32]> = kept.iter().map(|&r| feats.row(r)).collect();
         if let Some(nm) = &note_means {
             rows.extend(nm.iter().map(|v| v.as_slice()));
+        }
+        if let Some(p) = &pitch {
+            rows.push(p);
         }
         let cols = feats.cols;
         let data: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
@@ -216,21 +229,7 @@ impl Recipe {
     /// all frames).
     fn note_means(&self, feats: &Matrix, mask: Option<&[bool]>) -> Vec<Vec<f32>> {
         let t = feats.cols;
-        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
-        if let Some(mask) = mask {
-            let mut i = 0;
-            while i < t {
-                if mask[i] {
-                    let start = i;
-                    while i < t && mask[i] {
-                        i += 1;
-                    }
-                    runs.push(start..i);
-                } else {
-                    i += 1;
-                }
-            }
-        }
+        let runs = mask.map(masked_runs).unwrap_or_default();
         (self.skip_coeffs..self.n_mfcc.min(feats.rows))
             .map(|r| {
                 let row = feats.row(r);
@@ -244,6 +243,56 @@ impl Recipe {
             })
             .collect()
     }
+
+    /// One value per frame: `log2(f0 / 440)` of the note (run of masked frames) it lies in; see
+    /// [`Recipe::pitch`].
+    fn note_pitch(&self, y: &[f32], t: usize, mask: Option<&[bool]>) -> Vec<f32> {
+        let (fmin, fmax) = (PITCH_FMIN, PITCH_FMAX.min(self.sr as f32 / 2.0));
+        let octaves = |f0: f32| (f0 / 440.0).log2();
+        let runs = mask.map(masked_runs).unwrap_or_default();
+        let measured: Vec<Option<f32>> = runs
+            .iter()
+            .map(|run| {
+                let lo = (run.start * self.hop).min(y.len());
+                let hi = (run.end * self.hop).min(y.len());
+                crate::pitch::yin_f0(&y[lo..hi], self.sr, fmin, fmax).map(octaves)
+            })
+            .collect();
+        let mut known: Vec<f32> = measured.iter().flatten().copied().collect();
+        known.sort_by(f32::total_cmp);
+        let fallback = known.get(known.len() / 2).copied().unwrap_or_else(|| {
+            crate::pitch::yin_f0(y, self.sr, fmin, fmax)
+                .map(octaves)
+                .unwrap_or(0.0)
+        });
+        let mut out = vec![fallback; t];
+        for (run, p) in runs.iter().zip(&measured) {
+            out[run.clone()].fill(p.unwrap_or(fallback));
+        }
+        out
+    }
+}
+
+/// Lowest and highest pitch (Hz) the `pitch` feature looks for (below E1; above C7).
+const PITCH_FMIN: f32 = 40.0;
+const PITCH_FMAX: f32 = 2200.0;
+
+/// The runs of consecutive true entries of `mask`.
+fn masked_runs(mask: &[bool]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < mask.len() {
+        if mask[i] {
+            let start = i;
+            while i < mask.len() && mask[i] {
+                i += 1;
+            }
+            runs.push(start..i);
+        } else {
+            i += 1;
+        }
+    }
+    runs
 }
 
 /// Mean of `row[range]`, over the entries whose `mask` is true when a mask is given.
@@ -286,6 +335,43 @@ mod tests {
         }
         let all = r.frames(&y);
         assert_ne!(all, f, "the mask changes the mean");
+    }
+
+    #[test]
+    fn pitch_is_one_value_per_note() {
+        let r = Recipe {
+            pitch: true,
+            ..Recipe::default()
+        };
+        assert_eq!(r.dim(), 121);
+        let sr = r.sr as usize;
+        // 0.5 s of A3 (220 Hz), 0.25 s of silence, 0.5 s of A4 (440 Hz).
+        let tone = |f: f32, n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| (2.0 * std::f32::consts::PI * f * i as f32 / sr as f32).sin() * 0.5)
+                .collect()
+        };
+        let mut y = tone(220.0, sr / 2);
+        y.extend(vec![0.0; sr / 4]);
+        y.extend(tone(440.0, sr / 2));
+        let n = crate::stft::n_frames(y.len(), r.n_fft, r.hop);
+        let frame_of = |sample: usize| sample / r.hop;
+        let mask: Vec<bool> = (0..n)
+            .map(|t| t < frame_of(sr / 2) || t > frame_of(3 * sr / 4))
+            .collect();
+        let f = r.frames_cmn_over(&y, Some(&mask));
+        assert_eq!(f.cols, 121);
+        let p = |t: usize| f.get(t, 120);
+        assert!(
+            (p(2) - (-1.0)).abs() < 0.01,
+            "A3 is an octave below A4: {}",
+            p(2)
+        );
+        assert!(p(n - 3).abs() < 0.01, "A4: {}", p(n - 3));
+        assert_eq!(p(0), p(frame_of(sr / 2) - 1), "one value per note");
+        // Without a mask: the pitch of the middle of the recording, on every frame.
+        let g = r.frames(&y);
+        assert!((0..n).all(|t| g.get(t, 120) == g.get(0, 120)));
     }
 
     #[test]

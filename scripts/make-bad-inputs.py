@@ -285,7 +285,7 @@ def data_cases():
         "e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7e3t7eydmb3J0cmFuX29yZGVyJzogRmFsc2UAAAAAAAAAACc6"
         "ICgxMDAwMDAwLCAxMDAwMAAAAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAA/////////wkAAAAAAAAAAAAAAAAA"
         "AAAAAAAAAA==")})
-    # Found by fuzzing too: 55 `[` behind backslash escapes in a string (over 12 s).
+    # Found by fuzzing too: 59 `[` behind backslash escapes in a string (over 12 s).
     d("nested_in_string_header", "brackets nested", **{x: base64.b64decode(
         "k05VTVBZAQB2AHsnZGVzY3InOiBbKCdhJyx7J2Rlc2NyJzogJzwnLCAnY1xcXFxcXHMAAAAAAAAAXFxcXFxcXFxc"
         "XFwnZGVzY3InOltbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tb"

@@ -196,14 +196,7 @@ pub fn build(
     ok.sort_by(|a, b| (&a.path, a.variant).cmp(&(&b.path, b.variant)));
 
     let dim = opts.recipe.dim();
-    let mut train = Split {
-        x: Vec::new(),
-        y: Vec::new(),
-    };
-    let mut test = Split {
-        x: Vec::new(),
-        y: Vec::new(),
-    };
+    let (mut train, mut test) = (Split::default(), Split::default());
     let mut csv = String::from("split,file,variant,class,note,start,end,row_start,row_end\n");
     let (mut train_files, mut test_files, mut n_notes) = (0, 0, 0);
     for f in &ok {
@@ -424,14 +417,7 @@ pub fn build_clips(
         ok.iter().map(|(p, l, _)| (p.clone(), l.clone())).collect();
     let test_names = split_by_recording(&usable, &classes, opts.test_fraction, opts.seed)?;
     let (steps, step_values) = pipeline::clip_shape(clip, &opts.recipe);
-    let mut train = Split {
-        x: Vec::new(),
-        y: Vec::new(),
-    };
-    let mut test = Split {
-        x: Vec::new(),
-        y: Vec::new(),
-    };
+    let (mut train, mut test) = (Split::default(), Split::default());
     let mut csv = String::from("split,file,class,clip,start,end,row\n");
     let (mut train_files, mut test_files, mut n_clips) = (0, 0, 0);
     for (path, label, rows) in &ok {

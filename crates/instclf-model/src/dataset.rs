@@ -17,7 +17,7 @@ pub const CLASSES: &str = "classes.json";
 pub const RECIPE: &str = "recipe.json";
 
 /// One split (train or test) of a dataset: row-major features and class indices.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Split {
     /// Row-major features, `rows() * n_features` values.
     pub x: Vec<f32>,

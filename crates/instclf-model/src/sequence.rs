@@ -20,7 +20,7 @@ use crate::metrics::{metrics_from_predictions, predictions, Evaluation};
 use crate::model::{history_csv, HistorySummary, Standardiser, TrainingInfo};
 use crate::net::Dense;
 use crate::npy::write_atomic;
-use crate::train::{Callback, Control, EpochRecord, Validation};
+use crate::train::{epoch_end, Callback, EpochRecord, Validation};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
@@ -1350,12 +1350,7 @@ pub fn fit_sequence(
             val_accuracy,
             time_s,
         };
-        let mut stop = false;
-        for c in callbacks.iter_mut() {
-            if c.on_epoch_end(&record) == Control::Stop {
-                stop = true;
-            }
-        }
+        let stop = epoch_end(callbacks, &record);
         model.history.push(record);
         if !loss.is_finite() {
             diverged = true;

@@ -187,6 +187,17 @@ pub trait Callback {
     }
 }
 
+/// Gives every callback the epoch's record; true when any of them asks to stop.
+pub(crate) fn epoch_end(callbacks: &mut [&mut dyn Callback], record: &EpochRecord) -> bool {
+    let mut stop = false;
+    for c in callbacks.iter_mut() {
+        if c.on_epoch_end(record) == Control::Stop {
+            stop = true;
+        }
+    }
+    stop
+}
+
 /// Stops once validation accuracy has been above `target` for `patience` epochs in a row.
 #[derive(Debug, Clone)]
 pub struct TargetAccuracy {
@@ -688,12 +699,7 @@ fn fit_inner(
         if !loss.is_finite() || val_loss.is_some_and(|v| !v.is_finite()) {
             diverged = true;
         }
-        let mut stop = false;
-        for c in callbacks.iter_mut() {
-            if c.on_epoch_end(&record) == Control::Stop {
-                stop = true;
-            }
-        }
+        let stop = epoch_end(callbacks, &record);
         info.epochs = epoch;
         info.train_time_s = total;
         info.diverged = diverged;

@@ -26,6 +26,7 @@ AUG_EQ=${AUG_EQ:-0}              # peak dB of a random smooth equaliser (0: none
 N_MFCC=${N_MFCC:-40}             # MFCCs per frame (x3 with deltas)
 FMAX=${FMAX:-}                   # upper mel edge in Hz (empty: half the sample rate)
 PITCH=${PITCH:-0}                # 1: append each note's pitch (log2 f0/440 by YIN) to its frames
+INPUT_DROPOUT=${INPUT_DROPOUT:-0} # fraction of input features dropped per training batch
 PROFILE=${PROFILE:-release}
 WORK=${WORK:-data/default-model}
 for s in $SOURCES csound; do
@@ -46,13 +47,14 @@ audio_args=(); for s in $SOURCES; do audio_args+=(--audio "data/render/$s"); don
 $BIN dataset build "${audio_args[@]}" --out "$WORK/dataset" --augment "$AUGMENT" "${cmn_arg[@]}" --seed 0 \
   2> "$WORK/build.log" | tee "$WORK/build.txt"
 $BIN train --data "$WORK/dataset" -o "$WORK/model" --epochs "$EPOCHS" --hidden "$HIDDEN" \
+  --input-dropout "$INPUT_DROPOUT" \
   --seed 0 --quiet --json > "$WORK/train.json"
 cp "$WORK/model/model.json" "$WORK/model/model.safetensors" src/default_model/
 held=$(python3 scripts/eval-classify.py $BIN data/render/fluidr3 --model "$WORK/model" \
   --files-from "$WORK/dataset/notes.csv" --split test)
 cross=$(python3 scripts/eval-classify.py $BIN data/render/csound --model "$WORK/model")
 python3 - "$WORK" "$held" "$cross" "$SOURCES" "$AUGMENT" "$HIDDEN" "$CMN" \
-  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ N_MFCC=$N_MFCC FMAX=${FMAX:-none} PITCH=$PITCH" <<'PY'
+  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ N_MFCC=$N_MFCC FMAX=${FMAX:-none} PITCH=$PITCH INPUT_DROPOUT=$INPUT_DROPOUT" <<'PY'
 import json, sys
 work, held, cross, sources, augment, hidden, cmn, extra = sys.argv[1:]
 t = json.load(open(f"{work}/train.json"))

@@ -61,6 +61,10 @@ pub struct Args {
     /// Seed for initialisation and shuffling (same seed + same device = identical model).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Frame models: fraction of input features zeroed at random in every training batch
+    /// (input dropout; 0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub input_dropout: f64,
     /// Compute device: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -192,6 +196,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         validation: args.validation,
         seed: args.seed,
         checkpoint: Some(args.output.clone()),
+        input_dropout: args.input_dropout,
     };
     opts.validate()?;
     let device = device_from_arg(&args.device)?;

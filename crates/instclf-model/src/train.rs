@@ -13,7 +13,7 @@ use crate::net::{Activation, Architecture, Mlp};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -84,6 +84,10 @@ pub struct FitOptions {
     pub seed: u64,
     /// When set, the model folder is written here (atomically) after every finite epoch.
     pub checkpoint: Option<PathBuf>,
+    /// Fraction of the (standardised) input features zeroed at random in every training batch,
+    /// the rest scaled by `1 / (1 - p)` (inverted dropout on the input; 0: off). The masks come
+    /// from a stream seeded by `seed` and the epoch, so runs and resumed runs repeat exactly.
+    pub input_dropout: f64,
 }
 
 impl Default for FitOptions {
@@ -102,6 +106,7 @@ impl Default for FitOptions {
             validation: Validation::Test,
             seed: 0,
             checkpoint: None,
+            input_dropout: 0.0,
         }
     }
 }
@@ -132,6 +137,12 @@ impl FitOptions {
             return bad(format!(
                 "hidden layer sizes must be > 0, got {:?}",
                 self.hidden
+            ));
+        }
+        if !(0.0..1.0).contains(&self.input_dropout) {
+            return bad(format!(
+                "input dropout must be in [0, 1), got {}",
+                self.input_dropout
             ));
         }
         Ok(())
@@ -649,11 +660,28 @@ fn fit_inner(
         let perm_dev = Tensor::from_slice(&perm, n, device)?;
         let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
         let mut correct_sum = Tensor::zeros((), DType::F32, device)?;
+        let mut mask_rng = rand::rngs::StdRng::seed_from_u64(
+            opts.seed ^ 0x4452_4f50_4f55_5421 ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
         for b in 0..n_batches {
             let start = b * bs;
             let len = bs.min(n - start);
             let idx = perm_dev.narrow(0, start, len)?;
-            let xb = x_dev.index_select(&idx, 0)?;
+            let mut xb = x_dev.index_select(&idx, 0)?;
+            if opts.input_dropout > 0.0 {
+                let p = opts.input_dropout;
+                let keep = (1.0 / (1.0 - p)) as f32;
+                let mask: Vec<f32> = (0..len * nf)
+                    .map(|_| {
+                        if mask_rng.random::<f64>() < p {
+                            0.0
+                        } else {
+                            keep
+                        }
+                    })
+                    .collect();
+                xb = (xb * Tensor::from_vec(mask, (len, nf), device)?)?;
+            }
             let yb = y_dev.index_select(&idx, 0)?;
             let ob = onehot_dev.index_select(&idx, 0)?;
             let (grads, loss, correct) = model.net.loss_and_grads(&xb, &yb, &ob)?;

@@ -72,6 +72,40 @@ fn same_seed_is_bit_identical_and_other_seed_differs() {
 }
 
 #[test]
+fn input_dropout_is_seeded_and_still_learns() {
+    let d = Dataset::synthetic(600, 200, 20, 4, 1.0, 1);
+    let o = FitOptions {
+        epochs: 4,
+        input_dropout: 0.3,
+        ..opts(4)
+    };
+    let a = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    let b = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    assert_eq!(
+        weights(&a.model),
+        weights(&b.model),
+        "same seed, same masks"
+    );
+    let plain = fit(
+        &d,
+        &FitOptions {
+            input_dropout: 0.0,
+            ..o.clone()
+        },
+        &mut [],
+        &Device::Cpu,
+    )
+    .unwrap();
+    assert_ne!(
+        weights(&a.model),
+        weights(&plain.model),
+        "the masks change training"
+    );
+    let acc = a.history.last().unwrap().val_accuracy.unwrap();
+    assert!(acc > 0.8, "validation accuracy {acc}");
+}
+
+#[test]
 fn saved_and_loaded_models_predict_bit_identically() {
     let d = Dataset::synthetic(600, 100, 20, 4, 1.0, 5);
     let dir = tempfile::tempdir().unwrap();
@@ -195,6 +229,10 @@ fn bad_options_are_rejected() {
         },
         FitOptions {
             validation: Validation::Split(0.999),
+            ..opts(1)
+        },
+        FitOptions {
+            input_dropout: 1.0,
             ..opts(1)
         },
     ] {

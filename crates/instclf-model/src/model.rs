@@ -394,62 +394,16 @@ impl Model {
     /// [`Model::save`] with extra files (name, bytes) written into the folder in the same
     /// atomic step (a training checkpoint's optimizer state).
     pub fn save_with(&self, dir: &Path, extra: &[(&str, &[u8])]) -> Result<(), ModelError> {
-        let io = |p: &Path, e: std::io::Error| ModelError::Io {
-            path: p.to_path_buf(),
-            source: e,
-        };
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
-        if dir.exists() && !dir.is_dir() {
-            return Err(model_err(dir, "exists and is not a folder"));
-        }
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp"))
-            .tempdir_in(&parent)
-            .map_err(|e| io(&parent, e))?;
         let (json, st) = self.to_bytes()?;
-        write_atomic(&tmp.path().join(MODEL_JSON), &json)?;
-        write_atomic(&tmp.path().join(MODEL_WEIGHTS), &st)?;
-        write_atomic(
-            &tmp.path().join(HISTORY_CSV),
-            history_csv(&self.history).as_bytes(),
-        )?;
-        let hj = serde_json::to_vec_pretty(&self.history)
-            .map_err(|e| ModelError::Invalid(format!("cannot serialise history: {e}")))?;
-        write_atomic(&tmp.path().join(HISTORY_JSON), &hj)?;
-        for (name, bytes) in extra {
-            write_atomic(&tmp.path().join(name), bytes)?;
-        }
-        if dir.exists() {
-            // Swap: move the old folder aside, move the new one in, delete the old one.
-            let old = tempfile::Builder::new()
-                .prefix(&format!(".{name}.old"))
-                .tempdir_in(&parent)
-                .map_err(|e| io(&parent, e))?;
-            let old_path = old.path().join("m");
-            std::fs::rename(dir, &old_path).map_err(|e| io(dir, e))?;
-            let tmp_path = tmp.keep();
-            if let Err(e) = std::fs::rename(&tmp_path, dir) {
-                let _ = std::fs::rename(&old_path, dir);
-                let _ = std::fs::remove_dir_all(&tmp_path);
-                return Err(io(dir, e));
+        write_folder_atomic(dir, |tmp| {
+            write_atomic(&tmp.join(MODEL_JSON), &json)?;
+            write_atomic(&tmp.join(MODEL_WEIGHTS), &st)?;
+            write_history(tmp, &self.history)?;
+            for (name, bytes) in extra {
+                write_atomic(&tmp.join(name), bytes)?;
             }
-            drop(old);
-        } else {
-            let tmp_path = tmp.keep();
-            if let Err(e) = std::fs::rename(&tmp_path, dir) {
-                let _ = std::fs::remove_dir_all(&tmp_path);
-                return Err(io(dir, e));
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Logits for standardised features already on the model's device.
@@ -513,4 +467,66 @@ pub fn history_csv(history: &[EpochRecord]) -> String {
         ));
     }
     s
+}
+
+/// `history.csv` and `history.json` of a training history, into the folder `dir`.
+pub(crate) fn write_history(dir: &Path, history: &[EpochRecord]) -> Result<(), ModelError> {
+    write_atomic(&dir.join(HISTORY_CSV), history_csv(history).as_bytes())?;
+    let hj = serde_json::to_vec_pretty(history)
+        .map_err(|e| ModelError::Invalid(format!("cannot serialise history: {e}")))?;
+    write_atomic(&dir.join(HISTORY_JSON), &hj)
+}
+
+/// Replaces the folder `dir` atomically: `fill` writes the new contents into a temporary
+/// sibling folder, which is then renamed into place (an existing folder is moved aside first and
+/// put back if the rename fails), so a reader or an interrupted run sees the old folder or the
+/// new one, never a mixture.
+pub(crate) fn write_folder_atomic(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), ModelError>,
+) -> Result<(), ModelError> {
+    let io = |p: &Path, e: std::io::Error| ModelError::Io {
+        path: p.to_path_buf(),
+        source: e,
+    };
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+    if dir.exists() && !dir.is_dir() {
+        return Err(model_err(dir, "exists and is not a folder"));
+    }
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.tmp"))
+        .tempdir_in(&parent)
+        .map_err(|e| io(&parent, e))?;
+    fill(tmp.path())?;
+    if dir.exists() {
+        // Swap: move the old folder aside, move the new one in, delete the old one.
+        let old = tempfile::Builder::new()
+            .prefix(&format!(".{name}.old"))
+            .tempdir_in(&parent)
+            .map_err(|e| io(&parent, e))?;
+        let old_path = old.path().join("m");
+        std::fs::rename(dir, &old_path).map_err(|e| io(dir, e))?;
+        let tmp_path = tmp.keep();
+        if let Err(e) = std::fs::rename(&tmp_path, dir) {
+            let _ = std::fs::rename(&old_path, dir);
+            let _ = std::fs::remove_dir_all(&tmp_path);
+            return Err(io(dir, e));
+        }
+        drop(old);
+    } else {
+        let tmp_path = tmp.keep();
+        if let Err(e) = std::fs::rename(&tmp_path, dir) {
+            let _ = std::fs::remove_dir_all(&tmp_path);
+            return Err(io(dir, e));
+        }
+    }
+    Ok(())
 }

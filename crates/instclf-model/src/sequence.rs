@@ -17,7 +17,9 @@ use crate::dataset::{Dataset, Split};
 use crate::device::device_name;
 use crate::error::ModelError;
 use crate::metrics::{metrics_from_predictions, predictions, Evaluation};
-use crate::model::{history_csv, HistorySummary, Standardiser, TrainingInfo};
+use crate::model::{
+    write_folder_atomic, write_history, HistorySummary, Standardiser, TrainingInfo,
+};
 use crate::net::Dense;
 use crate::npy::write_atomic;
 use crate::train::{epoch_end, Callback, EpochRecord, Validation};
@@ -1006,56 +1008,18 @@ impl SequenceModel {
 
     /// Writes the model folder atomically (a temporary sibling folder, then renamed into place).
     pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
-        let io = |p: &Path, e: std::io::Error| ModelError::Io {
-            path: p.to_path_buf(),
-            source: e,
-        };
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
-        if dir.exists() && !dir.is_dir() {
-            return Err(model_err(dir, "exists and is not a folder"));
-        }
-        let tmp = tempfile::Builder::new()
-            .prefix(".seqmodel.tmp")
-            .tempdir_in(&parent)
-            .map_err(|e| io(&parent, e))?;
-        write_atomic(&tmp.path().join(crate::model::MODEL_JSON), &self.json()?)?;
+        let json = self.json()?;
         let tensors: HashMap<String, Tensor> = self
             .net
             .named_vars()
             .into_iter()
             .map(|(n, v)| (n, v.as_tensor().clone()))
             .collect();
-        let wp = tmp.path().join(crate::model::MODEL_WEIGHTS);
-        candle_core::safetensors::save(&tensors, &wp)?;
-        write_atomic(
-            &tmp.path().join(crate::model::HISTORY_CSV),
-            history_csv(&self.history).as_bytes(),
-        )?;
-        let hj = serde_json::to_vec_pretty(&self.history)
-            .map_err(|e| ModelError::Invalid(format!("cannot serialise history: {e}")))?;
-        write_atomic(&tmp.path().join(crate::model::HISTORY_JSON), &hj)?;
-        let tmp_path = tmp.keep();
-        if dir.exists() {
-            let old = tempfile::Builder::new()
-                .prefix(".seqmodel.old")
-                .tempdir_in(&parent)
-                .map_err(|e| io(&parent, e))?;
-            let old_path = old.path().join("m");
-            std::fs::rename(dir, &old_path).map_err(|e| io(dir, e))?;
-            if let Err(e) = std::fs::rename(&tmp_path, dir) {
-                let _ = std::fs::rename(&old_path, dir);
-                let _ = std::fs::remove_dir_all(&tmp_path);
-                return Err(io(dir, e));
-            }
-        } else if let Err(e) = std::fs::rename(&tmp_path, dir) {
-            let _ = std::fs::remove_dir_all(&tmp_path);
-            return Err(io(dir, e));
-        }
-        Ok(())
+        write_folder_atomic(dir, |tmp| {
+            write_atomic(&tmp.join(crate::model::MODEL_JSON), &json)?;
+            candle_core::safetensors::save(&tensors, tmp.join(crate::model::MODEL_WEIGHTS))?;
+            write_history(tmp, &self.history)
+        })
     }
 
     /// Loads a sequence-model folder; a frame (MLP) model folder is a clear error.

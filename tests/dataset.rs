@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{audio_dir, fixture, instclf, stderr};
+use common::{audio_dir, dataset_build, fixture, instclf, stderr};
 use std::path::Path;
 
 /// Three classes, two recordings each.
@@ -19,16 +19,7 @@ fn build_info_train_and_classify_round_trip() {
     let audio = audio_dir(tmp.path(), &CLASSES);
     std::fs::write(audio.join("Cello.broken.aiff"), b"FORM garbage").unwrap();
     let ds = tmp.path().join("ds");
-    let o = instclf(&[
-        "dataset",
-        "build",
-        "--audio",
-        audio.to_str().unwrap(),
-        "--out",
-        ds.to_str().unwrap(),
-        "--test-fraction",
-        "0.5",
-    ]);
+    let o = dataset_build(&audio, &ds, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("Cello.broken.aiff"),
@@ -103,18 +94,7 @@ fn augmented_build_adds_training_rows_only_and_is_reproducible() {
     let tmp = tempfile::tempdir().unwrap();
     let audio = audio_dir(tmp.path(), &CLASSES);
     let build = |out: &Path, aug: &str| {
-        let o = instclf(&[
-            "dataset",
-            "build",
-            "--audio",
-            audio.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--test-fraction",
-            "0.5",
-            "--augment",
-            aug,
-        ]);
+        let o = dataset_build(&audio, out, &["--augment", aug]);
         assert!(o.status.success(), "{}", stderr(&o));
     };
     let (plain, aug1, aug2) = (
@@ -145,19 +125,7 @@ fn the_mel_band_edges_and_pitch_go_into_the_recipe() {
     let tmp = tempfile::tempdir().unwrap();
     let audio = audio_dir(tmp.path(), &CLASSES[..2]);
     let ds = tmp.path().join("ds");
-    let o = instclf(&[
-        "dataset",
-        "build",
-        "--audio",
-        audio.to_str().unwrap(),
-        "--out",
-        ds.to_str().unwrap(),
-        "--fmin",
-        "50",
-        "--fmax",
-        "8000",
-        "--pitch",
-    ]);
+    let o = dataset_build(&audio, &ds, &["--fmin", "50", "--fmax", "8000", "--pitch"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let recipe: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ds.join("recipe.json")).unwrap()).unwrap();

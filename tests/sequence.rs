@@ -5,33 +5,16 @@
 
 mod common;
 
-use common::{assert_failed, audio_dir, instclf, stderr, stdout};
+use common::{assert_failed, audio_dir, dataset_build as build, instclf, stderr, stdout};
 use instclf_model::dataset::{Dataset, Split};
 use instclf_model::sequence::{
     fit_sequence, SeqArch, SeqFitOptions, SequenceData, SequenceModel, SequenceSpec, SEQUENCE_JSON,
 };
 use instclf_model::train::Validation;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::PathBuf;
 
 /// Two classes, two 4.8 s recordings each.
 const CLASSES: [&str; 2] = ["Cello.Vib.ff.C3D3.aiff", "Flute.Vib.pp.E5Gb5.aiff"];
-
-fn build(audio: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "dataset",
-        "build",
-        "--audio",
-        audio.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--test-fraction",
-        "0.5",
-    ];
-    args.extend_from_slice(extra);
-
-    instclf(&args)
-}
 
 #[test]
 fn waveform_clips_train_gru_and_predict() {

@@ -11,6 +11,7 @@ File names follow the University of Iowa MIS convention:
 
 Usage:
     python3 scripts/render.py --soundfont fluidr3|musescore|csound|PATH --out DIR [--subset fixtures]
+        [--relatives 1|2]
 
 Only the Python standard library plus the `fluidsynth` and `sox` programs are needed. The output
 is deterministic: timing jitter comes from a seeded generator per file, fluidsynth runs with fixed
@@ -52,6 +53,29 @@ CLASSES = {
     "Oboe": (68, 58, 93, ("Vib", "NoVib")),  # Bb3-A6
     "Clarinet": (71, 50, 94, ("NoVib",)),  # D3-Bb6
     "Flute": (73, 60, 96, ("Vib", "NoVib")),  # C4-C7
+}
+
+# `--relatives N`: close relatives of each class in the same General MIDI bank, rendered under
+# the class's name, so a training set sees other sample sets (other timbres of the family)
+# without another soundfont. Set 1 is the closest relative; set 2 the next one. Classes with no
+# relative in a set are left out of it.
+RELATIVES = {
+    1: {
+        "Piano": 1,  # Bright Acoustic Piano
+        "Violin": 41,  # Viola
+        "Cello": 43,  # Contrabass
+        "Trumpet": 59,  # Muted Trumpet
+        "SopSax": 65,  # Alto Sax
+        "Oboe": 69,  # English Horn
+        "Flute": 72,  # Piccolo
+    },
+    2: {
+        "Piano": 2,  # Electric Grand Piano
+        "Violin": 110,  # Fiddle
+        "Trombone": 58,  # Tuba
+        "SopSax": 66,  # Tenor Sax
+        "Flute": 74,  # Recorder
+    },
 }
 
 DYNAMICS = {"pp": 40, "mf": 80, "ff": 115}
@@ -156,16 +180,21 @@ def smf(program, velocity, timed, end, mod):
     return head + b"MTrk" + struct.pack(">I", len(trk)) + trk
 
 
-def runs(subset):
-    """Every run to render: (class, vib, dyn, notes, short)."""
+def runs(subset, relatives=None):
+    """Every run to render: (class, GM program, vib, dyn, notes, short)."""
     if subset == "fixtures":
-        return [(c, v, d, list(range(lo, lo + n)), True) for c, v, d, lo, n in FIXTURES]
+        return [(c, CLASSES[c][0], v, d, list(range(lo, lo + n)), True)
+                for c, v, d, lo, n in FIXTURES]
     out = []
-    for cls, (_, lo, hi, vibs) in CLASSES.items():
+    for cls, (program, lo, hi, vibs) in CLASSES.items():
+        if relatives:
+            if cls not in RELATIVES[relatives]:
+                continue
+            program = RELATIVES[relatives][cls]
         for vib in vibs:
             for dyn in DYNAMICS:
                 for notes in chunks(lo, hi):
-                    out.append((cls, vib, dyn, notes, False))
+                    out.append((cls, program, vib, dyn, notes, False))
     return out
 
 
@@ -189,8 +218,7 @@ def silent_notes(wav_path, timed, rel_db=-40.0):
 
 
 def render_one(job):
-    soundfont, out_dir, cls, vib, dyn, notes, short = job
-    program = CLASSES[cls][0]
+    soundfont, out_dir, cls, program, vib, dyn, notes, short = job
     name, timed, end, mod = plan_run(cls, vib, dyn, notes, short)
     with tempfile.TemporaryDirectory(prefix="instclf-render-") as tmp:
         mid = os.path.join(tmp, "run.mid")
@@ -233,6 +261,8 @@ def main():
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--subset", choices=["fixtures"], help="render only the small fixture set")
     ap.add_argument("--jobs", type=int, default=2, help="parallel renders (default 2)")
+    ap.add_argument("--relatives", type=int, choices=sorted(RELATIVES),
+                    help="render set N of each class's GM relatives instead (see RELATIVES)")
     args = ap.parse_args()
 
     soundfont = SOUNDFONTS.get(args.soundfont, args.soundfont)
@@ -243,7 +273,7 @@ def main():
             sys.exit(f"render.py: error: `{tool}` is not installed")
     os.makedirs(args.out, exist_ok=True)
 
-    jobs = [(soundfont, args.out) + tuple(r) for r in runs(args.subset)]
+    jobs = [(soundfont, args.out) + tuple(r) for r in runs(args.subset, args.relatives)]
     results = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for done, res in enumerate(pool.map(render_one, jobs), 1):

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Makes the bundled default model (src/default_model/), reproducibly:
-#   1. renders the training audio ($SOURCES: FluidR3 and MuseScore General by default) and the cross-source check set
-#      (csound's sf_GMbank.sf2, never trained on) with scripts/render-all.sh, if not there yet;
+#   1. renders the training audio ($SOURCES: FluidR3 and MuseScore General, plus each class's GM
+#      relatives from them: set 1 from both, set 2 from FluidR3, see render.py --relatives) and
+#      the cross-source check set (csound's sf_GMbank.sf2, never trained on) with
+#      scripts/render-all.sh, if not there yet;
 #   2. builds the dataset from the training sources with `instclf dataset build`;
 #   3. trains with `instclf train` and copies model.json + model.safetensors into src/default_model/;
 #   4. writes src/default_model/REPORT.md: data, epochs, frame accuracy, and note/file accuracy on
 #      held-out FluidR3 recordings and on the csound render (scripts/eval-classify.py).
-# Defaults (FluidR3 + MuseScore, 2 augmented copies, half-weight CMN: CMN=1 CMN_WEIGHT=0.5): see the
-# README for the levers measured; full CMN (CMN_WEIGHT=1) misreads the Oboe fixture as Trumpet.
+# Defaults (FluidR3 + MuseScore and their GM relatives, 2 augmented copies, half-weight CMN: CMN=1
+# CMN_WEIGHT=0.5): see the README for the levers measured; full CMN (CMN_WEIGHT=1) misreads the
+# Oboe fixture as Trumpet.
 # SOURCES=fluidr3 trains on FluidR3 alone. BIN=path skips the cargo build and uses that binary.
 # Needs: apt-get install fluidsynth fluid-soundfont-gm musescore-general-soundfont csound-soundfont
 set -euo pipefail
@@ -15,7 +18,7 @@ cd "$(dirname "$0")/.."
 AUGMENT=${AUGMENT:-2}
 EPOCHS=${EPOCHS:-10}
 HIDDEN=${HIDDEN:-256}
-SOURCES=${SOURCES:-fluidr3 musescore}
+SOURCES=${SOURCES:-fluidr3 musescore fluidr3rel musescorerel fluidr3rel2}
 CMN=${CMN:-1}
 CMN_COEFFS=${CMN_COEFFS:-0}      # with CMN=1: normalise only the first N MFCCs (0: all)
 CMN_WEIGHT=${CMN_WEIGHT:-0.5}    # with CMN=1: fraction of the mean subtracted

@@ -58,13 +58,13 @@ CLASSES = {
 # `--relatives N`: close relatives of each class in the same General MIDI bank, rendered under
 # the class's name, so a training set sees other sample sets (other timbres of the family)
 # without another soundfont. Set 1 is the closest relative; set 2 the next one. Classes with no
-# relative in a set are left out of it.
+# relative in a set are left out of it. (Muted trumpet is not a relative here: as a second Trumpet
+# sample set it drew soprano sax, cello and violin notes from other soundfonts to Trumpet.)
 RELATIVES = {
     1: {
         "Piano": 1,  # Bright Acoustic Piano
         "Violin": 41,  # Viola
         "Cello": 43,  # Contrabass
-        "Trumpet": 59,  # Muted Trumpet
         "SopSax": 65,  # Alto Sax
         "Oboe": 69,  # English Horn
         "Flute": 72,  # Piccolo

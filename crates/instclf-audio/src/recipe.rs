@@ -9,6 +9,7 @@ use crate::mel::MelParams;
 use crate::mfcc::mfcc;
 use crate::Matrix;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// Width of the delta window (librosa's default).
 pub const DELTA_WIDTH: usize = 9;
@@ -199,13 +200,15 @@ impl Recipe {
                 }
             }
         }
+        // The notes: runs of consecutive masked frames, found once for both per-note features.
+        let runs = mask.map(masked_runs).unwrap_or_default();
         let note_means = if self.note_mean && feats.cols > 0 {
-            Some(self.note_means(&feats, mask))
+            Some(self.note_means(&feats, mask, &runs))
         } else {
             None
         };
         let pitch = if self.pitch && feats.cols > 0 {
-            Some(self.note_pitch(y, feats.cols, mask))
+            Some(self.note_pitch(y, feats.cols, &runs))
         } else {
             None
         };
@@ -227,15 +230,19 @@ impl Recipe {
     /// Per kept static coefficient, one value per frame: the mean over the run of consecutive
     /// masked frames the frame lies in (outside any run, or without a mask: over all masked or
     /// all frames).
-    fn note_means(&self, feats: &Matrix, mask: Option<&[bool]>) -> Vec<Vec<f32>> {
+    fn note_means(
+        &self,
+        feats: &Matrix,
+        mask: Option<&[bool]>,
+        runs: &[Range<usize>],
+    ) -> Vec<Vec<f32>> {
         let t = feats.cols;
-        let runs = mask.map(masked_runs).unwrap_or_default();
         (self.skip_coeffs..self.n_mfcc.min(feats.rows))
             .map(|r| {
                 let row = feats.row(r);
                 let all = masked_mean(row, mask, 0..t) as f32;
                 let mut out = vec![all; t];
-                for run in &runs {
+                for run in runs {
                     let mean = masked_mean(row, None, run.clone()) as f32;
                     out[run.clone()].iter_mut().for_each(|v| *v = mean);
                 }
@@ -246,10 +253,9 @@ impl Recipe {
 
     /// One value per frame: `log2(f0 / 440)` of the note (run of masked frames) it lies in; see
     /// [`Recipe::pitch`].
-    fn note_pitch(&self, y: &[f32], t: usize, mask: Option<&[bool]>) -> Vec<f32> {
+    fn note_pitch(&self, y: &[f32], t: usize, runs: &[Range<usize>]) -> Vec<f32> {
         let (fmin, fmax) = (PITCH_FMIN, PITCH_FMAX.min(self.sr as f32 / 2.0));
         let octaves = |f0: f32| (f0 / 440.0).log2();
-        let runs = mask.map(masked_runs).unwrap_or_default();
         let measured: Vec<Option<f32>> = runs
             .iter()
             .map(|run| {
@@ -278,7 +284,7 @@ const PITCH_FMIN: f32 = 40.0;
 const PITCH_FMAX: f32 = 2200.0;
 
 /// The runs of consecutive true entries of `mask`.
-fn masked_runs(mask: &[bool]) -> Vec<std::ops::Range<usize>> {
+fn masked_runs(mask: &[bool]) -> Vec<Range<usize>> {
     let mut runs = Vec::new();
     let mut i = 0;
     while i < mask.len() {
@@ -296,7 +302,7 @@ fn masked_runs(mask: &[bool]) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Mean of `row[range]`, over the entries whose `mask` is true when a mask is given.
-fn masked_mean(row: &[f32], mask: Option<&[bool]>, range: std::ops::Range<usize>) -> f64 {
+fn masked_mean(row: &[f32], mask: Option<&[bool]>, range: Range<usize>) -> f64 {
     let (sum, n) = range.fold((0f64, 0usize), |(s, n), i| {
         if mask.is_none_or(|m| m[i]) {
             (s + f64::from(row[i]), n + 1)

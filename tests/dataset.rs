@@ -121,20 +121,37 @@ fn augmented_build_adds_training_rows_only_and_is_reproducible() {
 }
 
 #[test]
-fn the_mel_band_edges_and_pitch_go_into_the_recipe() {
+fn the_mel_band_edges_pitch_context_and_harmonics_go_into_the_recipe() {
     let tmp = tempfile::tempdir().unwrap();
     let audio = audio_dir(tmp.path(), &CLASSES[..2]);
     let ds = tmp.path().join("ds");
-    let o = dataset_build(&audio, &ds, &["--fmin", "50", "--fmax", "8000", "--pitch"]);
+    let o = dataset_build(
+        &audio,
+        &ds,
+        &[
+            "--fmin",
+            "50",
+            "--fmax",
+            "8000",
+            "--pitch",
+            "--context",
+            "1",
+            "--harmonics",
+            "4",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let recipe: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ds.join("recipe.json")).unwrap()).unwrap();
     assert_eq!(recipe["fmin"], 50.0);
     assert_eq!(recipe["fmax"], 8000.0);
     assert_eq!(recipe["pitch"], true);
+    assert_eq!(recipe["context"], 1);
+    assert_eq!(recipe["harmonics"], 4);
+    // 120 + pitch + 2 x 40 context statics + 4 partials.
     let info = instclf(&["dataset", "info", ds.to_str().unwrap()]);
     assert!(
-        String::from_utf8_lossy(&info.stdout).contains("121"),
+        String::from_utf8_lossy(&info.stdout).contains("205"),
         "{info:?}"
     );
 }

@@ -82,6 +82,13 @@ struct BuildArgs {
     /// Append each frame's note pitch, log2(f0 / 440 Hz) by YIN, to the frame.
     #[arg(long)]
     pitch: bool,
+    /// Append the static MFCCs of the N frames before and after each frame (stacked context).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    context: usize,
+    /// Append the levels of the note's first N partials (dB below the strongest, by the
+    /// note's YIN pitch) to each frame.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    harmonics: usize,
     /// Add N randomly augmented copies of every training recording (gain, noise, spectral
     /// tilt, +-40 cent pitch shift, room reverb; seeded). Test recordings are never augmented.
     #[arg(long, default_value_t = 0)]
@@ -145,6 +152,8 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         skip_coeffs: a.skip_coeffs,
         note_mean: a.note_mean,
         pitch: a.pitch,
+        context: a.context,
+        harmonics: a.harmonics,
     };
     let opts = BuildOptions {
         inputs: a.audio,

@@ -1,6 +1,7 @@
 //! The feature recipe: every parameter that turns a waveform into per-frame feature vectors
 //! (MFCCs, optionally with deltas and delta-deltas, optionally cepstral-mean normalised, wholly or
-//! partly, optionally without the first coefficients and with the note's mean MFCCs appended). A
+//! partly, optionally without the first coefficients, and with per-note or per-frame extras
+//! appended: the note's mean MFCCs, its pitch, stacked context frames, harmonic levels). A
 //! model stores its recipe so classification computes exactly the features it was trained on;
 //! every field has a default, so recipes saved before a field existed still load unchanged.
 
@@ -57,7 +58,23 @@ pub struct Recipe {
     /// over the middle of the note (each run of consecutive masked frames is a note; frames
     /// outside any run, and notes too short to measure, get the median pitch of the notes).
     pub pitch: bool,
+    /// Append the kept static MFCCs of the `context` frames before and after each frame
+    /// (offsets -context..-1 and 1..context, clamped at the recording's edges): stacked
+    /// context frames.
+    pub context: usize,
+    /// Append the levels of the note's first `harmonics` partials in each frame: the power
+    /// spectrum's peak near k f0 (f0 of the note by YIN, as for `pitch`), in dB below the
+    /// frame's strongest partial, floored at -[`HARMONIC_FLOOR_DB`] (partials above Nyquist
+    /// sit at the floor). The shape of the harmonic series (e.g. a clarinet's weak even
+    /// partials) does not depend on where the note sits in the mel bands.
+    pub harmonics: usize,
 }
+
+/// Floor (dB below the strongest partial) of the [`Recipe::harmonics`] features.
+pub const HARMONIC_FLOOR_DB: f32 = 80.0;
+/// Largest [`Recipe::context`] and [`Recipe::harmonics`] a recipe may ask for.
+pub const MAX_CONTEXT: usize = 16;
+pub const MAX_HARMONICS: usize = 64;
 
 impl Default for Recipe {
     fn default() -> Self {
@@ -76,6 +93,8 @@ impl Default for Recipe {
             skip_coeffs: 0,
             note_mean: false,
             pitch: false,
+            context: 0,
+            harmonics: 0,
         }
     }
 }
@@ -85,7 +104,12 @@ impl Recipe {
     pub fn dim(&self) -> usize {
         let statics = self.n_mfcc.saturating_sub(self.skip_coeffs);
         let deltas = if self.deltas { 2 * self.n_mfcc } else { 0 };
-        statics + deltas + if self.note_mean { statics } else { 0 } + usize::from(self.pitch)
+        statics
+            + deltas
+            + if self.note_mean { statics } else { 0 }
+            + usize::from(self.pitch)
+            + 2 * self.context * statics
+            + self.harmonics
     }
 
     /// The mel parameters of this recipe.
@@ -140,6 +164,18 @@ impl Recipe {
             return Err(format!(
                 "cmn_weight must be in [0, 1], got {}",
                 self.cmn_weight
+            ));
+        }
+        if self.context > MAX_CONTEXT {
+            return Err(format!(
+                "context must be at most {MAX_CONTEXT} frames, got {}",
+                self.context
+            ));
+        }
+        if self.harmonics > MAX_HARMONICS {
+            return Err(format!(
+                "harmonics must be at most {MAX_HARMONICS}, got {}",
+                self.harmonics
             ));
         }
         if self.n_mfcc > self.n_mels {
@@ -207,12 +243,27 @@ impl Recipe {
         } else {
             None
         };
-        let pitch = if self.pitch && feats.cols > 0 {
-            Some(self.note_pitch(y, feats.cols, &runs))
+        let t = feats.cols;
+        let f0 = if (self.pitch || self.harmonics > 0) && t > 0 {
+            Some(self.note_f0(y, t, &runs))
         } else {
             None
         };
+        let pitch = f0.as_ref().filter(|_| self.pitch).map(|f| {
+            f.iter()
+                .map(|&f0| (f0 / 440.0).log2())
+                .collect::<Vec<f32>>()
+        });
         let kept: Vec<usize> = (self.skip_coeffs.min(feats.rows)..feats.rows).collect();
+        let statics = self.skip_coeffs.min(feats.rows)..self.n_mfcc.min(feats.rows);
+        let context: Vec<Vec<f32>> = context_offsets(self.context)
+            .flat_map(|o| statics.clone().map(move |r| (o, r)))
+            .map(|(o, r)| shifted(feats.row(r), o))
+            .collect();
+        let harmonics = match &f0 {
+            Some(f0) if self.harmonics > 0 => self.harmonic_levels(y, f0),
+            _ => Vec::new(),
+        };
         let mut rows: Vec<&[f32]> = kept.iter().map(|&r| feats.row(r)).collect();
         if let Some(nm) = &note_means {
             rows.extend(nm.iter().map(|v| v.as_slice()));
@@ -220,6 +271,8 @@ impl Recipe {
         if let Some(p) = &pitch {
             rows.push(p);
         }
+        rows.extend(context.iter().map(|v| v.as_slice()));
+        rows.extend(harmonics.iter().map(|v| v.as_slice()));
         let cols = feats.cols;
         let data: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
         Matrix::from_vec(rows.len(), cols, data)
@@ -251,32 +304,81 @@ impl Recipe {
             .collect()
     }
 
-    /// One value per frame: `log2(f0 / 440)` of the note (run of masked frames) it lies in; see
-    /// [`Recipe::pitch`].
-    fn note_pitch(&self, y: &[f32], t: usize, runs: &[Range<usize>]) -> Vec<f32> {
+    /// One value per frame: the f0 (Hz) of the note (run of masked frames) it lies in, by YIN
+    /// over the middle of the note; frames outside any run, and notes too short to measure, get
+    /// the median f0 of the notes (or of the whole recording). See [`Recipe::pitch`].
+    fn note_f0(&self, y: &[f32], t: usize, runs: &[Range<usize>]) -> Vec<f32> {
         let (fmin, fmax) = (PITCH_FMIN, PITCH_FMAX.min(self.sr as f32 / 2.0));
-        let octaves = |f0: f32| (f0 / 440.0).log2();
         let measured: Vec<Option<f32>> = runs
             .iter()
             .map(|run| {
                 let lo = (run.start * self.hop).min(y.len());
                 let hi = (run.end * self.hop).min(y.len());
-                crate::pitch::yin_f0(&y[lo..hi], self.sr, fmin, fmax).map(octaves)
+                crate::pitch::yin_f0(&y[lo..hi], self.sr, fmin, fmax)
             })
             .collect();
         let mut known: Vec<f32> = measured.iter().flatten().copied().collect();
         known.sort_by(f32::total_cmp);
-        let fallback = known.get(known.len() / 2).copied().unwrap_or_else(|| {
-            crate::pitch::yin_f0(y, self.sr, fmin, fmax)
-                .map(octaves)
-                .unwrap_or(0.0)
-        });
+        let fallback = known
+            .get(known.len() / 2)
+            .copied()
+            .or_else(|| crate::pitch::yin_f0(y, self.sr, fmin, fmax))
+            .unwrap_or(440.0);
         let mut out = vec![fallback; t];
         for (run, p) in runs.iter().zip(&measured) {
             out[run.clone()].fill(p.unwrap_or(fallback));
         }
         out
     }
+
+    /// `harmonics` rows of one value per frame: the level of partial k (dB below the frame's
+    /// strongest partial, floored) given the frame's f0; see [`Recipe::harmonics`].
+    fn harmonic_levels(&self, y: &[f32], f0: &[f32]) -> Vec<Vec<f32>> {
+        let t = f0.len();
+        let h = self.harmonics;
+        let mut out = vec![vec![-HARMONIC_FLOOR_DB; t]; h];
+        let mut stft = crate::stft::Stft::new(self.n_fft, self.hop);
+        let bins_per_hz = self.n_fft as f32 / self.sr as f32;
+        let mut levels = vec![0f32; h];
+        stft.for_each_power_frame(y, |i, power| {
+            let Some(&f) = f0.get(i) else { return };
+            let last = power.len() - 1;
+            // Half the spacing of the partials, at least one bin: the peak search window.
+            let half = (0.5 * f * bins_per_hz).max(1.0);
+            for (k, level) in levels.iter_mut().enumerate() {
+                let centre = (k + 1) as f32 * f * bins_per_hz;
+                *level = if centre > last as f32 {
+                    0.0
+                } else {
+                    let lo = (centre - half).ceil().max(0.0) as usize;
+                    let hi = ((centre + half).floor() as usize).min(last);
+                    power[lo.min(hi)..=hi].iter().copied().fold(0.0, f32::max)
+                };
+            }
+            let peak = levels.iter().copied().fold(0.0, f32::max);
+            if peak <= 0.0 {
+                return;
+            }
+            for (row, &p) in out.iter_mut().zip(&levels) {
+                row[i] = (10.0 * (p / peak).max(1e-12).log10()).max(-HARMONIC_FLOOR_DB);
+            }
+        });
+        out
+    }
+}
+
+/// The frame offsets of [`Recipe::context`]: `-c..=-1` then `1..=c`.
+fn context_offsets(c: usize) -> impl Iterator<Item = isize> {
+    let c = c as isize;
+    (-c..0).chain(1..=c)
+}
+
+/// `row` moved by `offset` frames (entry `i` is `row[i + offset]`, clamped to the edges).
+fn shifted(row: &[f32], offset: isize) -> Vec<f32> {
+    let last = row.len() as isize - 1;
+    (0..row.len() as isize)
+        .map(|i| row[(i + offset).clamp(0, last.max(0)) as usize])
+        .collect()
 }
 
 /// Lowest and highest pitch (Hz) the `pitch` feature looks for (below E1; above C7).
@@ -381,6 +483,76 @@ mod tests {
     }
 
     #[test]
+    fn context_stacks_the_neighbouring_frames() {
+        let base = Recipe::default();
+        let r = Recipe {
+            context: 2,
+            ..Recipe::default()
+        };
+        assert_eq!(r.dim(), 120 + 4 * 40);
+        let y: Vec<f32> = (0..22050)
+            .map(|i| ((i as f32 * 0.05).sin() + (i as f32 * 0.013).sin()) * (i as f32 / 22050.0))
+            .collect();
+        let (a, f) = (base.frames(&y), r.frames(&y));
+        assert_eq!((f.rows, f.cols), (a.rows, r.dim()));
+        let last = f.rows - 1;
+        for t in [0, 7, last] {
+            // The row starts with the plain features, then offsets -2, -1, +1, +2 of the statics.
+            assert_eq!(&f.row(t)[..120], a.row(t));
+            for (j, o) in [-2isize, -1, 1, 2].into_iter().enumerate() {
+                let src = (t as isize + o).clamp(0, last as isize) as usize;
+                assert_eq!(&f.row(t)[120 + 40 * j..160 + 40 * j], &a.row(src)[..40]);
+            }
+        }
+    }
+
+    #[test]
+    fn harmonics_follow_the_partials() {
+        let r = Recipe {
+            harmonics: 6,
+            ..Recipe::default()
+        };
+        assert_eq!(r.dim(), 126);
+        let sr = r.sr as f32;
+        // A "clarinet": 220 Hz with odd partials at 1/k and even partials 30 dB lower.
+        let y: Vec<f32> = (0..r.sr as usize)
+            .map(|i| {
+                (1..=6)
+                    .map(|k| {
+                        let a = if k % 2 == 1 {
+                            1.0 / k as f32
+                        } else {
+                            0.0316 / k as f32
+                        };
+                        a * (2.0 * std::f32::consts::PI * 220.0 * k as f32 * i as f32 / sr).sin()
+                    })
+                    .sum::<f32>()
+                    * 0.3
+            })
+            .collect();
+        let f = r.frames(&y);
+        let row = &f.row(f.rows / 2)[120..];
+        let expect = [0.0, -36.0, -9.5, -42.0, -14.0, -45.6];
+        for (k, (&got, &want)) in row.iter().zip(&expect).enumerate() {
+            assert!(
+                (got - want).abs() < 1.5,
+                "partial {}: {got} dB, not {want}",
+                k + 1
+            );
+        }
+        // A recipe that asks for partials above Nyquist gets the floor there.
+        let high = Recipe {
+            harmonics: 64,
+            ..Recipe::default()
+        };
+        let g = high.frames(&y);
+        assert_eq!(g.get(g.rows / 2, 120 + 63), -HARMONIC_FLOOR_DB);
+        // Silence: every partial at the floor, no NaN.
+        let s = r.frames(&vec![0.0; 4096]);
+        assert!((0..s.rows).all(|t| s.row(t)[120..].iter().all(|&v| v == -HARMONIC_FLOOR_DB)));
+    }
+
+    #[test]
     fn default_is_120_dims() {
         let r = Recipe::default();
         assert_eq!(r.dim(), 120);
@@ -420,6 +592,14 @@ mod tests {
             },
             Recipe {
                 hop: usize::MAX,
+                ..Recipe::default()
+            },
+            Recipe {
+                context: MAX_CONTEXT + 1,
+                ..Recipe::default()
+            },
+            Recipe {
+                harmonics: MAX_HARMONICS + 1,
                 ..Recipe::default()
             },
         ];

@@ -65,6 +65,10 @@ pub struct Args {
     /// (input dropout; 0: off).
     #[arg(long, default_value_t = 0.0)]
     pub input_dropout: f64,
+    /// Frame models: label smoothing, the fraction of each target spread evenly over all
+    /// classes (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f64,
     /// Compute device: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -197,6 +201,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         checkpoint: Some(args.output.clone()),
         input_dropout: args.input_dropout,
+        label_smoothing: args.label_smoothing,
     };
     opts.validate()?;
     let device = device_from_arg(&args.device)?;

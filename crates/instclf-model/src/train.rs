@@ -88,6 +88,9 @@ pub struct FitOptions {
     /// the rest scaled by `1 / (1 - p)` (inverted dropout on the input; 0: off). The masks come
     /// from a stream seeded by `seed` and the epoch, so runs and resumed runs repeat exactly.
     pub input_dropout: f64,
+    /// Label smoothing: the training target of a row is `1 - e` on its class plus `e / K` on
+    /// every class (0: plain one-hot; the reported training loss is against these targets).
+    pub label_smoothing: f64,
 }
 
 impl Default for FitOptions {
@@ -107,6 +110,7 @@ impl Default for FitOptions {
             seed: 0,
             checkpoint: None,
             input_dropout: 0.0,
+            label_smoothing: 0.0,
         }
     }
 }
@@ -143,6 +147,12 @@ impl FitOptions {
             return bad(format!(
                 "input dropout must be in [0, 1), got {}",
                 self.input_dropout
+            ));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad(format!(
+                "label smoothing must be in [0, 1), got {}",
+                self.label_smoothing
             ));
         }
         Ok(())
@@ -580,9 +590,14 @@ fn fit_inner(
     // Upload everything once.
     let x_dev = Tensor::from_vec(standardiser.apply(train_x), (n, nf), device)?;
     let y_dev = Tensor::from_slice(train_y, n, device)?;
-    let mut onehot = vec![0f32; n * n_classes];
+    let e = opts.label_smoothing;
+    let (off, on) = (
+        (e / n_classes as f64) as f32,
+        (1.0 - e + e / n_classes as f64) as f32,
+    );
+    let mut onehot = vec![off; n * n_classes];
     for (row, &c) in onehot.chunks_exact_mut(n_classes).zip(train_y) {
-        row[c as usize] = 1.0;
+        row[c as usize] = on;
     }
     let onehot_dev = Tensor::from_vec(onehot, (n, n_classes), device)?;
     let val_dev = match val {

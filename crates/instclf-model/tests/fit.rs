@@ -106,6 +106,32 @@ fn input_dropout_is_seeded_and_still_learns() {
 }
 
 #[test]
+fn label_smoothing_softens_the_targets_and_still_learns() {
+    let d = Dataset::synthetic(600, 200, 20, 4, 1.0, 1);
+    let e = 0.2;
+    let o = FitOptions {
+        label_smoothing: e,
+        ..opts(6)
+    };
+    let a = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    let plain = fit(&d, &opts(6), &mut [], &Device::Cpu).unwrap();
+    // The training loss cannot fall under the entropy of the smoothed targets.
+    let (on, off) = (1.0 - e + e / 4.0, e / 4.0);
+    let floor = -(on * f64::ln(on) + 3.0 * off * f64::ln(off));
+    let last = a.history.last().unwrap();
+    assert!(last.loss >= floor - 1e-3, "loss {} < {floor}", last.loss);
+    let plain_loss = plain.history.last().unwrap().loss;
+    assert!(
+        plain_loss < last.loss,
+        "one-hot targets are easier to fit: {plain_loss} vs {}",
+        last.loss
+    );
+    assert_ne!(weights(&a.model), weights(&plain.model));
+    let acc = last.val_accuracy.unwrap();
+    assert!(acc > 0.8, "validation accuracy {acc}");
+}
+
+#[test]
 fn saved_and_loaded_models_predict_bit_identically() {
     let d = Dataset::synthetic(600, 100, 20, 4, 1.0, 5);
     let dir = tempfile::tempdir().unwrap();
@@ -233,6 +259,10 @@ fn bad_options_are_rejected() {
         },
         FitOptions {
             input_dropout: 1.0,
+            ..opts(1)
+        },
+        FitOptions {
+            label_smoothing: 1.0,
             ..opts(1)
         },
     ] {

@@ -421,6 +421,10 @@ def model_cases():
     huge_mels = dict(bad_recipe, n_fft=2048, n_mels=1000000000)
     m("recipe_n_mels_huge", model_files(recipe=huge_mels)[0], gs, "n_mels must be between 1 and",
       "", cmd="classify {audio} --model {bad}/models/recipe_n_mels_huge")
+    huge_partials = dict(bad_recipe, n_fft=2048, harmonics=1000000000)
+    m("recipe_harmonics_huge", model_files(recipe=huge_partials)[0], gs,
+      "harmonics must be at most", "",
+      cmd="classify {audio} --model {bad}/models/recipe_harmonics_huge")
     case("model_folder_is_file", "evaluate --model {bad}/models/good/model.json --data {data}",
          "model folder not found", "{bad}/models/good/model.json")
     case("plot_history_missing_model", "plot history {bad}/models/weights_missing -o {tmp}/h.png",
@@ -448,6 +452,14 @@ def option_cases():
     case("opt_dataset_fmax_above_nyquist",
          "dataset build --audio {tmp} --out {tmp}/ds --fmax 30000",
          "fmax must be in (0, 11025] Hz, got 30000", "-")
+    case("opt_dataset_context_huge",
+         "dataset build --audio {tmp} --out {tmp}/ds --context 1000000",
+         "context must be at most 16 frames, got 1000000", "-")
+    case("opt_dataset_harmonics_huge",
+         "dataset build --audio {tmp} --out {tmp}/ds --harmonics 1000000",
+         "harmonics must be at most 64, got 1000000", "-")
+    case("opt_label_smoothing_1", t + "--label-smoothing 1", "label smoothing must be in [0, 1)",
+         "-")
     case("opt_dataset_n_mels_huge",
          "dataset build --audio {tmp} --out {tmp}/ds --n-mels 100000000",
          "n_mels must be between 1 and", "-")

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Note and file accuracy of `instclf classify` on a folder of labelled recordings.
 
-    python3 scripts/eval-classify.py BINARY DIR [--model M] [--files-from notes.csv --split test]
+    python3 scripts/eval-classify.py BINARY DIR [--model M ...] [--files-from notes.csv --split test]
+
+--model may be given several times: the models then classify as an ensemble.
 
 The true class of a file is the first dot-separated token of its name. Prints one JSON line.
 """
@@ -10,7 +12,7 @@ import argparse, collections, csv, json, os, subprocess, sys
 ap = argparse.ArgumentParser()
 ap.add_argument("binary")
 ap.add_argument("dir")
-ap.add_argument("--model")
+ap.add_argument("--model", action="append", default=[])
 ap.add_argument("--files-from", help="a dataset's notes.csv: only its files of --split")
 ap.add_argument("--split", default="test")
 a = ap.parse_args()
@@ -21,7 +23,7 @@ if a.files_from:
     inputs = [os.path.join(a.dir, n) for n in names if os.path.exists(os.path.join(a.dir, n))]
 else:
     inputs = [a.dir]
-cmd = [a.binary, "classify", "--json"] + (["--model", a.model] if a.model else []) + inputs
+cmd = [a.binary, "classify", "--json"] + [x for m in a.model for x in ("--model", m)] + inputs
 out = subprocess.run(cmd, capture_output=True, text=True)
 if out.returncode not in (0, 2):
     sys.exit(out.stderr)

@@ -3,7 +3,8 @@
 //! answers.
 //!
 //! How scores combine: a note's score for class c is the mean over its frames of log p(c | frame)
-//! (a geometric mean of frame probabilities, so one confident frame cannot outvote the rest);
+//! (a geometric mean of frame probabilities, so one confident frame cannot outvote the rest),
+//! and with several models (an ensemble) also the mean over the models;
 //! the file's score is the mean of its notes' scores, so every note counts the same whatever
 //! its length. Confidences are those scores passed through a softmax (renormalised geometric
 //! means).
@@ -43,37 +44,45 @@ pub struct FileResult {
     pub notes: Vec<NoteResult>,
 }
 
-/// A model ready to classify audio: the network and the recipe it was trained with.
+/// Models ready to classify audio: one network, or several (an ensemble) that share their
+/// classes and the feature recipe they were trained with.
 pub struct Classifier {
-    pub model: Model,
+    pub models: Vec<Model>,
     pub recipe: Recipe,
     pub segment: SegmentParams,
 }
 
 impl Classifier {
-    /// Checks that `model` carries a usable feature recipe of the right size.
-    pub fn new(model: Model, origin: &str) -> anyhow::Result<Classifier> {
-        let Some(recipe) = model.recipe.as_ref() else {
-            anyhow::bail!(
-                "{origin}: the model has no feature recipe (it was trained on external features, \
-                 e.g. the MARL .npy files), so instclf cannot compute its features from audio; \
-                 train on a dataset made by `instclf dataset build`"
-            );
-        };
-        let recipe: Recipe = serde_json::from_value(recipe.clone())
-            .with_context(|| format!("{origin}: the model's feature recipe is invalid"))?;
-        recipe
-            .validate()
-            .map_err(|e| anyhow::anyhow!("{origin}: the model's feature recipe is invalid: {e}"))?;
-        if recipe.dim() != model.n_features() {
-            anyhow::bail!(
-                "{origin}: the model takes {} features but its recipe makes {}",
-                model.n_features(),
-                recipe.dim()
-            );
+    /// Checks that every model carries a usable feature recipe of the right size, and that all
+    /// of them share the recipe and the class names. `models` pairs each model with where it
+    /// came from, for the messages.
+    pub fn new(models: Vec<(Model, String)>) -> anyhow::Result<Classifier> {
+        let mut checked: Vec<(Model, Recipe, String)> = Vec::with_capacity(models.len());
+        for (model, origin) in models {
+            let recipe = model_recipe(&model, &origin)?;
+            if let Some((first, first_recipe, first_origin)) = checked.first() {
+                if first.classes != model.classes {
+                    anyhow::bail!(
+                        "{origin}: its classes ({}) differ from those of {first_origin} ({}); \
+                         an ensemble's models must name the same classes in the same order",
+                        model.classes.join(", "),
+                        first.classes.join(", ")
+                    );
+                }
+                if *first_recipe != recipe {
+                    anyhow::bail!(
+                        "{origin}: its feature recipe differs from that of {first_origin}; an \
+                         ensemble's models must be trained on features made the same way"
+                    );
+                }
+            }
+            checked.push((model, recipe, origin));
         }
+        let Some(recipe) = checked.first().map(|c| c.1.clone()) else {
+            anyhow::bail!("no model given");
+        };
         Ok(Classifier {
-            model,
+            models: checked.into_iter().map(|c| c.0).collect(),
             recipe,
             segment: SegmentParams::default(),
         })
@@ -82,7 +91,7 @@ impl Classifier {
     /// Classifies one file, keeping the `top` best classes per note and file.
     pub fn classify(&self, path: &Path, top: usize) -> anyhow::Result<FileResult> {
         let a = pipeline::analyse(path, &self.recipe, &self.segment)?;
-        let classes = &self.model.classes;
+        let classes = &self.models[0].classes;
         let k = classes.len();
         let mut note_scores: Vec<Vec<f64>> = Vec::with_capacity(a.notes.len());
         let mut notes = Vec::with_capacity(a.notes.len());
@@ -91,14 +100,17 @@ impl Classifier {
                 continue;
             }
             let x = &a.frames.data[rows.start * a.frames.cols..rows.end * a.frames.cols];
-            let p = self.model.predict_proba(x)?;
             let mut score = vec![0f64; k];
-            for row in p.chunks(k) {
-                for (s, &v) in score.iter_mut().zip(row) {
-                    *s += (v as f64).max(1e-30).ln();
+            for model in &self.models {
+                let p = model.predict_proba(x)?;
+                for row in p.chunks(k) {
+                    for (s, &v) in score.iter_mut().zip(row) {
+                        *s += (v as f64).max(1e-30).ln();
+                    }
                 }
             }
-            score.iter_mut().for_each(|s| *s /= rows.len() as f64);
+            let n = (rows.len() * self.models.len()) as f64;
+            score.iter_mut().for_each(|s| *s /= n);
             let ranked = rank(&score, classes, top);
             notes.push(NoteResult {
                 start: note.start,
@@ -134,6 +146,31 @@ impl Classifier {
             notes,
         })
     }
+}
+
+/// The feature recipe `model` was trained with, checked: present, valid and of the model's
+/// input size.
+fn model_recipe(model: &Model, origin: &str) -> anyhow::Result<Recipe> {
+    let Some(recipe) = model.recipe.as_ref() else {
+        anyhow::bail!(
+            "{origin}: the model has no feature recipe (it was trained on external features, \
+             e.g. the MARL .npy files), so instclf cannot compute its features from audio; \
+             train on a dataset made by `instclf dataset build`"
+        );
+    };
+    let recipe: Recipe = serde_json::from_value(recipe.clone())
+        .with_context(|| format!("{origin}: the model's feature recipe is invalid"))?;
+    recipe
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{origin}: the model's feature recipe is invalid: {e}"))?;
+    if recipe.dim() != model.n_features() {
+        anyhow::bail!(
+            "{origin}: the model takes {} features but its recipe makes {}",
+            model.n_features(),
+            recipe.dim()
+        );
+    }
+    Ok(recipe)
 }
 
 /// Softmax of `score`, best `top` classes first (at least one).

@@ -1,13 +1,35 @@
 //! The bundled default model, embedded in the binary so `instclf classify` works with no files
-//! and no network. It is made by `scripts/train-default-model.sh` (see `src/default_model/REPORT.md`).
+//! and no network: an ensemble of networks trained with different seeds on the same data and
+//! features (their log-probabilities are averaged). It is made by
+//! `scripts/train-default-model.sh` (see `src/default_model/REPORT.md`).
 
 use instclf_model::model::Model;
 use instclf_model::Device;
 
-const MODEL_JSON: &[u8] = include_bytes!("default_model/model.json");
-const MODEL_WEIGHTS: &[u8] = include_bytes!("default_model/model.safetensors");
+/// `(model.json, model.safetensors)` of every member.
+const MEMBERS: [(&[u8], &[u8]); 3] = [
+    (
+        include_bytes!("default_model/m1/model.json"),
+        include_bytes!("default_model/m1/model.safetensors"),
+    ),
+    (
+        include_bytes!("default_model/m2/model.json"),
+        include_bytes!("default_model/m2/model.safetensors"),
+    ),
+    (
+        include_bytes!("default_model/m3/model.json"),
+        include_bytes!("default_model/m3/model.safetensors"),
+    ),
+];
 
-/// Loads the bundled model onto `device`.
-pub fn load(device: &Device) -> anyhow::Result<Model> {
-    Ok(Model::from_bytes(MODEL_JSON, MODEL_WEIGHTS, device)?)
+/// Loads the bundled models onto `device`, each with the name it goes by in messages.
+pub fn load(device: &Device) -> anyhow::Result<Vec<(Model, String)>> {
+    MEMBERS
+        .iter()
+        .enumerate()
+        .map(|(i, (json, weights))| {
+            let model = Model::from_bytes(json, weights, device)?;
+            Ok((model, format!("bundled model {}", i + 1)))
+        })
+        .collect()
 }

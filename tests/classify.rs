@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fixture, instclf, stderr, write_wav};
+use common::{assert_failed, fixture, instclf, stderr, write_wav};
 use std::path::Path;
 
 #[test]
@@ -232,4 +232,133 @@ fn a_model_without_a_feature_recipe_is_refused_with_the_reason() {
     let err = stderr(&o);
     assert!(err.contains("no feature recipe"), "{err}");
     assert!(err.contains(model.to_str().unwrap()), "{err}");
+}
+
+/// The bundled ensemble's member folders, as committed.
+fn bundled_member(i: usize) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/default_model/m{i}"))
+}
+
+/// Per note, `label -> p` of every class (classify --json --top 10).
+fn note_probabilities(v: &serde_json::Value) -> Vec<std::collections::BTreeMap<String, f64>> {
+    v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            n["top"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    (
+                        t["label"].as_str().unwrap().to_string(),
+                        t["p"].as_f64().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn an_ensemble_averages_its_models_log_probabilities() {
+    let f = fixture("Oboe.Vib.mf.C5D5.aiff");
+    let run = |models: &[std::path::PathBuf]| {
+        let mut args = vec!["classify", "--json", "--top", "10"];
+        for m in models {
+            args.extend(["--model", m.to_str().unwrap()]);
+        }
+        args.push(f.to_str().unwrap());
+        let o = instclf(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let members: Vec<_> = (1..=3).map(bundled_member).collect();
+    // The bundled model is the ensemble of its three committed members.
+    let bundled = {
+        let o = instclf(&["classify", "--json", "--top", "10", f.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let ensemble = run(&members);
+    assert_eq!(bundled, ensemble);
+    // Each note's probabilities are the softmax of the mean of the members' log-probabilities
+    // (each member's own probabilities are a softmax of its mean frame log-probabilities, so
+    // the normalising constants drop out).
+    let alone: Vec<_> = members
+        .iter()
+        .map(|m| note_probabilities(&run(std::slice::from_ref(m))))
+        .collect();
+    let together = note_probabilities(&ensemble);
+    assert_eq!(together.len(), 3);
+    for (n, p) in together.iter().enumerate() {
+        let mean: Vec<(String, f64)> = p
+            .keys()
+            .map(|c| {
+                let s: f64 = alone.iter().map(|a| a[n][c].max(1e-300).ln()).sum();
+                (c.clone(), s / alone.len() as f64)
+            })
+            .collect();
+        let max = mean.iter().map(|m| m.1).fold(f64::MIN, f64::max);
+        let z: f64 = mean.iter().map(|m| (m.1 - max).exp()).sum();
+        for (c, s) in &mean {
+            let want = (s - max).exp() / z;
+            assert!(
+                (p[c] - want).abs() < 1e-3,
+                "note {n} {c}: {} vs {want}",
+                p[c]
+            );
+        }
+    }
+    // A model twice is that model.
+    let one = run(&members[..1]);
+    let twice = run(&[members[0].clone(), members[0].clone()]);
+    for (a, b) in note_probabilities(&one)
+        .iter()
+        .zip(&note_probabilities(&twice))
+    {
+        for (c, p) in a {
+            assert!((p - b[c]).abs() <= 1e-12 + 1e-9 * p, "{c}: {p} vs {}", b[c]);
+        }
+    }
+}
+
+#[test]
+fn an_ensemble_of_models_that_disagree_on_classes_or_features_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = std::fs::read_to_string(bundled_member(1).join("model.json")).unwrap();
+    let variant = |name: &str, from: &str, to: &str| {
+        let d = dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        std::fs::copy(
+            bundled_member(1).join("model.safetensors"),
+            d.join("model.safetensors"),
+        )
+        .unwrap();
+        assert!(json.contains(from), "{from}");
+        std::fs::write(d.join("model.json"), json.replacen(from, to, 1)).unwrap();
+        d
+    };
+    let classes = variant("classes", "\"Cello\",", "\"Violoncello\",");
+    let recipe = variant("recipe", "\"cmn_weight\": 0.5", "\"cmn_weight\": 0.75");
+    let f = fixture("Oboe.Vib.mf.C5D5.aiff");
+    let m1 = bundled_member(1);
+    for (other, needle) in [(&classes, "classes"), (&recipe, "feature recipe differs")] {
+        let o = instclf(&[
+            "classify",
+            "--model",
+            m1.to_str().unwrap(),
+            "--model",
+            other.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ]);
+        assert_failed(&o, needle);
+        assert!(
+            stderr(&o).contains(other.to_str().unwrap()),
+            "{}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty());
+    }
 }

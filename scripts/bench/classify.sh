@@ -5,7 +5,7 @@
 #      segmentation, features, model, report);
 #   2. a folder of 100 recordings (the first 100 of the csound render, rendered if missing);
 # each with instclf on 1 thread and on all cores, and the Python peer (scripts/bench/
-# classify_librosa.py: librosa 0.11 + numpy, same bundled model, no segmentation) in the same run.
+# classify_librosa.py: librosa 0.11 + numpy, same bundled ensemble, no segmentation) in the same run.
 # Prints a markdown table. Usage: scripts/bench/classify.sh   (RUNS=N, PYTHON=... to pick the
 # librosa interpreter; needs hyperfine and sox: apt-get install hyperfine sox)
 set -euo pipefail
@@ -26,8 +26,7 @@ mkdir "$TMP/hundred"
 find "$RENDER" -name '*.aiff' | sort | head -100 | while read -r f; do ln -s "$PWD/$f" "$TMP/hundred/"; done
 HUNDRED_S=$(for f in "$TMP"/hundred/*; do soxi -D "$f"; done | awk '{s+=$1} END {printf "%.0f", s}')
 MODEL="$TMP/model"
-mkdir "$MODEL"
-cp src/default_model/model.json src/default_model/model.safetensors "$MODEL/"
+cp -r src/default_model "$MODEL"
 NPROC=$(nproc)
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$TMP/ten.json" \
   -n "instclf, 1 thread" "env RAYON_NUM_THREADS=1 $BIN classify $TMP/ten.aiff" \

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """The peer of `instclf classify` for scripts/bench/classify.sh: the same bundled model run by
 librosa 0.11 + numpy, as a whole process per call. It loads each file with librosa.load (soxr_hq
-resampling to the model's rate), computes the model's recipe (MFCC + deltas + delta-deltas),
-standardises, runs the 120-256-10 sigmoid MLP in numpy and prints the file's answer (mean frame
-log-probability). It does LESS than instclf (no note segmentation, no per-note answers), so its
-time is a lower bound for a Python implementation of the same job.
+resampling to the model's rate), computes the model's recipe (MFCC + deltas + delta-deltas, and
+with `harmonics` the levels of the first partials from a second power STFT, at one f0 per file
+by librosa.yin over a short stretch in the middle), standardises, runs every sigmoid MLP of the
+ensemble in numpy and prints the file's answer (mean frame log-probability over frames and
+networks). It does LESS than instclf (no note segmentation, no per-note pitch or answers, no
+cepstral mean normalisation), so its time is a lower bound for a Python implementation of the
+same job.
 
-Usage: classify_librosa.py MODEL_DIR FILE_OR_DIR...
+Usage: classify_librosa.py MODEL_DIR FILE_OR_DIR...   (MODEL_DIR holds m1, m2, ... or one model)
 """
 import json
 import os
@@ -31,6 +34,25 @@ def load_model(d):
     return meta, t
 
 
+def harmonic_levels(y, sr, r):
+    """The first r["harmonics"] partial levels per frame, dB below the frame's strongest."""
+    h, n_fft = r["harmonics"], r["n_fft"]
+    mid = len(y) // 2
+    f0 = np.nanmedian(librosa.yin(y[max(0, mid - 2048):mid + 2048], fmin=40, fmax=2200, sr=sr,
+                                  frame_length=2048))
+    power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=r["hop"])) ** 2
+    last = power.shape[0] - 1
+    per_hz, half = n_fft / sr, max(0.5 * f0 * n_fft / sr, 1.0)
+    levels = np.zeros((h, power.shape[1]), dtype=np.float32)
+    for k in range(h):
+        c = (k + 1) * f0 * per_hz
+        if c <= last:
+            lo, hi = int(np.ceil(max(c - half, 0))), min(int(np.floor(c + half)), last)
+            levels[k] = power[min(lo, hi):hi + 1].max(0)
+    peak = levels.max(0, keepdims=True)
+    return np.maximum(10 * np.log10(np.maximum(levels / np.maximum(peak, 1e-30), 1e-12)), -80.0)
+
+
 def features(path, r):
     y, sr = librosa.load(path, sr=r["sr"], mono=True)
     m = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=r["n_mfcc"], n_fft=r["n_fft"],
@@ -38,12 +60,17 @@ def features(path, r):
                              fmax=r["fmax"])
     if r["deltas"]:
         m = np.vstack([m, librosa.feature.delta(m), librosa.feature.delta(m, order=2)])
+    if r.get("harmonics", 0):
+        m = np.vstack([m, harmonic_levels(y, sr, r)])
     return m.T
 
 
 def main():
-    meta, t = load_model(sys.argv[1])
-    r, classes = meta["recipe"], meta["classes"]
+    root = sys.argv[1]
+    dirs = sorted(os.path.join(root, d) for d in os.listdir(root)
+                  if os.path.isfile(os.path.join(root, d, "model.json"))) or [root]
+    models = [load_model(d) for d in dirs]
+    r, classes = models[0][0]["recipe"], models[0][0]["classes"]
     files = []
     for p in sys.argv[2:]:
         if os.path.isdir(p):
@@ -52,12 +79,16 @@ def main():
         else:
             files.append(p)
     for f in files:
-        x = (features(f, r) - t["standardise.mean"]) / t["standardise.std"]
-        h = 1.0 / (1.0 + np.exp(-(x @ t["dense0.kernel"] + t["dense0.bias"])))
-        z = h @ t["dense1.kernel"] + t["dense1.bias"]
-        logp = z - z.max(1, keepdims=True)
-        logp -= np.log(np.exp(logp).sum(1, keepdims=True))
-        print(f"{f}\t{classes[int(logp.mean(0).argmax())]}")
+        feats = features(f, r)
+        score = 0
+        for _, t in models:
+            x = (feats - t["standardise.mean"]) / t["standardise.std"]
+            h = 1.0 / (1.0 + np.exp(-(x @ t["dense0.kernel"] + t["dense0.bias"])))
+            z = h @ t["dense1.kernel"] + t["dense1.bias"]
+            logp = z - z.max(1, keepdims=True)
+            logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+            score = score + logp.mean(0)
+        print(f"{f}\t{classes[int(np.argmax(score))]}")
 
 
 if __name__ == "__main__":

@@ -9,17 +9,19 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(
     after_help = "Each note's answer is the class with the highest mean log-probability over \
-the note's frames; the file's answer averages its notes' scores, each note counting the same. \
-Without --model the bundled default model is used (it needs no files or network). \
+the note's frames (and over the models, when --model is given more than once: an ensemble); the \
+file's answer averages its notes' scores, each note counting the same. Without --model the \
+bundled default model (an ensemble of three networks) is used; it needs no files or network. \
 Several files are classified in parallel and reported in the order given."
 )]
 pub struct Args {
     /// Audio files or folders (searched recursively).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// A model folder made by `instclf train` (default: the bundled model).
+    /// A model folder made by `instclf train` (default: the bundled model). Give it more than
+    /// once for an ensemble of models trained on the same classes and features.
     #[arg(long)]
-    model: Option<PathBuf>,
+    model: Vec<PathBuf>,
     /// How many of the best classes to show per note and file.
     #[arg(long, default_value_t = 1)]
     top: usize,
@@ -34,17 +36,17 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = instclf_model::device::device_from_arg(&args.device)?;
-    let (model, origin) = match &args.model {
-        Some(p) => (
-            instclf_model::model::Model::load(p, &device)?,
-            p.display().to_string(),
-        ),
-        None => (
-            crate::default_model::load(&device)?,
-            "bundled model".to_string(),
-        ),
+    let models = if args.model.is_empty() {
+        crate::default_model::load(&device)?
+    } else {
+        let mut models = Vec::with_capacity(args.model.len());
+        for p in &args.model {
+            let model = instclf_model::model::Model::load(p, &device)?;
+            models.push((model, p.display().to_string()));
+        }
+        models
     };
-    let clf = Classifier::new(model, &origin)?;
+    let clf = Classifier::new(models)?;
     let files = pipeline::expand_inputs(&args.inputs)?;
     if files.is_empty() {
         anyhow::bail!("no audio files found in the given folders");

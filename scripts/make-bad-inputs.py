@@ -458,6 +458,9 @@ def option_cases():
     case("opt_dataset_harmonics_huge",
          "dataset build --audio {tmp} --out {tmp}/ds --harmonics 1000000",
          "harmonics must be at most 64, got 1000000", "-")
+    case("opt_dataset_augment_lowpass_2",
+         "dataset build --audio {tmp} --out {tmp}/ds --augment 1 --augment-lowpass 2",
+         "--augment-lowpass must be a probability in [0, 1], got 2", "-")
     case("opt_label_smoothing_1", t + "--label-smoothing 1", "label smoothing must be in [0, 1)",
          "-")
     case("opt_dataset_n_mels_huge",

@@ -134,6 +134,10 @@ fn check_options(opts: &BuildOptions) -> anyhow::Result<()> {
             opts.test_fraction
         );
     }
+    let lowpass = opts.augment_params.lowpass_p;
+    if !(0.0..=1.0).contains(&lowpass) {
+        bail!("--augment-lowpass must be a probability in [0, 1], got {lowpass}");
+    }
     opts.recipe
         .validate()
         .map_err(|e| anyhow::anyhow!("invalid feature recipe: {e}"))

@@ -99,6 +99,10 @@ struct BuildArgs {
     /// With --augment: add a random smooth equaliser of up to this many dB (0: none).
     #[arg(long, default_value_t = 0.0)]
     augment_eq: f64,
+    /// With --augment: the probability that a copy is also low-pass filtered (4th-order
+    /// Butterworth, cutoff 2-8 kHz drawn on a log scale: a dull recording).
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    augment_lowpass: f64,
     /// Cut recordings into clips of this many seconds (one row each, for sequence models)
     /// instead of note frames; writes sequence.json and clips.csv.
     #[arg(long, value_name = "SECONDS")]
@@ -166,7 +170,8 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         augment_params: instclf_audio::augment::AugmentParams::scaled(
             a.augment_strength,
             a.augment_eq,
-        ),
+        )
+        .with_lowpass(a.augment_lowpass),
     };
     let bar = crate::util::progress_bar(0, "analysing");
     if let Some(seconds) = a.clips {

@@ -5,17 +5,19 @@
 #      the cross-source check set (csound's sf_GMbank.sf2, never trained on) with
 #      scripts/render-all.sh, if not there yet;
 #   2. builds the dataset from the training sources with `instclf dataset build`;
-#   3. trains $ENSEMBLE networks with `instclf train`, seeds 0, 1, ..., on that dataset and copies
-#      each one's model.json + model.safetensors into src/default_model/m1, m2, ... (the bundled
-#      ensemble: classify averages their log-probabilities; src/default_model.rs embeds three);
+#   3. trains $ENSEMBLE networks per hidden activation in $ACTIVATIONS with `instclf train`, seeds
+#      0, 1, ..., on that dataset and copies each one's model.json + model.safetensors into
+#      src/default_model/m1, m2, ... (the bundled ensemble: classify averages their
+#      log-probabilities; src/default_model.rs embeds six);
 #   4. writes src/default_model/REPORT.md: data, epochs, frame accuracy, and note/file accuracy on
 #      held-out FluidR3 recordings and on the csound render (scripts/eval-classify.py), for the
 #      ensemble and for each member alone.
 # Defaults (FluidR3 + MuseScore and their GM relatives, 2 augmented copies, half-weight CMN: CMN=1
-# CMN_WEIGHT=0.5; the levels of 20 partials per frame: HARMONICS=20; 3 networks: ENSEMBLE=3): see
+# CMN_WEIGHT=0.5; the levels of 20 partials per frame: HARMONICS=20; 3 seeds each of a sigmoid and a
+# ReLU network: ENSEMBLE=3 ACTIVATIONS="sigmoid relu"): see
 # the README for the levers measured; full CMN (CMN_WEIGHT=1) misreads the Oboe fixture as Trumpet.
 # Experiments with other knobs overwrite src/default_model/ too (`git checkout src/default_model`
-# puts the bundled one back); ENSEMBLE other than 3 needs src/default_model.rs changed to match.
+# puts the bundled one back); another number of networks needs src/default_model.rs changed to match.
 # SOURCES=fluidr3 trains on FluidR3 alone. BIN=path skips the cargo build and uses that binary.
 # Needs: apt-get install fluidsynth fluid-soundfont-gm musescore-general-soundfont csound-soundfont
 set -euo pipefail
@@ -23,7 +25,8 @@ cd "$(dirname "$0")/.."
 AUGMENT=${AUGMENT:-2}
 EPOCHS=${EPOCHS:-10}
 HIDDEN=${HIDDEN:-256}
-ENSEMBLE=${ENSEMBLE:-3}          # networks in the bundled ensemble (src/default_model.rs embeds 3)
+ENSEMBLE=${ENSEMBLE:-3}          # seeds per activation in the bundled ensemble
+ACTIVATIONS=${ACTIVATIONS:-sigmoid relu} # hidden activations of its networks (6 embedded in all)
 SOURCES=${SOURCES:-fluidr3 musescore fluidr3rel musescorerel fluidr3rel2}
 CMN=${CMN:-1}
 CMN_COEFFS=${CMN_COEFFS:-0}      # with CMN=1: normalise only the first N MFCCs (0: all)
@@ -60,14 +63,18 @@ audio_args=(); for s in $SOURCES; do audio_args+=(--audio "data/render/$s"); don
 $BIN dataset build "${audio_args[@]}" --out "$WORK/dataset" --augment "$AUGMENT" "${cmn_arg[@]}" --seed 0 \
   2> "$WORK/build.log" | tee "$WORK/build.txt"
 models=()
-for i in $(seq 1 "$ENSEMBLE"); do
-  $BIN train --data "$WORK/dataset" -o "$WORK/m$i" --epochs "$EPOCHS" --hidden "$HIDDEN" \
-    --input-dropout "$INPUT_DROPOUT" --label-smoothing "$LABEL_SMOOTHING" \
-    --seed $((i - 1)) --quiet --json > "$WORK/train-m$i.json"
-  models+=(--model "$WORK/m$i")
+n=0
+for act in $ACTIVATIONS; do
+  for seed in $(seq 0 $((ENSEMBLE - 1))); do
+    n=$((n + 1))
+    $BIN train --data "$WORK/dataset" -o "$WORK/m$n" --epochs "$EPOCHS" --hidden "$HIDDEN" \
+      --activation "$act" --input-dropout "$INPUT_DROPOUT" --label-smoothing "$LABEL_SMOOTHING" \
+      --seed "$seed" --quiet --json > "$WORK/train-m$n.json"
+    models+=(--model "$WORK/m$n")
+  done
 done
 rm -rf src/default_model/m*/
-for i in $(seq 1 "$ENSEMBLE"); do
+for i in $(seq 1 "$n"); do
   mkdir -p "src/default_model/m$i"
   cp "$WORK/m$i/model.json" "$WORK/m$i/model.safetensors" "src/default_model/m$i/"
 done
@@ -78,8 +85,8 @@ evaluate() {  # evaluate OUT MODEL_ARGS...: held-out FluidR3 and csound figures 
   python3 scripts/eval-classify.py $BIN data/render/csound "$@" >> "$out"
 }
 evaluate "$WORK/eval.jsonl" "${models[@]}"
-for i in $(seq 1 "$ENSEMBLE"); do evaluate "$WORK/eval-m$i.jsonl" --model "$WORK/m$i"; done
-python3 - "$WORK" "$ENSEMBLE" "$SOURCES" "$AUGMENT" "$HIDDEN" "$CMN" \
+for i in $(seq 1 "$n"); do evaluate "$WORK/eval-m$i.jsonl" --model "$WORK/m$i"; done
+python3 - "$WORK" "$n" "$SOURCES" "$AUGMENT" "$HIDDEN" "$CMN" \
   "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ AUG_LOWPASS=$AUG_LOWPASS N_MFCC=$N_MFCC FMAX=${FMAX:-none} PITCH=$PITCH INPUT_DROPOUT=$INPUT_DROPOUT CONTEXT=$CONTEXT HARMONICS=$HARMONICS LABEL_SMOOTHING=$LABEL_SMOOTHING" <<'PY'
 import json, sys
 work, ensemble, sources, augment, hidden, cmn, extra = sys.argv[1:]
@@ -89,21 +96,23 @@ def lines(p):
 held, cross = lines(f"{work}/eval.jsonl")
 members = [lines(f"{work}/eval-m{i}.jsonl") for i in range(1, n + 1)]
 trains = [json.load(open(f"{work}/train-m{i}.json")) for i in range(1, n + 1)]
-m = json.load(open(f"{work}/m1/model.json"))
+metas = [json.load(open(f"{work}/m{i}/model.json")) for i in range(1, n + 1)]
+m = metas[0]
 arch = m["architecture"]
-layers = " -> ".join(str(h) + " (" + arch["activation"] + ")" for h in arch["hidden"])
+layers = " -> ".join(str(h) for h in arch["hidden"])
+acts = [x["architecture"]["activation"] for x in metas]
 recipe = ", ".join(f"{k}={v}" for k, v in sorted(m["recipe"].items()))
 build = open(f"{work}/build.txt").read().strip()
 t = trains[0]
 rows = "\n".join(
-    f"| {i} (seed {i - 1}) | {tr['history'][-1]['accuracy']:.4f} | {tr['test_accuracy']:.4f} "
-    f"| {h['note_accuracy']:.4f} / {h['file_accuracy']:.4f} "
+    f"| m{i} | {act} | {x['training']['seed']} | {tr['history'][-1]['accuracy']:.4f} "
+    f"| {tr['test_accuracy']:.4f} | {h['note_accuracy']:.4f} / {h['file_accuracy']:.4f} "
     f"| {c['note_accuracy']:.4f} / {c['file_accuracy']:.4f} |"
-    for i, (tr, (h, c)) in enumerate(zip(trains, members), 1))
+    for i, (tr, (h, c), act, x) in enumerate(zip(trains, members, acts, metas), 1))
 with open("src/default_model/REPORT.md", "w") as f:
     f.write(f"""# The bundled default model
 
-Made by `scripts/train-default-model.sh` (ENSEMBLE={n}, AUGMENT={augment}, HIDDEN={hidden}, CMN={cmn},
+Made by `scripts/train-default-model.sh` ({n} networks, AUGMENT={augment}, HIDDEN={hidden}, CMN={cmn},
 {extra}, SOURCES="{sources}").
 
 - Data: {build}
@@ -112,9 +121,9 @@ Made by `scripts/train-default-model.sh` (ENSEMBLE={n}, AUGMENT={augment}, HIDDE
   AUG_EQ > 0); cepstral mean normalisation per recording: {"on" if cmn == "1" else "off"}. The
   test split holds out whole recordings (and the same recording from every source).
 - Feature recipe: {recipe}.
-- Networks: {n} (m1..m{n}), each {arch['n_features']} -> {layers} -> {arch['n_classes']} (softmax), Adam lr 0.001,
-  batch 128, {t['epochs']} epochs, trained with seeds 0..{n - 1} on the same rows; `classify` averages
-  their log-probabilities (an ensemble). Training took {sum(tr['train_time_s'] for tr in trains):.1f} s in all.
+- Networks: {n} (m1..m{n}), each {arch['n_features']} -> {layers} ({' or '.join(sorted(set(acts)))}) -> {arch['n_classes']} (softmax), Adam lr 0.001,
+  batch 128, {t['epochs']} epochs, on the same rows with the activations and seeds below; `classify`
+  averages their log-probabilities (an ensemble). Training took {sum(tr['train_time_s'] for tr in trains):.1f} s in all.
 - Held-out FluidR3 recordings, the ensemble: note accuracy {held['note_accuracy']:.4f} over {held['notes']} notes,
   file accuracy {held['file_accuracy']:.4f} over {held['files']} files.
 - Cross-source, csound sf_GMbank.sf2 (never trained on), the ensemble: note accuracy {cross['note_accuracy']:.4f}
@@ -124,8 +133,8 @@ Made by `scripts/train-default-model.sh` (ENSEMBLE={n}, AUGMENT={augment}, HIDDE
 Each network alone (frame accuracy on the training rows and on the held-out test rows; note /
 file accuracy):
 
-| network | train frames | test frames | held-out FluidR3 | csound |
-|---|---:|---:|---:|---:|
+| network | activation | seed | train frames | test frames | held-out FluidR3 | csound |
+|---|---|---:|---:|---:|---:|---:|
 {rows}
 """)
 print(open("src/default_model/REPORT.md").read())

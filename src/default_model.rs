@@ -1,13 +1,13 @@
 //! The bundled default model, embedded in the binary so `instclf classify` works with no files
-//! and no network: an ensemble of networks trained with different seeds on the same data and
-//! features (their log-probabilities are averaged). It is made by
+//! and no network: an ensemble of six networks (sigmoid and ReLU, three seeds each) trained on the
+//! same data and features (their log-probabilities are averaged). It is made by
 //! `scripts/train-default-model.sh` (see `src/default_model/REPORT.md`).
 
 use instclf_model::model::Model;
 use instclf_model::Device;
 
-/// `(model.json, model.safetensors)` of every member.
-const MEMBERS: [(&[u8], &[u8]); 3] = [
+/// `(model.json, model.safetensors)` of every member: m1-m3 sigmoid, m4-m6 ReLU networks.
+const MEMBERS: [(&[u8], &[u8]); 6] = [
     (
         include_bytes!("default_model/m1/model.json"),
         include_bytes!("default_model/m1/model.safetensors"),
@@ -19,6 +19,18 @@ const MEMBERS: [(&[u8], &[u8]); 3] = [
     (
         include_bytes!("default_model/m3/model.json"),
         include_bytes!("default_model/m3/model.safetensors"),
+    ),
+    (
+        include_bytes!("default_model/m4/model.json"),
+        include_bytes!("default_model/m4/model.safetensors"),
+    ),
+    (
+        include_bytes!("default_model/m5/model.json"),
+        include_bytes!("default_model/m5/model.safetensors"),
+    ),
+    (
+        include_bytes!("default_model/m6/model.json"),
+        include_bytes!("default_model/m6/model.safetensors"),
     ),
 ];
 

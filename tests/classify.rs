@@ -274,8 +274,8 @@ fn an_ensemble_averages_its_models_log_probabilities() {
         assert!(o.status.success(), "{}", stderr(&o));
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
     };
-    let members: Vec<_> = (1..=3).map(bundled_member).collect();
-    // The bundled model is the ensemble of its three committed members.
+    let members: Vec<_> = (1..=6).map(bundled_member).collect();
+    // The bundled model is the ensemble of its six committed members.
     let bundled = {
         let o = instclf(&["classify", "--json", "--top", "10", f.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));

@@ -11,7 +11,7 @@ use std::path::PathBuf;
     after_help = "Each note's answer is the class with the highest mean log-probability over \
 the note's frames (and over the models, when --model is given more than once: an ensemble); the \
 file's answer averages its notes' scores, each note counting the same. Without --model the \
-bundled default model (an ensemble of three networks) is used; it needs no files or network. \
+bundled default model (an ensemble of six networks) is used; it needs no files or network. \
 Several files are classified in parallel and reported in the order given."
 )]
 pub struct Args {

@@ -347,6 +347,16 @@ pub fn melspectrogram(y: &[f32], p: &MelParams) -> Matrix {
 /// The mel power spectrogram in frames-major orientation (`frames x n_mels`, one row per
 /// frame), i.e. the transpose of [`melspectrogram`]; cheaper when features are wanted per frame.
 pub fn melspectrogram_frames(y: &[f32], p: &MelParams) -> Matrix {
+    melspectrogram_frames_with(y, p, |_, _| {})
+}
+
+/// [`melspectrogram_frames`], also handing every frame's power spectrum to `each(t, power)`, so
+/// other per-frame features can share the one STFT pass.
+pub fn melspectrogram_frames_with(
+    y: &[f32],
+    p: &MelParams,
+    mut each: impl FnMut(usize, &[f32]),
+) -> Matrix {
     let fb = SparseFilterbank::new(p);
     let mut stft = Stft::new(p.n_fft, p.hop);
     let frames = stft.n_frames(y.len());
@@ -355,6 +365,7 @@ pub fn melspectrogram_frames(y: &[f32], p: &MelParams) -> Matrix {
     let mut tmp = Matrix::zeros(frames, n_mels);
     stft.for_each_power_frame(y, |t, power| {
         fb.apply(power, tmp.row_mut(t));
+        each(t, power);
     });
     tmp
 }

@@ -3,7 +3,7 @@
 //! librosa's `amin = 1e-10` and `top_db = 80`), keeping the first `n_mfcc` coefficients.
 
 use crate::matrix::{avx2_fn, dot8};
-use crate::mel::{clamp_below, melspectrogram_frames, to_db_in_place, MelParams};
+use crate::mel::{clamp_below, melspectrogram_frames_with, to_db_in_place, MelParams};
 use crate::Matrix;
 
 /// The `n_out x n` orthonormal DCT-II matrix (rows are coefficients).
@@ -49,7 +49,18 @@ pub fn mfcc_from_db(db: &Matrix, n_mfcc: usize) -> Matrix {
 /// Some(80.0)), n_mfcc)`, but done frame by frame on the frames-major mel matrix so each
 /// coefficient is one contiguous dot product.
 pub fn mfcc(y: &[f32], p: &MelParams, n_mfcc: usize) -> Matrix {
-    let mut fm = melspectrogram_frames(y, p);
+    mfcc_with(y, p, n_mfcc, |_, _| {})
+}
+
+/// [`mfcc`], also handing every frame's power spectrum to `each(t, power)` (see
+/// [`crate::mel::melspectrogram_frames_with`]).
+pub fn mfcc_with(
+    y: &[f32],
+    p: &MelParams,
+    n_mfcc: usize,
+    each: impl FnMut(usize, &[f32]),
+) -> Matrix {
+    let mut fm = melspectrogram_frames_with(y, p, each);
     // Mel power is never negative, so power_to_db's `abs` is a no-op here.
     let max = to_db_in_place(&mut fm.data, 1e-10, 0.0);
     clamp_below(&mut fm.data, max - 80.0);

@@ -7,7 +7,7 @@
 
 use crate::delta::delta;
 use crate::mel::MelParams;
-use crate::mfcc::mfcc;
+use crate::mfcc::mfcc_with;
 use crate::Matrix;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -214,7 +214,28 @@ impl Recipe {
     /// takes the mean over every frame.
     pub fn frames_cmn_over(&self, y: &[f32], mask: Option<&[bool]>) -> Matrix {
         let n = self.n_mfcc;
-        let m = mfcc(y, &self.mel_params(), n);
+        let t = crate::stft::n_frames(y.len(), self.n_fft, self.hop);
+        let mask = mask.filter(|m| m.len() == t && m.iter().any(|&b| b));
+        // The notes: runs of consecutive masked frames, found once for every per-note feature.
+        let runs = mask.map(masked_runs).unwrap_or_default();
+        let f0 = if (self.pitch || self.harmonics > 0) && t > 0 {
+            Some(self.note_f0(y, t, &runs))
+        } else {
+            None
+        };
+        // The partial levels come from the same STFT pass as the MFCCs.
+        let mut harmonics = vec![vec![-HARMONIC_FLOOR_DB; t]; self.harmonics];
+        let mut levels = vec![0f32; self.harmonics];
+        let bins_per_hz = self.n_fft as f32 / self.sr as f32;
+        let m = mfcc_with(y, &self.mel_params(), n, |i, power| {
+            if let Some(&f) = f0.as_ref().and_then(|f0| f0.get(i)) {
+                if partial_levels(power, f * bins_per_hz, &mut levels) {
+                    for (row, &l) in harmonics.iter_mut().zip(&levels) {
+                        row[i] = l;
+                    }
+                }
+            }
+        });
         let mut feats = if self.deltas {
             let d1 = delta(&m, DELTA_WIDTH, 1);
             let d2 = delta(&m, DELTA_WIDTH, 2);
@@ -222,7 +243,6 @@ impl Recipe {
         } else {
             m
         };
-        let mask = mask.filter(|m| m.len() == feats.cols && m.iter().any(|&b| b));
         if self.cmn && feats.cols > 0 {
             let weight = f64::from(self.cmn_weight);
             for r in 0..feats.rows {
@@ -236,16 +256,8 @@ impl Recipe {
                 }
             }
         }
-        // The notes: runs of consecutive masked frames, found once for both per-note features.
-        let runs = mask.map(masked_runs).unwrap_or_default();
         let note_means = if self.note_mean && feats.cols > 0 {
             Some(self.note_means(&feats, mask, &runs))
-        } else {
-            None
-        };
-        let t = feats.cols;
-        let f0 = if (self.pitch || self.harmonics > 0) && t > 0 {
-            Some(self.note_f0(y, t, &runs))
         } else {
             None
         };
@@ -260,10 +272,6 @@ impl Recipe {
             .flat_map(|o| statics.clone().map(move |r| (o, r)))
             .map(|(o, r)| shifted(feats.row(r), o))
             .collect();
-        let harmonics = match &f0 {
-            Some(f0) if self.harmonics > 0 => self.harmonic_levels(y, f0),
-            _ => Vec::new(),
-        };
         let mut rows: Vec<&[f32]> = kept.iter().map(|&r| feats.row(r)).collect();
         if let Some(nm) = &note_means {
             rows.extend(nm.iter().map(|v| v.as_slice()));
@@ -330,41 +338,36 @@ impl Recipe {
         }
         out
     }
+}
 
-    /// `harmonics` rows of one value per frame: the level of partial k (dB below the frame's
-    /// strongest partial, floored) given the frame's f0; see [`Recipe::harmonics`].
-    fn harmonic_levels(&self, y: &[f32], f0: &[f32]) -> Vec<Vec<f32>> {
-        let t = f0.len();
-        let h = self.harmonics;
-        let mut out = vec![vec![-HARMONIC_FLOOR_DB; t]; h];
-        let mut stft = crate::stft::Stft::new(self.n_fft, self.hop);
-        let bins_per_hz = self.n_fft as f32 / self.sr as f32;
-        let mut levels = vec![0f32; h];
-        stft.for_each_power_frame(y, |i, power| {
-            let Some(&f) = f0.get(i) else { return };
-            let last = power.len() - 1;
-            // Half the spacing of the partials, at least one bin: the peak search window.
-            let half = (0.5 * f * bins_per_hz).max(1.0);
-            for (k, level) in levels.iter_mut().enumerate() {
-                let centre = (k + 1) as f32 * f * bins_per_hz;
-                *level = if centre > last as f32 {
-                    0.0
-                } else {
-                    let lo = (centre - half).ceil().max(0.0) as usize;
-                    let hi = ((centre + half).floor() as usize).min(last);
-                    power[lo.min(hi)..=hi].iter().copied().fold(0.0, f32::max)
-                };
-            }
-            let peak = levels.iter().copied().fold(0.0, f32::max);
-            if peak <= 0.0 {
-                return;
-            }
-            for (row, &p) in out.iter_mut().zip(&levels) {
-                row[i] = (10.0 * (p / peak).max(1e-12).log10()).max(-HARMONIC_FLOOR_DB);
-            }
-        });
-        out
+/// The levels of the partials of one frame's power spectrum whose fundamental sits at bin `f`
+/// (fractional): `levels[k]` is the peak near `(k + 1) f`, in dB below the strongest of them,
+/// floored at -[`HARMONIC_FLOOR_DB`]; partials above Nyquist sit at the floor. Returns false (and
+/// leaves `levels` meaningless) for a silent frame. See [`Recipe::harmonics`].
+fn partial_levels(power: &[f32], f: f32, levels: &mut [f32]) -> bool {
+    let Some(last) = power.len().checked_sub(1) else {
+        return false;
+    };
+    // Half the spacing of the partials, at least one bin: the peak search window.
+    let half = (0.5 * f).max(1.0);
+    for (k, level) in levels.iter_mut().enumerate() {
+        let centre = (k + 1) as f32 * f;
+        *level = if centre > last as f32 {
+            0.0
+        } else {
+            let lo = (centre - half).ceil().max(0.0) as usize;
+            let hi = ((centre + half).floor() as usize).min(last);
+            power[lo.min(hi)..=hi].iter().copied().fold(0.0, f32::max)
+        };
     }
+    let peak = levels.iter().copied().fold(0.0, f32::max);
+    if peak <= 0.0 {
+        return false;
+    }
+    for l in levels.iter_mut() {
+        *l = (10.0 * (*l / peak).max(1e-12).log10()).max(-HARMONIC_FLOOR_DB);
+    }
+    true
 }
 
 /// The frame offsets of [`Recipe::context`]: `-c..=-1` then `1..=c`.

@@ -222,7 +222,7 @@ fn half_to_power(
         from = unsafe { half_to_power_avx2(z, cos2, sin2, power) };
     }
     let _ = (cos2, sin2);
-    for k in from..m {
+    for k in from..=m - from {
         let (a, b) = (z[k], z[m - k]);
         let (c, s) = (cos[k], sin[k]);
         let sr = a.re + b.re;
@@ -235,8 +235,12 @@ fn half_to_power(
     }
 }
 
-/// The AVX2 body of [`half_to_power`] for bins `1..` in blocks of 8; returns the first bin it
-/// left for the scalar loop. Lengths are checked by the caller.
+/// The AVX2 body of [`half_to_power`]. Bin `k` and its mirror `M - k` share their inputs
+/// (`X_{M-k}` is built from `conj` of the same `a`, `b`), so both come out of one pass:
+/// with `s = a + b` and `q = -i e^{-2 pi i k / 2M} (a - b)`, `|X_k|^2 = |s + q|^2 / 4` and
+/// `|X_{M-k}|^2 = |s - q|^2 / 4`. Runs blocks of 8 bins from `k = 1` and their mirrors while
+/// they do not meet; returns the first bin `k` it left, so bins `k..=M-k` are the scalar loop's.
+/// Lengths are checked by the caller.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn half_to_power_avx2(z: &[Complex<f32>], cos2: &[f32], sin2: &[f32], power: &mut [f32]) -> usize {
@@ -244,24 +248,28 @@ fn half_to_power_avx2(z: &[Complex<f32>], cos2: &[f32], sin2: &[f32], power: &mu
     let m = z.len();
     let zf = z.as_ptr().cast::<f32>();
     let mut k = 1;
-    // SAFETY: for k + 8 <= m every read is of complex values k..k+8 and m-k-7..=m-k (all in
-    // 1..m), of twiddles 2k..2k+16 < 2m, and every write of power[k..k+8] (power has m + 1).
+    // SAFETY: while 2k + 15 <= m, every read is of complex values k..k+8 and m-k-7..=m-k (all
+    // in 1..m and apart), of twiddles 2k..2k+16 < 2m, and every write of power[k..k+8] and
+    // power[m-k-7..=m-k] (power has m + 1 values).
     unsafe {
         let odd_sign = _mm256_setr_ps(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
         let quarter = _mm256_set1_ps(0.25);
-        // X for 4 bins from a = z[k..k+4] and rb = z[m-k-3..=m-k] (reversed inside).
-        let block = |a: __m256, rb: __m256, c: __m256, s: __m256| -> __m256 {
+        let mirror = _mm256_setr_epi32(7, 6, 3, 2, 5, 4, 1, 0);
+        // |s + q|^2 and |s - q|^2 (each value of a pair twice-summed later) for 4 bins from
+        // a = z[k..k+4] and rb = z[m-k-3..=m-k] (reversed inside).
+        let block = |a: __m256, rb: __m256, c: __m256, s: __m256| -> (__m256, __m256) {
             // Reverse the order of the four complex values.
             let b = _mm256_permute_ps(_mm256_permute2f128_ps(rb, rb, 0x01), 0x4E);
             let bc = _mm256_xor_ps(b, odd_sign); // conj(b)
             let sum = _mm256_add_ps(a, bc); // (sr, si)
             let d = _mm256_sub_ps(a, bc); // (dr, di)
             let dsw = _mm256_xor_ps(_mm256_permute_ps(d, 0xB1), odd_sign); // (di, -dr)
-                                                                           // (xr, xi) = (sr + c di - s dr, si - c dr - s di)
-            let x = _mm256_fnmadd_ps(s, d, _mm256_fmadd_ps(c, dsw, sum));
-            _mm256_mul_ps(x, x)
+            let q = _mm256_fnmadd_ps(s, d, _mm256_mul_ps(c, dsw)); // (c di - s dr, -c dr - s di)
+            let plus = _mm256_add_ps(sum, q);
+            let minus = _mm256_sub_ps(sum, q);
+            (_mm256_mul_ps(plus, plus), _mm256_mul_ps(minus, minus))
         };
-        while k + 8 <= m {
+        while 2 * k + 15 <= m {
             let a0 = _mm256_loadu_ps(zf.add(2 * k));
             let a1 = _mm256_loadu_ps(zf.add(2 * (k + 4)));
             let b0 = _mm256_loadu_ps(zf.add(2 * (m - k - 3)));
@@ -270,12 +278,18 @@ fn half_to_power_avx2(z: &[Complex<f32>], cos2: &[f32], sin2: &[f32], power: &mu
             let c1 = _mm256_loadu_ps(cos2.as_ptr().add(2 * (k + 4)));
             let s0 = _mm256_loadu_ps(sin2.as_ptr().add(2 * k));
             let s1 = _mm256_loadu_ps(sin2.as_ptr().add(2 * (k + 4)));
-            let x0 = block(a0, b0, c0, s0);
-            let x1 = block(a1, b1, c1, s1);
-            // (p0 p1 q0 q1 | p2 p3 q2 q3) -> (p0 p1 p2 p3 | q0 q1 q2 q3)
-            let h = _mm256_hadd_ps(x0, x1);
-            let p = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(h), 0xD8));
+            let (p0, n0) = block(a0, b0, c0, s0);
+            let (p1, n1) = block(a1, b1, c1, s1);
+            // hadd: (j0 j1 j4 j5 | j2 j3 j6 j7) for the block's offsets j.
+            let hp = _mm256_hadd_ps(p0, p1);
+            let p = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(hp), 0xD8));
             _mm256_storeu_ps(power.as_mut_ptr().add(k), _mm256_mul_ps(p, quarter));
+            // Offset j is bin m-k-j: stored ascending from m-k-7, so j = 7, 6, ..., 0.
+            let hn = _mm256_permutevar8x32_ps(_mm256_hadd_ps(n0, n1), mirror);
+            _mm256_storeu_ps(
+                power.as_mut_ptr().add(m - k - 7),
+                _mm256_mul_ps(hn, quarter),
+            );
             k += 8;
         }
     }

@@ -11,7 +11,7 @@ File names follow the University of Iowa MIS convention:
 
 Usage:
     python3 scripts/render.py --soundfont fluidr3|musescore|csound|PATH --out DIR [--subset fixtures]
-        [--relatives 1|2]
+        [--relatives 1|2|3]
 
 Only the Python standard library plus the `fluidsynth` and `sox` programs are needed. The output
 is deterministic: timing jitter comes from a seeded generator per file, fluidsynth runs with fixed
@@ -75,6 +75,13 @@ RELATIVES = {
         "Trombone": 58,  # Tuba
         "SopSax": 66,  # Tenor Sax
         "Flute": 74,  # Recorder
+    },
+    # Set 3 is MuseScore General's own: its string sections (banks 20 and 40, "Slow" presets) are
+    # VSCO 2 recordings, samples that neither FluidR3 nor the other presets share. A relative given
+    # as (bank, program) is selected with a bank-select controller first.
+    3: {
+        "Violin": (20, 49),  # Violins Slow (VSCO 2)
+        "Cello": (40, 49),  # Celli Slow (VSCO 2)
     },
 }
 
@@ -161,6 +168,9 @@ def smf(program, velocity, timed, end, mod):
     """An SMF type 0 file: one track on channel 0 with the given notes."""
     ev = []  # (tick, order, bytes)
     ev.append((0, 0, bytes([0xFF, 0x51, 0x03]) + (500000).to_bytes(3, "big")))
+    bank, program = program if isinstance(program, tuple) else (0, program)
+    if bank:
+        ev.append((0, 0, bytes([0xB0, 0, bank])))  # bank select (MSB)
     ev.append((0, 1, bytes([0xC0, program])))
     ev.append((0, 2, bytes([0xB0, 7, 100])))  # channel volume
     ev.append((0, 3, bytes([0xB0, 11, 127])))  # expression

@@ -463,6 +463,7 @@ def option_cases():
          "--augment-lowpass must be a probability in [0, 1], got 2", "-")
     case("opt_label_smoothing_1", t + "--label-smoothing 1", "label smoothing must be in [0, 1)",
          "-")
+    case("opt_mixup_negative", t + "--mixup=-0.5", "mixup alpha must be in [0, 100]", "-")
     case("opt_dataset_n_mels_huge",
          "dataset build --audio {tmp} --out {tmp}/ds --n-mels 100000000",
          "n_mels must be between 1 and", "-")

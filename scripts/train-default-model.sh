@@ -41,6 +41,7 @@ FMAX=${FMAX:-}                   # upper mel edge in Hz (empty: half the sample 
 PITCH=${PITCH:-0}                # 1: append each note's pitch (log2 f0/440 by YIN) to its frames
 INPUT_DROPOUT=${INPUT_DROPOUT:-0} # fraction of input features dropped per training batch
 LABEL_SMOOTHING=${LABEL_SMOOTHING:-0} # fraction of each training target spread over all classes
+MIXUP=${MIXUP:-0}                # mixup alpha: rows blended by a Beta(alpha, alpha) weight (0: off)
 CONTEXT=${CONTEXT:-0}            # N: append the static MFCCs of the N frames either side
 HARMONICS=${HARMONICS:-20}       # N: append the levels of each note's first N partials
 PROFILE=${PROFILE:-release}
@@ -68,7 +69,7 @@ for act in $ACTIVATIONS; do
   for seed in $(seq 0 $((ENSEMBLE - 1))); do
     n=$((n + 1))
     $BIN train --data "$WORK/dataset" -o "$WORK/m$n" --epochs "$EPOCHS" --hidden "$HIDDEN" \
-      --activation "$act" --input-dropout "$INPUT_DROPOUT" --label-smoothing "$LABEL_SMOOTHING" \
+      --activation "$act" --input-dropout "$INPUT_DROPOUT" --label-smoothing "$LABEL_SMOOTHING" --mixup "$MIXUP" \
       --seed "$seed" --quiet --json > "$WORK/train-m$n.json"
     models+=(--model "$WORK/m$n")
   done
@@ -87,7 +88,7 @@ evaluate() {  # evaluate OUT MODEL_ARGS...: held-out FluidR3 and csound figures 
 evaluate "$WORK/eval.jsonl" "${models[@]}"
 for i in $(seq 1 "$n"); do evaluate "$WORK/eval-m$i.jsonl" --model "$WORK/m$i"; done
 python3 - "$WORK" "$n" "$SOURCES" "$AUGMENT" "$HIDDEN" "$CMN" \
-  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ AUG_LOWPASS=$AUG_LOWPASS N_MFCC=$N_MFCC FMAX=${FMAX:-none} PITCH=$PITCH INPUT_DROPOUT=$INPUT_DROPOUT CONTEXT=$CONTEXT HARMONICS=$HARMONICS LABEL_SMOOTHING=$LABEL_SMOOTHING" <<'PY'
+  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ AUG_LOWPASS=$AUG_LOWPASS N_MFCC=$N_MFCC FMAX=${FMAX:-none} PITCH=$PITCH INPUT_DROPOUT=$INPUT_DROPOUT CONTEXT=$CONTEXT HARMONICS=$HARMONICS LABEL_SMOOTHING=$LABEL_SMOOTHING MIXUP=$MIXUP" <<'PY'
 import json, sys
 work, ensemble, sources, augment, hidden, cmn, extra = sys.argv[1:]
 n = int(ensemble)

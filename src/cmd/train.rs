@@ -69,6 +69,10 @@ pub struct Args {
     /// classes (0: off).
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f64,
+    /// Frame models: mixup alpha; every training row is blended with another row of its batch
+    /// (inputs and targets) by a weight from Beta(alpha, alpha) folded to >= 0.5 (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub mixup: f64,
     /// Compute device: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -202,6 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         checkpoint: Some(args.output.clone()),
         input_dropout: args.input_dropout,
         label_smoothing: args.label_smoothing,
+        mixup: args.mixup,
     };
     opts.validate()?;
     let device = device_from_arg(&args.device)?;

@@ -91,6 +91,11 @@ pub struct FitOptions {
     /// Label smoothing: the training target of a row is `1 - e` on its class plus `e / K` on
     /// every class (0: plain one-hot; the reported training loss is against these targets).
     pub label_smoothing: f64,
+    /// Mixup (Zhang et al., 2018): every training row is blended with another row of its batch,
+    /// inputs and targets alike, `l x_i + (1 - l) x_j` with `l ~ Beta(a, a)` folded to `l >= 0.5`
+    /// so the row's own class keeps the larger share. This is `a`; 0: off. Seeded like the
+    /// dropout masks, so runs and resumed runs repeat exactly.
+    pub mixup: f64,
 }
 
 impl Default for FitOptions {
@@ -111,6 +116,7 @@ impl Default for FitOptions {
             checkpoint: None,
             input_dropout: 0.0,
             label_smoothing: 0.0,
+            mixup: 0.0,
         }
     }
 }
@@ -155,8 +161,44 @@ impl FitOptions {
                 self.label_smoothing
             ));
         }
+        if !(self.mixup >= 0.0 && self.mixup <= 100.0) {
+            return bad(format!(
+                "mixup alpha must be in [0, 100] (0: off), got {}",
+                self.mixup
+            ));
+        }
         Ok(())
     }
+}
+
+/// Mixup of one batch: row `i` is blended with row `i + 1` (the last with the first; the batch
+/// is already a random draw) with its own weight `l >= 0.5`, inputs and targets alike.
+fn mix_rows(
+    x: &Tensor,
+    targets: &Tensor,
+    beta: &rand_distr::Beta<f64>,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<(Tensor, Tensor), ModelError> {
+    use rand_distr::Distribution;
+    let len = x.dim(0)?;
+    if len < 2 {
+        return Ok((x.clone(), targets.clone()));
+    }
+    let device = x.device();
+    let l: Vec<f32> = (0..len)
+        .map(|_| {
+            let l = beta.sample(rng);
+            l.max(1.0 - l) as f32
+        })
+        .collect();
+    let partner: Vec<u32> = (1..=len as u32).map(|i| i % len as u32).collect();
+    let partner = Tensor::from_vec(partner, len, device)?;
+    let l = Tensor::from_vec(l, (len, 1), device)?;
+    let rest = l.affine(-1.0, 1.0)?;
+    let blend = |t: &Tensor| -> candle_core::Result<Tensor> {
+        t.broadcast_mul(&l)? + t.index_select(&partner, 0)?.broadcast_mul(&rest)?
+    };
+    Ok((blend(x)?, blend(targets)?))
 }
 
 /// Accepts `null` (how JSON writes NaN) as NaN.
@@ -667,6 +709,14 @@ fn fit_inner(
         .iter()
         .filter_map(|c| c.running_metrics_every())
         .min();
+    let mixup = if opts.mixup > 0.0 {
+        Some(
+            rand_distr::Beta::new(opts.mixup, opts.mixup)
+                .map_err(|e| ModelError::Invalid(format!("mixup alpha {}: {e}", opts.mixup)))?,
+        )
+    } else {
+        None
+    };
     let mut diverged = false;
     let mut stopped_early = false;
     for epoch in done + 1..=opts.epochs {
@@ -677,6 +727,9 @@ fn fit_inner(
         let mut correct_sum = Tensor::zeros((), DType::F32, device)?;
         let mut mask_rng = rand::rngs::StdRng::seed_from_u64(
             opts.seed ^ 0x4452_4f50_4f55_5421 ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        let mut mix_rng = rand::rngs::StdRng::seed_from_u64(
+            opts.seed ^ 0x4d49_5855_5021_2121 ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
         );
         for b in 0..n_batches {
             let start = b * bs;
@@ -698,7 +751,10 @@ fn fit_inner(
                 xb = (xb * Tensor::from_vec(mask, (len, nf), device)?)?;
             }
             let yb = y_dev.index_select(&idx, 0)?;
-            let ob = onehot_dev.index_select(&idx, 0)?;
+            let mut ob = onehot_dev.index_select(&idx, 0)?;
+            if let Some(beta) = &mixup {
+                (xb, ob) = mix_rows(&xb, &ob, beta, &mut mix_rng)?;
+            }
             let (grads, loss, correct) = model.net.loss_and_grads(&xb, &yb, &ob)?;
             opt.step(&grads)?;
             loss_sum = (loss_sum + loss)?;

@@ -132,6 +132,34 @@ fn label_smoothing_softens_the_targets_and_still_learns() {
 }
 
 #[test]
+fn mixup_blends_rows_repeatably_and_still_learns() {
+    let d = Dataset::synthetic(600, 200, 20, 4, 1.0, 1);
+    let o = FitOptions {
+        mixup: 0.4,
+        ..opts(6)
+    };
+    let a = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    let again = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    assert_eq!(weights(&a.model), weights(&again.model), "seeded blends");
+    let plain = fit(&d, &opts(6), &mut [], &Device::Cpu).unwrap();
+    assert_ne!(
+        weights(&a.model),
+        weights(&plain.model),
+        "the blends change training"
+    );
+    // Blended targets are never one-hot, so the training loss stays above the plain one.
+    let (mixed, unmixed) = (a.history.last().unwrap(), plain.history.last().unwrap());
+    assert!(
+        unmixed.loss < mixed.loss,
+        "one-hot targets are easier to fit: {} vs {}",
+        unmixed.loss,
+        mixed.loss
+    );
+    let acc = mixed.val_accuracy.unwrap();
+    assert!(acc > 0.8, "validation accuracy {acc}");
+}
+
+#[test]
 fn saved_and_loaded_models_predict_bit_identically() {
     let d = Dataset::synthetic(600, 100, 20, 4, 1.0, 5);
     let dir = tempfile::tempdir().unwrap();
@@ -263,6 +291,14 @@ fn bad_options_are_rejected() {
         },
         FitOptions {
             label_smoothing: 1.0,
+            ..opts(1)
+        },
+        FitOptions {
+            mixup: -0.5,
+            ..opts(1)
+        },
+        FitOptions {
+            mixup: f64::NAN,
             ..opts(1)
         },
     ] {

@@ -461,6 +461,9 @@ def option_cases():
     case("opt_dataset_augment_lowpass_2",
          "dataset build --audio {tmp} --out {tmp}/ds --augment 1 --augment-lowpass 2",
          "--augment-lowpass must be a probability in [0, 1], got 2", "-")
+    case("opt_dataset_augment_stretch_13",
+         "dataset build --audio {tmp} --out {tmp}/ds --augment 1 --augment-stretch 13",
+         "--augment-stretch must be between 0 and 12 semitones, got 13", "-")
     case("opt_label_smoothing_1", t + "--label-smoothing 1", "label smoothing must be in [0, 1)",
          "-")
     case("opt_mixup_negative", t + "--mixup=-0.5", "mixup alpha must be in [0, 100]", "-")

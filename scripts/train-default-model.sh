@@ -36,6 +36,7 @@ NOTE_MEAN=${NOTE_MEAN:-0}        # 1: append the note's mean MFCCs to every fram
 AUG_STRENGTH=${AUG_STRENGTH:-1}  # multiplies the tilt and pitch-shift ranges
 AUG_EQ=${AUG_EQ:-0}              # peak dB of a random smooth equaliser (0: none)
 AUG_LOWPASS=${AUG_LOWPASS:-0}    # probability of a 2-8 kHz low-pass on an augmented copy
+AUG_STRETCH=${AUG_STRETCH:-0}    # largest zone stretch (pitch + formants) of half the copies, semitones
 N_MFCC=${N_MFCC:-40}             # MFCCs per frame (x3 with deltas)
 FMAX=${FMAX:-}                   # upper mel edge in Hz (empty: half the sample rate)
 PITCH=${PITCH:-0}                # 1: append each note's pitch (log2 f0/440 by YIN) to its frames
@@ -54,7 +55,7 @@ if [ -z "${BIN:-}" ]; then  # BIN=path uses an instclf binary built already
   BIN=target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/instclf
 fi
 cmn_arg=(--skip-coeffs "$SKIP_COEFFS" --augment-strength "$AUG_STRENGTH" --augment-eq "$AUG_EQ"
-  --augment-lowpass "$AUG_LOWPASS" --n-mfcc "$N_MFCC" --context "$CONTEXT" --harmonics "$HARMONICS")
+  --augment-lowpass "$AUG_LOWPASS" --augment-stretch "$AUG_STRETCH" --n-mfcc "$N_MFCC" --context "$CONTEXT" --harmonics "$HARMONICS")
 [ -n "$FMAX" ] && cmn_arg+=(--fmax "$FMAX")
 [ "$CMN" = 1 ] && cmn_arg+=(--cmn --cmn-coeffs "$CMN_COEFFS" --cmn-weight "$CMN_WEIGHT")
 [ "$NOTE_MEAN" = 1 ] && cmn_arg+=(--note-mean)
@@ -88,7 +89,7 @@ evaluate() {  # evaluate OUT MODEL_ARGS...: held-out FluidR3 and csound figures 
 evaluate "$WORK/eval.jsonl" "${models[@]}"
 for i in $(seq 1 "$n"); do evaluate "$WORK/eval-m$i.jsonl" --model "$WORK/m$i"; done
 python3 - "$WORK" "$n" "$SOURCES" "$AUGMENT" "$HIDDEN" "$CMN" \
-  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ AUG_LOWPASS=$AUG_LOWPASS N_MFCC=$N_MFCC FMAX=${FMAX:-none} PITCH=$PITCH INPUT_DROPOUT=$INPUT_DROPOUT CONTEXT=$CONTEXT HARMONICS=$HARMONICS LABEL_SMOOTHING=$LABEL_SMOOTHING MIXUP=$MIXUP" <<'PY'
+  "CMN_COEFFS=$CMN_COEFFS CMN_WEIGHT=$CMN_WEIGHT SKIP_COEFFS=$SKIP_COEFFS NOTE_MEAN=$NOTE_MEAN AUG_STRENGTH=$AUG_STRENGTH AUG_EQ=$AUG_EQ AUG_LOWPASS=$AUG_LOWPASS AUG_STRETCH=$AUG_STRETCH N_MFCC=$N_MFCC FMAX=${FMAX:-none} PITCH=$PITCH INPUT_DROPOUT=$INPUT_DROPOUT CONTEXT=$CONTEXT HARMONICS=$HARMONICS LABEL_SMOOTHING=$LABEL_SMOOTHING MIXUP=$MIXUP" <<'PY'
 import json, sys
 work, ensemble, sources, augment, hidden, cmn, extra = sys.argv[1:]
 n = int(ensemble)

@@ -138,6 +138,10 @@ fn check_options(opts: &BuildOptions) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&lowpass) {
         bail!("--augment-lowpass must be a probability in [0, 1], got {lowpass}");
     }
+    let stretch = opts.augment_params.stretch_semitones;
+    if !(0.0..=12.0).contains(&stretch) {
+        bail!("--augment-stretch must be between 0 and 12 semitones, got {stretch}");
+    }
     opts.recipe
         .validate()
         .map_err(|e| anyhow::anyhow!("invalid feature recipe: {e}"))

@@ -103,6 +103,10 @@ struct BuildArgs {
     /// Butterworth, cutoff 2-8 kHz drawn on a log scale: a dull recording).
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     augment_lowpass: f64,
+    /// With --augment: on half of the copies, shift pitch and formants together by up to this
+    /// many semitones, as a sampler stretches one recording over a zone of keys (0: none).
+    #[arg(long, default_value_t = 0.0, value_name = "SEMITONES")]
+    augment_stretch: f64,
     /// Cut recordings into clips of this many seconds (one row each, for sequence models)
     /// instead of note frames; writes sequence.json and clips.csv.
     #[arg(long, value_name = "SECONDS")]
@@ -171,7 +175,8 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
             a.augment_strength,
             a.augment_eq,
         )
-        .with_lowpass(a.augment_lowpass),
+        .with_lowpass(a.augment_lowpass)
+        .with_stretch(a.augment_stretch),
     };
     let bar = crate::util::progress_bar(0, "analysing");
     if let Some(seconds) = a.clips {

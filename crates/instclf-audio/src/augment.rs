@@ -59,6 +59,11 @@ pub struct AugmentParams {
     /// on a log scale; kept under 0.45 of the sample rate); probability 0 leaves it out.
     pub lowpass_p: f64,
     pub lowpass_hz: (f64, f64),
+    /// Probability of a zone stretch and its largest shift in semitones: pitch and formants
+    /// moved together by resampling, as a sampler plays one recording over a zone of keys
+    /// (see [`stretch`]); probability 0 leaves it out.
+    pub stretch_p: f64,
+    pub stretch_semitones: f64,
 }
 
 impl AugmentParams {
@@ -71,6 +76,15 @@ impl AugmentParams {
             cents: (d.cents.0 * strength, d.cents.1 * strength),
             eq_db,
             ..d
+        }
+    }
+
+    /// These ranges with half the copies zone-stretched by up to `semitones` (0: none).
+    pub fn with_stretch(self, semitones: f64) -> Self {
+        AugmentParams {
+            stretch_p: if semitones > 0.0 { 0.5 } else { 0.0 },
+            stretch_semitones: semitones,
+            ..self
         }
     }
 
@@ -96,6 +110,8 @@ impl Default for AugmentParams {
             eq_db: 0.0,
             lowpass_p: 0.0,
             lowpass_hz: (2000.0, 8000.0),
+            stretch_p: 0.0,
+            stretch_semitones: 6.0,
         }
     }
 }
@@ -124,7 +140,25 @@ pub fn augment(y: &[f32], sr: u32, p: &AugmentParams, rng: &mut Rng) -> Vec<f32>
         let (lo, hi) = (p.lowpass_hz.0.ln(), p.lowpass_hz.1.ln());
         lowpass(&mut out, sr, rng.uniform(lo, hi).exp());
     }
+    if p.stretch_p > 0.0 && rng.uniform(0.0, 1.0) < p.stretch_p {
+        let semitones = rng.uniform(-p.stretch_semitones, p.stretch_semitones);
+        out = stretch(&out, sr, semitones);
+    }
     out
+}
+
+/// Shifts pitch and formants together by `semitones` (resampling; the duration changes
+/// accordingly). Upward, the signal is first low-passed under the shifted Nyquist frequency so
+/// nothing folds back.
+pub fn stretch(y: &[f32], sr: u32, semitones: f64) -> Vec<f32> {
+    let ratio = 2f64.powf(semitones / 12.0);
+    if ratio > 1.0 {
+        let mut z = y.to_vec();
+        lowpass(&mut z, sr, 0.45 * f64::from(sr) / ratio);
+        pitch_shift(&z, 100.0 * semitones)
+    } else {
+        pitch_shift(y, 100.0 * semitones)
+    }
 }
 
 /// A 4th-order Butterworth low-pass filter at `cutoff` Hz (two cascaded biquads, RBJ cookbook
@@ -345,6 +379,46 @@ mod tests {
             assert!((a - b).abs() < 1e-4);
         }
         assert_eq!(AugmentParams::scaled(1.0, 0.0), AugmentParams::default());
+    }
+
+    #[test]
+    fn stretch_moves_the_pitch_and_folds_nothing_back() {
+        let sr = 22050;
+        let tone = |f: f32| -> Vec<f32> {
+            (0..sr)
+                .map(|i| (std::f32::consts::TAU * f * i as f32 / sr as f32).sin())
+                .collect()
+        };
+        // Zero crossings per second of the middle part give the frequency.
+        let freq = |v: &[f32]| {
+            let mid = &v[v.len() / 4..3 * v.len() / 4];
+            let ups = mid.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+            ups as f32 * sr as f32 / mid.len() as f32
+        };
+        let up = stretch(&tone(440.0), sr, 7.0);
+        let want = 440.0 * 2f32.powf(7.0 / 12.0);
+        assert!((freq(&up) - want).abs() < 3.0, "{} vs {want}", freq(&up));
+        assert_eq!(
+            up.len(),
+            (sr as f64 / 2f64.powf(7.0 / 12.0)).floor() as usize
+        );
+        let down = stretch(&tone(440.0), sr, -12.0);
+        assert!((freq(&down) - 220.0).abs() < 2.0, "{}", freq(&down));
+        // 9 kHz an octave up is past Nyquist: filtered out, not folded back to 4 kHz.
+        let e = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64;
+        let gone = stretch(&tone(9000.0), sr, 12.0);
+        assert!(10.0 * (e(&gone) / 0.5).log10() < -30.0, "{}", e(&gone));
+        // Drawn last: without a stretch the default draws stay what they were.
+        let y = tone(440.0);
+        let d = AugmentParams::default();
+        assert_eq!(
+            augment(&y, sr, &d.clone().with_stretch(0.0), &mut Rng::new(4)),
+            augment(&y, sr, &d, &mut Rng::new(4))
+        );
+        let p = d.with_stretch(6.0);
+        assert_eq!(p.stretch_p, 0.5);
+        let a = augment(&y, sr, &p, &mut Rng::new(4));
+        assert_eq!(a, augment(&y, sr, &p, &mut Rng::new(4)));
     }
 
     #[test]

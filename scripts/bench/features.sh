@@ -32,4 +32,10 @@ for k, n in names.items():
     c = k + "_cpu"
     print(f"| {n} | {r[k]*1e3:.1f} | {r[c]*1e3:.1f} | {dur/r[c]:,.0f} | {p[k]*1e3:.1f} "
           f"| {p[c]*1e3:.1f} | {dur/p[c]:,.0f} | {p[k]/r[k]:.1f}x | {p[c]/r[c]:.1f}x |")
+if "fft_only" in r:
+    f, budget = r["fft_only"], p["mel"] / 10
+    print(f"\nrustfft alone (the 1024-point complex FFT of every frame, copy included): "
+          f"{f*1e3:.2f} ms wall, {f/r['mel']*100:.0f}% of instclf's mel. 10x librosa's mel is "
+          f"{budget*1e3:.2f} ms, which leaves {(budget-f)*1e3:.2f} ms for the window, the power "
+          f"spectrum and the mel bands of {r['mel_frames']:.0f} frames.")
 PYEOF

@@ -10,6 +10,7 @@ use instclf_audio::mel::{melspectrogram, MelParams};
 use instclf_audio::mfcc::mfcc;
 use instclf_audio::recipe::Recipe;
 use instclf_audio::resample::resample;
+use rustfft::num_complex::Complex;
 use std::time::Instant;
 
 /// Timed runs of each feature stage (best kept): the stages take milliseconds, so on a shared
@@ -96,18 +97,43 @@ fn main() {
     let (t_mfcc, m) = best_of(RUNS, || mfcc(&y, &p, 40));
     let recipe = Recipe::default();
     let (t_recipe, f) = best_of(RUNS, || recipe.frames(&y));
+    // The floor under mel and MFCC: rustfft's 1024-point complex FFT (what the STFT runs for
+    // n_fft 2048, the frame's even and odd samples as real and imaginary parts) for every
+    // frame, on the frame's raw samples (no padding, window or power spectrum).
+    let t_fft = {
+        let fft = rustfft::FftPlanner::<f32>::new().plan_fft_forward(p.n_fft / 2);
+        let mut scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+        let pairs: Vec<Complex<f32>> = y
+            .chunks_exact(2)
+            .map(|c| Complex::new(c[0], c[1]))
+            .collect();
+        let half = p.n_fft / 2;
+        let mut buf = vec![Complex::new(0.0, 0.0); half];
+        let frames = mel.cols;
+        best_of(RUNS, || {
+            for t in 0..frames {
+                let start = (t * p.hop / 2).min(pairs.len().saturating_sub(half));
+                buf.copy_from_slice(&pairs[start..start + half]);
+                fft.process_with_scratch(&mut buf, &mut scratch);
+            }
+            buf[1].re
+        })
+        .0
+    };
     assert_eq!(mel.cols, m.cols);
     assert_eq!(f.rows, m.cols);
     println!(
         "duration {}",
         audio.samples.len() as f64 / audio.sample_rate as f64
     );
+    println!("mel_frames {}", mel.cols);
     for (name, (wall, cpu)) in [
         ("decode", t_decode),
         ("resample", t_resample),
         ("mel", t_mel),
         ("mfcc", t_mfcc),
         ("mfcc_deltas", t_recipe),
+        ("fft_only", t_fft),
     ] {
         println!("{name} {wall}");
         println!("{name}_cpu {cpu}");

@@ -321,6 +321,13 @@ fn fft_convolve(a: &[f32], b: &[f32]) -> Vec<f32> {
 mod tests {
     use super::*;
 
+    /// One second of a unit sine at `f` Hz, sampled at 22050 Hz.
+    fn tone(f: f32) -> Vec<f32> {
+        (0..22050)
+            .map(|i| (std::f32::consts::TAU * f * i as f32 / 22050.0).sin())
+            .collect()
+    }
+
     #[test]
     fn rng_is_deterministic_and_uniform_in_range() {
         let (mut a, mut b) = (Rng::new(7), Rng::new(7));
@@ -384,11 +391,6 @@ mod tests {
     #[test]
     fn stretch_moves_the_pitch_and_folds_nothing_back() {
         let sr = 22050;
-        let tone = |f: f32| -> Vec<f32> {
-            (0..sr)
-                .map(|i| (std::f32::consts::TAU * f * i as f32 / sr as f32).sin())
-                .collect()
-        };
         // Zero crossings per second of the middle part give the frequency.
         let freq = |v: &[f32]| {
             let mid = &v[v.len() / 4..3 * v.len() / 4];
@@ -424,11 +426,6 @@ mod tests {
     #[test]
     fn lowpass_passes_the_band_and_cuts_above_the_cutoff() {
         let sr = 22050;
-        let tone = |f: f32| -> Vec<f32> {
-            (0..sr)
-                .map(|i| (std::f32::consts::TAU * f * i as f32 / sr as f32).sin())
-                .collect()
-        };
         // Level in dB after the filter, over the second half (past the transient).
         let gain = |f: f32| {
             let y = tone(f);

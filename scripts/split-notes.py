@@ -8,7 +8,7 @@ from 0.1 s before its onset to 0.4 s after its offset as OUT_DIR/<file stem>.n<k
 mono, via sox), so the first dot-separated token of a name is still the class, and a manifest of
 the same form. With --files-from, only the recordings of that dataset split are cut. Needs sox.
 """
-import argparse, csv, os, subprocess, sys
+import argparse, csv, os, shutil, subprocess, sys
 
 ap = argparse.ArgumentParser()
 ap.add_argument("inp")
@@ -21,9 +21,14 @@ keep = None
 if a.files_from:
     with open(a.files_from) as f:
         keep = {os.path.basename(r["file"]) for r in csv.DictReader(f) if r["split"] == a.split}
+manifest = os.path.join(a.inp, "manifest.csv")
+if not os.path.isfile(manifest):
+    sys.exit(f"split-notes.py: error: {manifest}: no such file (render {a.inp} with scripts/render.py)")
+if shutil.which("sox") is None:
+    sys.exit("split-notes.py: error: `sox` is not installed")
 os.makedirs(a.out, exist_ok=True)
 rows = []
-with open(os.path.join(a.inp, "manifest.csv")) as f:
+with open(manifest) as f:
     for r in csv.DictReader(f):
         if keep is not None and r["file"] not in keep:
             continue

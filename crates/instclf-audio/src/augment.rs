@@ -1,8 +1,9 @@
 //! Training-data augmentation of waveforms: gain, additive noise, a spectral tilt, a small pitch
-//! shift, a synthetic room reverb and (optionally) a random smooth equaliser and a low-pass
-//! filter, each drawn from a seeded generator so a dataset build is
-//! reproducible. It aims at what differs between recordings of the same instrument (microphone,
-//! room, level, tuning, sample set), so a classifier learns the instrument, not the recording.
+//! shift, a synthetic room reverb and (optionally) a random smooth equaliser, a low-pass filter
+//! and a zone stretch (pitch and formants moved together), each drawn from a seeded generator so
+//! a dataset build is reproducible. It aims at what differs between recordings of the same
+//! instrument (microphone, room, level, tuning, sample set), so a classifier learns the
+//! instrument, not the recording.
 
 use realfft::RealFftPlanner;
 
@@ -152,13 +153,12 @@ pub fn augment(y: &[f32], sr: u32, p: &AugmentParams, rng: &mut Rng) -> Vec<f32>
 /// nothing folds back.
 pub fn stretch(y: &[f32], sr: u32, semitones: f64) -> Vec<f32> {
     let ratio = 2f64.powf(semitones / 12.0);
-    if ratio > 1.0 {
-        let mut z = y.to_vec();
-        lowpass(&mut z, sr, 0.45 * f64::from(sr) / ratio);
-        pitch_shift(&z, 100.0 * semitones)
-    } else {
-        pitch_shift(y, 100.0 * semitones)
+    if ratio <= 1.0 {
+        return pitch_shift(y, 100.0 * semitones);
     }
+    let mut z = y.to_vec();
+    lowpass(&mut z, sr, 0.45 * f64::from(sr) / ratio);
+    pitch_shift(&z, 100.0 * semitones)
 }
 
 /// A 4th-order Butterworth low-pass filter at `cutoff` Hz (two cascaded biquads, RBJ cookbook

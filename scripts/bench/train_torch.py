@@ -5,6 +5,9 @@ per-epoch shuffling, validation on the test split), reading the same .npy datase
 Prints one JSON object: threads, per-epoch times, best/mean epoch time, final accuracies.
 
 usage: train_torch.py DATA_DIR [--epochs 10] [--threads N] [--batch-size 128] [--hidden 256]
+                       [--activation sigmoid|relu] [--device cpu|cuda]
+With --device cuda the rows live on the GPU (as instclf's do), and each epoch's time ends with
+torch.cuda.synchronize() (PyTorch eager mode, no torch.compile, no CUDA graphs).
 """
 import argparse
 import json
@@ -23,7 +26,11 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--activation", choices=["sigmoid", "relu"], default="sigmoid")
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -34,10 +41,11 @@ def main():
     std[std == 0] = 1.0
     xtr, xte = (xtr - mean) / std, (xte - mean) / std
     n_classes = int(max(ytr.max(), yte.max())) + 1
-    xtr, ytr, xte, yte = map(torch.from_numpy, (xtr, ytr, xte, yte))
+    xtr, ytr, xte, yte = (torch.from_numpy(v).to(dev) for v in (xtr, ytr, xte, yte))
+    act = torch.nn.Sigmoid() if a.activation == "sigmoid" else torch.nn.ReLU()
     model = torch.nn.Sequential(
-        torch.nn.Linear(xtr.shape[1], a.hidden), torch.nn.Sigmoid(), torch.nn.Linear(a.hidden, n_classes)
-    )
+        torch.nn.Linear(xtr.shape[1], a.hidden), act, torch.nn.Linear(a.hidden, n_classes)
+    ).to(dev)
     for m in model:
         if isinstance(m, torch.nn.Linear):
             torch.nn.init.xavier_uniform_(m.weight)
@@ -47,11 +55,12 @@ def main():
     n, bs = xtr.shape[0], a.batch_size
     times, hist = [], []
     for epoch in range(a.epochs):
+        sync()
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(n)
-        loss_sum = torch.zeros(())
-        correct = torch.zeros((), dtype=torch.int64)
+        perm = torch.randperm(n, device=dev)
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), dtype=torch.int64, device=dev)
         for s in range(0, n, bs):
             idx = perm[s : s + bs]
             xb, yb = xtr[idx], ytr[idx]
@@ -68,6 +77,7 @@ def main():
             lv = model(xte)
             val_loss = loss_fn(lv, yte).item()
             val_acc = (lv.argmax(1) == yte).float().mean().item()
+        sync()
         dt = time.perf_counter() - t0
         times.append(dt)
         hist.append(
@@ -75,7 +85,7 @@ def main():
              "val_loss": val_loss, "val_accuracy": val_acc, "time_s": dt}
         )
     print(json.dumps({
-        "impl": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "impl": "pytorch", "torch": torch.__version__, "device": str(dev), "threads": torch.get_num_threads(),
         "epochs": a.epochs, "best_epoch_s": min(times), "mean_epoch_s": sum(times) / len(times),
         "val_accuracy": hist[-1]["val_accuracy"], "history": hist,
     }))

@@ -3,13 +3,15 @@
 #   1. smoke: `train --device cuda` (1 epoch) and `classify --device cuda` on a fixture;
 #   2. seed MLP (120-256-10 sigmoid, batch 128) epoch time: instclf CUDA against PyTorch CUDA eager,
 #      same synthetic MARL-shaped rows (66,247 x 120), same card, same run;
-#   3. batch-size sweep 64..8192 to a target validation accuracy, with NVML energy per trial;
-#   4. the bundled model's training shape (1,371,302 x 140 rows, 140-256-10, batch 128): epoch
-#      time of instclf CUDA and PyTorch CUDA, from which the 6-network x 10-epoch time follows.
+#   3. on the bundled model's training shape (1,371,302 x 140 synthetic rows, 140-256-10): the
+#      batch-size sweep 64..8192 to validation accuracy 0.99, with NVML energy per trial, and the
+#      epoch time of instclf CUDA and PyTorch CUDA at batch 128 (the bundled recipe).
+# The device tool returns only a few files, so everything but summary.txt, log.txt and the sweep's
+# results ends up in OUT/steps.tgz.
 # Every step has its own time limit, and writes its output under $OUT as it goes.
 #
 #   bash scripts/gpu-checks.sh BIN.xz|BIN [OUT]      (on the GPU machine; BIN from build-cuda.sh)
-# Env: SEED_EPOCHS (3), SWEEP_LIMIT_S (150), BUNDLE_EPOCHS (2), SPREAD (2.5: Bayes accuracy ~0.99)
+# Env: SEED_EPOCHS (3), SWEEP_LIMIT_S (240), BUNDLE_EPOCHS (2), SPREAD (2.5: Bayes accuracy ~0.99)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=${1:?usage: gpu-checks.sh BIN[.xz] [OUT]}
@@ -49,25 +51,27 @@ BUNDLE=$W/bundle
 step gen-seed 60 python3 scripts/bench/synthetic_npy.py "$SEED" 66247 14904 120 10 7 "$SPREAD"
 
 # 1. smoke
-step smoke-train 120 "${RUN[@]}" train --device cuda --data "$SEED" -o "$W/smoke" --epochs 1 --json --quiet
-step smoke-classify 60 "${RUN[@]}" classify --device cuda --json fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff
-step smoke-classify-cpu 60 "${RUN[@]}" classify --device cpu --json fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff
+step smoke-train 90 "${RUN[@]}" train --device cuda --data "$SEED" -o "$W/smoke" --epochs 1 --json --quiet
+step smoke-classify 45 "${RUN[@]}" classify --device cuda --json fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff
+step smoke-classify-cpu 45 "${RUN[@]}" classify --device cpu --json fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff
 
 # 2. seed MLP epoch time, instclf CUDA vs PyTorch CUDA eager
-step seed-instclf 120 "${RUN[@]}" train --device cuda --data "$SEED" -o "$W/seed-m" --epochs "$SEED_EPOCHS" \
+step seed-instclf 90 "${RUN[@]}" train --device cuda --data "$SEED" -o "$W/seed-m" --epochs "$SEED_EPOCHS" \
   --batch-size 128 --seed 0 --json --quiet
-step seed-torch 120 python3 scripts/bench/train_torch.py "$SEED" --epochs "$SEED_EPOCHS" --device cuda
+step seed-torch 90 python3 scripts/bench/train_torch.py "$SEED" --epochs "$SEED_EPOCHS" --device cuda
 
-# 3. batch-size sweep to a target, NVML energy
-step sweep "${SWEEP_LIMIT_S:-150}" "${RUN[@]}" sweep --device cuda --data "$SEED" \
-  --batch-size 64,128,256,512,1024,2048,4096,8192 --target-accuracy 0.98 --patience 3 --max-epochs 60 \
+# 3. the bundled model's training shape: rows, sweep, epoch times
+step gen-bundle 60 python3 scripts/bench/synthetic_npy.py "$BUNDLE" 1371302 98267 140 10 7 "$SPREAD"
+
+#    batch-size sweep to a target, NVML energy per trial
+step sweep "${SWEEP_LIMIT_S:-240}" "${RUN[@]}" sweep --device cuda --data "$BUNDLE" \
+  --batch-size 64,128,256,512,1024,2048,4096,8192 --target-accuracy 0.99 --patience 3 --max-epochs 30 \
   --validation split:0.2 --shuffle --out "$OUT/sweep-bs" --quiet
-
-# 4. the bundled model's training shape
-step gen-bundle 90 python3 scripts/bench/synthetic_npy.py "$BUNDLE" 1371302 98267 140 10 7 "$SPREAD"
-step bundle-instclf 120 "${RUN[@]}" train --device cuda --data "$BUNDLE" -o "$W/bundle-m" --epochs "$BUNDLE_EPOCHS" \
+rm -rf "$OUT/sweep-bs/trials"
+#    instclf CUDA and PyTorch CUDA eager at batch 128 (the bundled recipe)
+step bundle-instclf 90 "${RUN[@]}" train --device cuda --data "$BUNDLE" -o "$W/bundle-m" --epochs "$BUNDLE_EPOCHS" \
   --batch-size 128 --activation relu --seed 0 --json --quiet
-step bundle-torch 90 python3 scripts/bench/train_torch.py "$BUNDLE" --epochs "$BUNDLE_EPOCHS" --device cuda --activation relu
+step bundle-torch 60 python3 scripts/bench/train_torch.py "$BUNDLE" --epochs "$BUNDLE_EPOCHS" --device cuda --activation relu
 
 python3 - "$OUT" <<'PY' | tee "$OUT/summary.txt"
 import json, os, sys
@@ -86,3 +90,5 @@ for n in ("smoke-classify", "smoke-classify-cpu"):
     print(n, open(os.path.join(out, n + ".out")).read()[:400].replace("\n", " "))
 PY
 log "end"
+tar -czf "$OUT/steps.tgz" -C "$OUT" $(cd "$OUT" && ls *.out *.err gpu.csv torch.txt 2>/dev/null) &&
+  (cd "$OUT" && rm -f ./*.out ./*.err gpu.csv torch.txt)

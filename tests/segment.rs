@@ -1,8 +1,10 @@
-//! End-to-end tests of `instclf segment` on the committed fixture recordings.
+//! End-to-end tests of `instclf segment` on the committed fixture recordings (FluidR3 renders in
+//! `fixtures/audio`, FreePats renders through TiMidity++ in `fixtures/freepats`).
 
 mod common;
 
-use common::{fixture, instclf};
+use common::{fixture, fixture_dir, instclf, manifest_onsets, s};
+use std::collections::BTreeSet;
 
 #[test]
 fn sopsax_run_has_four_notes_in_json() {
@@ -71,5 +73,44 @@ fn missing_and_bad_files_fail_with_one_line() {
             err.starts_with("instclf: error: ") && err.contains(path.to_str().unwrap()),
             "{err}"
         );
+    }
+}
+
+#[test]
+fn freepats_renders_have_every_manifest_onset_within_30_ms() {
+    // `scripts/render.py --soundfont freepats --subset mini`: three classes, three notes each.
+    let dir = fixture_dir("freepats");
+    let manifest = manifest_onsets(&dir);
+    let classes: BTreeSet<&str> = manifest
+        .keys()
+        .map(|f| f.split('.').next().unwrap())
+        .collect();
+    assert_eq!(classes.len(), 3, "{classes:?}");
+    for (file, want) in &manifest {
+        let path = dir.join(file);
+        let out = instclf(&["segment", s(&path), "--json"]);
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+        let starts: Vec<f64> = v["notes"]
+            .as_array()
+            .expect("notes array")
+            .iter()
+            .map(|n| n["start"].as_f64().unwrap())
+            .collect();
+        assert_eq!(
+            starts.len(),
+            want.len(),
+            "{file}: {starts:?}, want {want:?}"
+        );
+        for (start, onset) in starts.iter().zip(want) {
+            assert!(
+                (start - onset).abs() <= 0.03,
+                "{file}: start {start}, manifest onset {onset} (all: {starts:?})"
+            );
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! them.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -33,6 +34,35 @@ pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/audio")
         .join(name)
+}
+
+/// A committed fixture folder (`fixtures/<dir>`).
+pub fn fixture_dir(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(dir)
+}
+
+/// File name -> note onsets (seconds, in order) from a render folder's `manifest.csv`
+/// (`file,class,note_index,midi,onset_s,offset_s`, written by `scripts/render.py`).
+pub fn manifest_onsets(dir: &Path) -> BTreeMap<String, Vec<f64>> {
+    let path = dir.join("manifest.csv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("file,class,note_index,midi,onset_s,offset_s"),
+        "{}",
+        path.display()
+    );
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 6, "{}: bad row {line}", path.display());
+        let onset: f64 = f[4].parse().unwrap_or_else(|e| panic!("{line}: {e}"));
+        out.entry(f[0].to_string()).or_default().push(onset);
+    }
+    out
 }
 
 /// Exit code 2 and one error line, `instclf: error: ...`, that contains `needle` (the file or

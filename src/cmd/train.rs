@@ -14,8 +14,10 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 pub struct Args {
     /// Dataset folder (uiowa_{train,test}_{data,labels}.npy, optional classes.json, recipe.json).
-    #[arg(long)]
-    pub data: PathBuf,
+    /// Give it several times to train on the rows of several frame datasets built with the same
+    /// recipe (e.g. one per sound source).
+    #[arg(long, required = true)]
+    pub data: Vec<PathBuf>,
     /// Output model folder (model.safetensors, model.json, history.csv, history.json); rewritten
     /// atomically after every epoch.
     #[arg(short = 'o', long = "output")]
@@ -166,7 +168,14 @@ impl Callback for Reporter {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.arch != "mlp" || instclf_model::sequence::is_sequence_dataset(&args.data) {
+    if args.arch != "mlp" || instclf_model::sequence::is_sequence_dataset(&args.data[0]) {
+        if args.data.len() > 1 {
+            anyhow::bail!(
+                "--data given {} times: --arch {} and clip datasets take one folder",
+                args.data.len(),
+                args.arch
+            );
+        }
         if args.resume {
             anyhow::bail!("--resume is available for --arch mlp on frame datasets only");
         }
@@ -210,7 +219,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     opts.validate()?;
     let device = device_from_arg(&args.device)?;
-    let data = Dataset::load(&args.data)?;
+    let data = Dataset::load_many(&args.data)?;
 
     let show_bar = !args.quiet && std::io::stdout().is_terminal();
     let bar = show_bar.then(|| {

@@ -62,15 +62,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if args.arch == "mlp" {
         anyhow::bail!(
             "{}: is a clip (sequence) dataset; the frame MLP takes frame rows: use --arch dense (Flatten-Dense), rnn or gru",
-            args.data.display()
+            args.data[0].display()
         );
     }
     let arch: SeqArch = args.arch.parse()?;
     if args.device.starts_with("cuda") {
         anyhow::bail!("--arch {arch} trains on the CPU only (--device cpu or auto)");
     }
-    if !is_sequence_dataset(&args.data) && !args.data.is_dir() {
-        anyhow::bail!("{}: dataset folder not found", args.data.display());
+    if !is_sequence_dataset(&args.data[0]) && !args.data[0].is_dir() {
+        anyhow::bail!("{}: dataset folder not found", args.data[0].display());
     }
     if let Some(t) = args.threads {
         if t == 0 {
@@ -78,7 +78,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         std::env::set_var("RAYON_NUM_THREADS", t.to_string());
     }
-    let data = SequenceData::load(&args.data)?;
+    let data = SequenceData::load(&args.data[0])?;
     let epochs = args.epochs.unwrap_or(10);
     let opts = SeqFitOptions {
         arch,

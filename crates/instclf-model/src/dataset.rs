@@ -218,6 +218,40 @@ impl Dataset {
         })
     }
 
+    /// Loads several dataset folders as one: their train rows one after another, and their test
+    /// rows likewise (for training on several sources built apart). The folders must agree on
+    /// the number of features, the class names and the feature recipe; the first folder is the
+    /// dataset's `dir`.
+    pub fn load_many(dirs: &[PathBuf]) -> Result<Dataset, ModelError> {
+        let Some((first, rest)) = dirs.split_first() else {
+            return Err(ModelError::Invalid("no dataset folder given".into()));
+        };
+        let mut all = Dataset::load(first)?;
+        for dir in rest {
+            let d = Dataset::load(dir)?;
+            let differs = |what: &str| {
+                data_err(
+                    dir,
+                    format!("its {what} differ from those of {}", first.display()),
+                )
+            };
+            if d.n_features != all.n_features {
+                return Err(differs("feature columns"));
+            }
+            if d.classes != all.classes {
+                return Err(differs("class names"));
+            }
+            if d.recipe != all.recipe {
+                return Err(differs("feature recipe settings (recipe.json)"));
+            }
+            all.train.x.extend_from_slice(&d.train.x);
+            all.train.y.extend_from_slice(&d.train.y);
+            all.test.x.extend_from_slice(&d.test.x);
+            all.test.y.extend_from_slice(&d.test.y);
+        }
+        Ok(all)
+    }
+
     /// Number of classes.
     pub fn n_classes(&self) -> usize {
         self.classes.len()
@@ -299,6 +333,28 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_many_stacks_rows_and_refuses_other_classes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+        let da = Dataset::synthetic(30, 10, 4, 3, 0.5, 1);
+        let db = Dataset::synthetic(20, 6, 4, 3, 0.5, 2);
+        da.save(&a).unwrap();
+        db.save(&b).unwrap();
+        let both = Dataset::load_many(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(both.train.rows(), 50);
+        assert_eq!(both.test.rows(), 16);
+        assert_eq!(&both.train.x[..30 * 4], &da.train.x[..]);
+        assert_eq!(&both.train.x[30 * 4..], &db.train.x[..]);
+        assert_eq!(&both.test.y[10..], &db.test.y[..]);
+        let mut dc = Dataset::synthetic(20, 6, 4, 3, 0.5, 3);
+        dc.classes = vec!["x".into(), "y".into(), "z".into()];
+        dc.save(&c).unwrap();
+        let err = Dataset::load_many(&[a, c]).unwrap_err().to_string();
+        assert!(err.contains("class names"), "{err}");
+        assert!(Dataset::load_many(&[]).is_err());
+    }
 
     #[test]
     fn save_load_roundtrip_and_default_class_names() {

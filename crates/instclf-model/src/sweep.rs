@@ -560,6 +560,8 @@ struct Hooks<'a> {
     epoch_energy: Vec<Option<f64>>,
     epoch_notes: Vec<String>,
     observer: &'a mut dyn SweepObserver,
+    /// Whether the trial's own window is open (from the first epoch on).
+    started: bool,
 }
 
 impl Hooks<'_> {
@@ -573,6 +575,20 @@ impl Callback for Hooks<'_> {
         self.observer.batch_end(epoch, done, total);
     }
 
+    fn on_epoch_begin(&mut self, epoch: usize) {
+        // The trial's window opens with its first epoch, so that its energy covers the same
+        // span as its time (the sum of the epochs), not the copy of the rows to the device.
+        if !self.started {
+            self.started = true;
+            if let Err(e) = self.monitor.begin_window(&self.window) {
+                self.epoch_notes.push(e.to_string());
+            }
+        }
+        if let Err(e) = self.monitor.begin_window(&self.window_name(epoch)) {
+            self.epoch_notes.push(e.to_string());
+        }
+    }
+
     fn on_epoch_end(&mut self, r: &EpochRecord) -> Control {
         let energy = match self.monitor.end_window(&self.window_name(r.epoch)) {
             Ok(m) => m.total_energy_j(),
@@ -582,9 +598,6 @@ impl Callback for Hooks<'_> {
             }
         };
         self.epoch_energy.push(energy);
-        if let Err(e) = self.monitor.begin_window(&self.window_name(r.epoch + 1)) {
-            self.epoch_notes.push(e.to_string());
-        }
         self.observer.epoch_end(r, energy);
         Control::Continue
     }
@@ -653,6 +666,7 @@ impl Sweep<'_> {
             epoch_energy: Vec::new(),
             epoch_notes: Vec::new(),
             observer,
+            started: false,
         };
         let mut target = config
             .target_accuracy
@@ -660,12 +674,6 @@ impl Sweep<'_> {
         // Stale windows of an earlier failed attempt would make begin_window fail.
         monitor.cancel_window(&window);
         monitor.cancel_window(&hooks.window_name(1));
-        let guard = monitor
-            .scoped(&window)
-            .map_err(|e| invalid(e.to_string()))?;
-        monitor
-            .begin_window(&hooks.window_name(1))
-            .map_err(|e| invalid(e.to_string()))?;
         let result = {
             let mut callbacks: Vec<&mut dyn Callback> = vec![&mut hooks];
             if let Some(tc) = target.as_mut() {
@@ -675,8 +683,16 @@ impl Sweep<'_> {
         };
         let open_epoch = hooks.window_name(hooks.epoch_energy.len() + 1);
         monitor.cancel_window(&open_epoch);
-        let result = result?;
-        let m: Measurement = guard.end().map_err(|e| invalid(e.to_string()))?;
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                monitor.cancel_window(&window);
+                return Err(e);
+            }
+        };
+        let m: Measurement = monitor
+            .end_window(&window)
+            .map_err(|e| invalid(e.to_string()))?;
         let eval = if result.diverged {
             None
         } else {

@@ -232,6 +232,10 @@ pub trait Callback {
     /// Called after each epoch with its record; `Control::Stop` ends training.
     fn on_epoch_end(&mut self, record: &EpochRecord) -> Control;
 
+    /// Called as each epoch (1-based) starts, after the model and data are on the device: what
+    /// lies between the first call and the last `on_epoch_end` is the time `fit` reports.
+    fn on_epoch_begin(&mut self, _epoch: usize) {}
+
     /// When `Some(n)`, `fit` reads the running loss/accuracy from the device every `n` batches
     /// (a device sync) and passes them to [`Callback::on_batch_end`]. Default: never.
     fn running_metrics_every(&self) -> Option<usize> {
@@ -720,6 +724,7 @@ fn fit_inner(
     let mut diverged = false;
     let mut stopped_early = false;
     for epoch in done + 1..=opts.epochs {
+        callbacks.iter_mut().for_each(|c| c.on_epoch_begin(epoch));
         let t0 = Instant::now();
         perm.shuffle(&mut rng);
         let perm_dev = Tensor::from_slice(&perm, n, device)?;

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Leave-one-source-out validation: for sources given as NAME=DIR[,DIR...], builds one dataset per
+# source (`instclf dataset build` over all its folders), then for each source trains the networks
+# on the other sources' datasets (`instclf train --data A --data B ...`) and scores them on the
+# held-out source's FIRST folder (`instclf evaluate --audio DIR --label-from name`): whole sources
+# are held out, never recordings of one source. Further folders of a source (its General MIDI
+# relatives, say) are trained on but not scored. Writes OUT/crossval.json and OUT/crossval.md
+# (note and file accuracy and ECE per held-out source, the mean and the worst) and prints the table.
+# Every step's output is written atomically and kept, so a rerun resumes where it stopped.
+#
+#   scripts/crossval.sh -o OUT [--bin PATH] [--build "ARGS"] [--train "ARGS"]
+#       [--activations "sigmoid relu"] [--seeds N] NAME=DIR[,DIR...] NAME=DIR ...
+#
+# --build: `dataset build` options (default: the bundled recipe, "--augment 2 --cmn --cmn-weight
+# 0.5 --harmonics 20"); --train: `train` options (default "--epochs 10"); one network per
+# activation and seed (default: one sigmoid network, seed 0); --bin: an instclf binary (default:
+# target/release/instclf, built if missing). Example (after scripts/render-all.sh):
+#   scripts/crossval.sh -o data/crossval fluidr3=data/render/fluidr3,data/render/fluidr3rel \
+#     musescore=data/render/musescore csound=data/render/csound freepats=data/render/freepats
+set -euo pipefail
+cd "$(dirname "$0")/.."
+die() { echo "crossval.sh: error: $*" >&2; exit 2; }
+OUT= BIN= SEEDS=1 ACTS=sigmoid
+BUILD="--augment 2 --cmn --cmn-weight 0.5 --harmonics 20"
+TRAIN="--epochs 10"
+names=() dirs=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    -o|--output) OUT=${2:?}; shift 2 ;;
+    --bin) BIN=${2:?}; shift 2 ;;
+    --build) BUILD=${2?}; shift 2 ;;
+    --train) TRAIN=${2?}; shift 2 ;;
+    --activations) ACTS=${2:?}; shift 2 ;;
+    --seeds) SEEDS=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) die "unknown option $1" ;;
+    *=*)
+      name=${1%%=*} list=${1#*=}
+      [[ $name =~ ^[A-Za-z0-9_-]+$ ]] || die "source '$1': NAME must be letters, digits, - or _"
+      for n in "${names[@]}"; do [ "$n" = "$name" ] && die "source name '$name' given twice"; done
+      IFS=, read -ra ds <<<"$list"
+      [ ${#ds[@]} -gt 0 ] || die "source '$name' names no folder"
+      for d in "${ds[@]}"; do [ -d "$d" ] || die "source '$name': $d: no such folder"; done
+      names+=("$name") dirs+=("$list"); shift ;;
+    *) die "'$1' is not NAME=DIR[,DIR...]" ;;
+  esac
+done
+[ -n "$OUT" ] || die "-o OUT is required"
+[ ${#names[@]} -ge 2 ] || die "give at least two sources (NAME=DIR), got ${#names[@]}"
+[[ $SEEDS =~ ^[1-9][0-9]*$ ]] || die "--seeds must be a whole number >= 1, got '$SEEDS'"
+if [ -z "$BIN" ]; then
+  BIN=target/release/instclf
+  [ -x "$BIN" ] || cargo build --release -q
+fi
+[ -x "$BIN" ] || die "--bin $BIN: not an executable"
+mkdir -p "$OUT/datasets" "$OUT/folds"
+atomic() { # atomic FILE CMD...: CMD's stdout into FILE, only if CMD succeeds
+  local f=$1; shift
+  "$@" > "$f.tmp" && mv "$f.tmp" "$f" || { rm -f "$f.tmp"; return 1; }
+}
+t0=$SECONDS
+for i in "${!names[@]}"; do
+  n=${names[$i]} ds=$OUT/datasets/${names[$i]}
+  [ -d "$ds" ] && continue
+  IFS=, read -ra d <<<"${dirs[$i]}"
+  args=(); for x in "${d[@]}"; do args+=(--audio "$x"); done
+  echo "== dataset $n ($((SECONDS - t0)) s)" >&2
+  # shellcheck disable=SC2086
+  "$BIN" dataset build "${args[@]}" --out "$ds" --seed 0 $BUILD > "$OUT/datasets/$n.txt"
+done
+for i in "${!names[@]}"; do
+  held=${names[$i]} fold=$OUT/folds/${names[$i]}
+  mkdir -p "$fold"
+  data=(); for n in "${names[@]}"; do [ "$n" != "$held" ] && data+=(--data "$OUT/datasets/$n"); done
+  models=()
+  for act in $ACTS; do
+    for seed in $(seq 0 $((SEEDS - 1))); do
+      m=$fold/$act-$seed
+      models+=(--model "$m")
+      [ -f "$m.json" ] && continue
+      echo "== fold $held: train $act seed $seed ($((SECONDS - t0)) s)" >&2
+      # shellcheck disable=SC2086
+      atomic "$m.json" "$BIN" train "${data[@]}" -o "$m" --activation "$act" --seed "$seed" \
+        --json --quiet $TRAIN
+    done
+  done
+  if [ ! -f "$fold/eval.json" ]; then
+    echo "== fold $held: evaluate ($((SECONDS - t0)) s)" >&2
+    atomic "$fold/eval.json" "$BIN" evaluate --audio "${dirs[$i]%%,*}" --label-from name \
+      "${models[@]}" --json
+  fi
+done
+python3 - "$OUT" "$BUILD" "$TRAIN" "$ACTS" "$SEEDS" "${names[@]}" <<'PY'
+import json, os, sys
+out, build, train, acts, seeds, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+rows = []
+for n in names:
+    e = json.load(open(os.path.join(out, "folds", n, "eval.json")))
+    trains = [json.load(open(os.path.join(out, "folds", n, f)))
+              for f in sorted(os.listdir(os.path.join(out, "folds", n))) if f.endswith(".json") and f != "eval.json"]
+    rows.append({"held_out": n, "notes": e["notes"], "files": e["files"],
+                 "note_accuracy": e["note_accuracy"], "file_accuracy": e["file_accuracy"],
+                 "ece": e["ece"], "top_confusions": e["top_confusions"][:5],
+                 "train_time_s": sum(t["train_time_s"] for t in trains)})
+mean = lambda k: sum(r[k] for r in rows) / len(rows)
+worst = min(rows, key=lambda r: r["note_accuracy"])
+summary = {"build": build, "train": train, "activations": acts.split(), "seeds": int(seeds),
+           "folds": rows, "mean_note_accuracy": mean("note_accuracy"),
+           "mean_file_accuracy": mean("file_accuracy"), "mean_ece": mean("ece"),
+           "worst": {"held_out": worst["held_out"], "note_accuracy": worst["note_accuracy"]}}
+md = ["| held out | notes | note acc | files | file acc | ECE | top confusions |",
+      "|---|---:|---:|---:|---:|---:|---|"]
+for r in rows:
+    md.append(f"| {r['held_out']} | {r['notes']} | {r['note_accuracy']:.3f} | {r['files']} | "
+              f"{r['file_accuracy']:.3f} | {r['ece']:.3f} | {', '.join(r['top_confusions'][:3])} |")
+md.append(f"| **mean** | | **{summary['mean_note_accuracy']:.3f}** | | **{summary['mean_file_accuracy']:.3f}** | "
+          f"{summary['mean_ece']:.3f} | worst: {worst['held_out']} {worst['note_accuracy']:.3f} |")
+for name, text in (("crossval.json", json.dumps(summary, indent=1)), ("crossval.md", "\n".join(md) + "\n")):
+    with open(os.path.join(out, name + ".tmp"), "w") as f:
+        f.write(text)
+    os.replace(os.path.join(out, name + ".tmp"), os.path.join(out, name))
+print("\n".join(md))
+PY

@@ -52,6 +52,25 @@ pub enum Command {
     Predict(predict::Args),
 }
 
+/// Where a recording's class name comes from: the command-line face of
+/// [`instclf_pipeline::LabelFrom`] (clap stays out of the library).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LabelFromArg {
+    /// The first dot-separated token of the file name (`SopSax.Vib.pp.C6Eb6.aiff` -> SopSax).
+    Name,
+    /// The name of the folder that holds the file.
+    Folder,
+}
+
+impl From<LabelFromArg> for instclf_pipeline::LabelFrom {
+    fn from(a: LabelFromArg) -> instclf_pipeline::LabelFrom {
+        match a {
+            LabelFromArg::Name => instclf_pipeline::LabelFrom::Name,
+            LabelFromArg::Folder => instclf_pipeline::LabelFrom::Folder,
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Classify(a) => classify::run(a),

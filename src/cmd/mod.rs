@@ -42,7 +42,7 @@ pub enum Command {
     Dataset(dataset::Args),
     /// Train an instrument classifier on a dataset folder.
     Train(train::Args),
-    /// Evaluate a trained model on a dataset's test rows.
+    /// Score a model on a dataset's test rows (--data) or on labelled recordings (--audio).
     Evaluate(evaluate::Args),
     /// Plot a model's training history.
     Plot(plot::Args),

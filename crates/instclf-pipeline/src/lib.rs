@@ -2,8 +2,9 @@
 //! features, segmentation) and model side (instclf-model: networks, datasets, metrics). It owns
 //! finding labelled recordings ([`inputs`]), turning one recording into notes and feature rows
 //! ([`analysis`]), fixed-length clips for sequence models ([`clips`]), building datasets
-//! ([`build`]) and classifying recordings with a model or an ensemble ([`classify`]). It prints
-//! nothing and parses no command line: the `instclf` binary does that.
+//! ([`build`]), classifying recordings with a model or an ensemble ([`classify`]) and scoring
+//! a classifier on labelled recordings ([`evaluate`]). It prints nothing and parses no command
+//! line: the `instclf` binary does that.
 
 #[macro_use]
 pub mod error;
@@ -11,6 +12,7 @@ pub mod analysis;
 pub mod build;
 pub mod classify;
 pub mod clips;
+pub mod evaluate;
 pub mod inputs;
 pub mod progress;
 

@@ -1,4 +1,4 @@
-//! How long-running work (dataset building) reports its progress without this crate
+//! How long-running work (dataset building, evaluation) reports its progress without this crate
 //! drawing anything: the caller passes a [`Progress`] (the binary wraps its progress bar).
 
 /// Receives progress: the number of steps, one call per finished step, and the end.

@@ -2,11 +2,8 @@
 //! parses its arguments, calls a library crate and prints. Every error ends here: one line on
 //! stderr that names the file and the problem, exit code 2.
 
-mod build;
-mod classify;
 mod cmd;
 mod default_model;
-mod pipeline;
 mod util;
 
 use clap::Parser;

@@ -1,6 +1,7 @@
-//! Small helpers shared by the subcommands: atomic output files.
+//! Small helpers shared by the subcommands: atomic output files and progress bars.
 
 use anyhow::Context;
+use instclf_pipeline::Progress;
 use std::io::Write;
 use std::path::Path;
 
@@ -44,4 +45,19 @@ pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     }
     bar.set_message(what.to_string());
     bar
+}
+
+/// A progress bar as the pipeline crate's [`Progress`]: steps advance it, the end clears it.
+pub struct Bar(pub indicatif::ProgressBar);
+
+impl Progress for Bar {
+    fn set_length(&self, len: u64) {
+        self.0.set_length(len);
+    }
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }

@@ -1,7 +1,6 @@
 //! `instclf classify`: name the instrument in recordings, note by note and per file.
 
-use crate::classify::{Classifier, FileResult, Ranked};
-use crate::pipeline;
+use instclf_pipeline::{inputs, Classifier, FileResult, Ranked};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,20 +33,26 @@ pub struct Args {
     device: String,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let device = instclf_model::device::device_from_arg(&args.device)?;
-    let models = if args.model.is_empty() {
+/// The classifier of `--model` folders (several: an ensemble), or the bundled model when none is
+/// given, on `device` (`auto`, `cpu`, `cuda[:N]`).
+pub fn load_classifier(model: &[PathBuf], device: &str) -> anyhow::Result<Classifier> {
+    let device = instclf_model::device::device_from_arg(device)?;
+    let models = if model.is_empty() {
         crate::default_model::load(&device)?
     } else {
-        let mut models = Vec::with_capacity(args.model.len());
-        for p in &args.model {
-            let model = instclf_model::model::Model::load(p, &device)?;
-            models.push((model, p.display().to_string()));
+        let mut models = Vec::with_capacity(model.len());
+        for p in model {
+            let m = instclf_model::model::Model::load(p, &device)?;
+            models.push((m, p.display().to_string()));
         }
         models
     };
-    let clf = Classifier::new(models)?;
-    let files = pipeline::expand_inputs(&args.inputs)?;
+    Ok(Classifier::new(models)?)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let clf = load_classifier(&args.model, &args.device)?;
+    let files = inputs::expand_inputs(&args.inputs)?;
     if files.is_empty() {
         anyhow::bail!("no audio files found in the given folders");
     }

@@ -1,11 +1,12 @@
 //! `instclf dataset build|info`: build a dataset folder from labelled recordings, or describe one.
 
-use crate::build::{self, BuildOptions};
-use crate::pipeline::LabelFrom;
+use crate::cmd::LabelFromArg;
 use clap::Subcommand;
 use instclf_audio::recipe::Recipe;
 use instclf_audio::segment::SegmentParams;
 use instclf_model::dataset::Dataset;
+use instclf_pipeline::build::{self, BuildOptions};
+use instclf_pipeline::clips::{ClipInput, ClipSpec};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -39,7 +40,7 @@ struct BuildArgs {
     seed: u64,
     /// Where each recording's class comes from.
     #[arg(long, value_enum, default_value = "name")]
-    label_from: LabelFrom,
+    label_from: LabelFromArg,
     /// Replace an existing output folder.
     #[arg(long)]
     force: bool,
@@ -113,13 +114,31 @@ struct BuildArgs {
     clips: Option<f64>,
     /// What a clip holds (with --clips): the digitised waveform, or mel/MFCC frames of the recipe.
     #[arg(long, value_enum, default_value = "waveform")]
-    input: crate::pipeline::ClipInput,
+    input: ClipInputArg,
     /// Digitising rate of --input waveform (Hz).
     #[arg(long, default_value_t = 10000)]
     rate: u32,
     /// Bits per digitised sample of --input waveform (one-hot of 2^bits levels at load time).
     #[arg(long, default_value_t = 4)]
     bits: u32,
+}
+
+/// What a clip holds: the command-line face of [`ClipInput`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ClipInputArg {
+    /// The waveform, normalised per file to [0, 1], resampled and digitised to `bits`.
+    Waveform,
+    /// The recipe's feature frames (MFCC [+ deltas]) of the clip.
+    Mel,
+}
+
+impl From<ClipInputArg> for ClipInput {
+    fn from(a: ClipInputArg) -> ClipInput {
+        match a {
+            ClipInputArg::Waveform => ClipInput::Waveform,
+            ClipInputArg::Mel => ClipInput::Mel,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -165,7 +184,7 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
     };
     let opts = BuildOptions {
         inputs: a.audio,
-        label_from: a.label_from,
+        label_from: a.label_from.into(),
         test_fraction: a.test_fraction,
         seed: a.seed,
         recipe,
@@ -178,11 +197,11 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         .with_lowpass(a.augment_lowpass)
         .with_stretch(a.augment_stretch),
     };
-    let bar = crate::util::progress_bar(0, "analysing");
+    let bar = crate::util::Bar(crate::util::progress_bar(0, "analysing"));
     if let Some(seconds) = a.clips {
-        let clip = crate::pipeline::ClipSpec {
+        let clip = ClipSpec {
             seconds,
-            input: a.input,
+            input: a.input.into(),
             rate: a.rate,
             bits: a.bits,
         };
@@ -211,10 +230,10 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
 
 fn clips_cmd(
     opts: &BuildOptions,
-    clip: &crate::pipeline::ClipSpec,
+    clip: &ClipSpec,
     out: &std::path::Path,
     force: bool,
-    bar: &indicatif::ProgressBar,
+    bar: &crate::util::Bar,
 ) -> anyhow::Result<()> {
     let b = build::build_clips(opts, clip, bar)?;
     let spec = serde_json::to_vec_pretty(&b.spec)?;

@@ -42,7 +42,7 @@ pub enum Command {
     Dataset(dataset::Args),
     /// Train an instrument classifier on a dataset folder.
     Train(train::Args),
-    /// Evaluate a trained model on a dataset's test rows.
+    /// Score a model on a dataset's test rows (--data) or on labelled recordings (--audio).
     Evaluate(evaluate::Args),
     /// Plot a model's training history.
     Plot(plot::Args),
@@ -50,6 +50,25 @@ pub enum Command {
     Sweep(sweep::Args),
     /// Predict classes and probabilities of new clips or dataset rows with a trained model.
     Predict(predict::Args),
+}
+
+/// Where a recording's class name comes from: the command-line face of
+/// [`instclf_pipeline::LabelFrom`] (clap stays out of the library).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LabelFromArg {
+    /// The first dot-separated token of the file name (`SopSax.Vib.pp.C6Eb6.aiff` -> SopSax).
+    Name,
+    /// The name of the folder that holds the file.
+    Folder,
+}
+
+impl From<LabelFromArg> for instclf_pipeline::LabelFrom {
+    fn from(a: LabelFromArg) -> instclf_pipeline::LabelFrom {
+        match a {
+            LabelFromArg::Name => instclf_pipeline::LabelFrom::Name,
+            LabelFromArg::Folder => instclf_pipeline::LabelFrom::Folder,
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {

@@ -3,13 +3,14 @@
 //! audio files or folders (cut into clips as its dataset was) or a clip dataset folder (its
 //! test rows); a frame (MLP) model takes a frame dataset folder (its test rows).
 
-use crate::pipeline::{self, ClipInput, ClipSpec};
 use instclf_audio::recipe::Recipe;
 use instclf_model::dataset::TEST_DATA;
 use instclf_model::sequence::{
     is_sequence_dataset, is_sequence_model, SequenceData, SequenceModel,
 };
 use instclf_model::{device_from_arg, Dataset, Model};
+use instclf_pipeline::clips::{self, ClipInput, ClipSpec};
+use instclf_pipeline::{inputs, PipelineError};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -97,18 +98,18 @@ fn sequence_rows(m: &SequenceModel, inputs: &[PathBuf]) -> anyhow::Result<Vec<Ro
                 .map_err(|e| anyhow::anyhow!("{}: invalid recipe: {e}", m_path(m)))?,
             _ => Recipe::default(),
         };
-        let files = pipeline::expand_inputs(std::slice::from_ref(input))?;
+        let files = inputs::expand_inputs(std::slice::from_ref(input))?;
         if files.is_empty() {
             anyhow::bail!("{}: no audio files found", input.display());
         }
         for f in files {
-            let clips = match pipeline::clip_rows(&f, &clip, &recipe) {
+            let clips = match clips::clip_rows(&f, &clip, &recipe) {
                 Ok(c) => c,
-                Err(e) if format!("{e:#}").contains("shorter than one") => {
-                    eprintln!("instclf: skipped {e:#}");
+                Err(e @ PipelineError::ClipTooShort { .. }) => {
+                    eprintln!("instclf: skipped {e}");
                     continue;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             };
             let flat: Vec<f32> = clips.concat();
             m.check(&flat, &f)?;

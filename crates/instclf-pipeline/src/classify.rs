@@ -9,8 +9,8 @@
 //! its length. Confidences are those scores passed through a softmax (renormalised geometric
 //! means).
 
-use crate::pipeline;
-use anyhow::Context;
+use crate::analysis;
+use crate::error::PipelineError;
 use instclf_audio::recipe::Recipe;
 use instclf_audio::segment::SegmentParams;
 use instclf_model::model::Model;
@@ -56,30 +56,32 @@ impl Classifier {
     /// Checks that every model carries a usable feature recipe of the right size, and that all
     /// of them share the recipe and the class names. `models` pairs each model with where it
     /// came from, for the messages.
-    pub fn new(models: Vec<(Model, String)>) -> anyhow::Result<Classifier> {
+    pub fn new(models: Vec<(Model, String)>) -> Result<Classifier, PipelineError> {
         let mut checked: Vec<(Model, Recipe, String)> = Vec::with_capacity(models.len());
         for (model, origin) in models {
             let recipe = model_recipe(&model, &origin)?;
             if let Some((first, first_recipe, first_origin)) = checked.first() {
                 if first.classes != model.classes {
-                    anyhow::bail!(
-                        "{origin}: its classes ({}) differ from those of {first_origin} ({}); \
+                    let msg = format!(
+                        "its classes ({}) differ from those of {first_origin} ({}); \
                          an ensemble's models must name the same classes in the same order",
                         model.classes.join(", "),
                         first.classes.join(", ")
                     );
+                    return Err(PipelineError::Model { origin, msg });
                 }
                 if *first_recipe != recipe {
-                    anyhow::bail!(
-                        "{origin}: its feature recipe differs from that of {first_origin}; an \
+                    let msg = format!(
+                        "its feature recipe differs from that of {first_origin}; an \
                          ensemble's models must be trained on features made the same way"
                     );
+                    return Err(PipelineError::Model { origin, msg });
                 }
             }
             checked.push((model, recipe, origin));
         }
         let Some(recipe) = checked.first().map(|c| c.1.clone()) else {
-            anyhow::bail!("no model given");
+            return Err(PipelineError::Invalid("no model given".to_string()));
         };
         Ok(Classifier {
             models: checked.into_iter().map(|c| c.0).collect(),
@@ -89,8 +91,8 @@ impl Classifier {
     }
 
     /// Classifies one file, keeping the `top` best classes per note and file.
-    pub fn classify(&self, path: &Path, top: usize) -> anyhow::Result<FileResult> {
-        let a = pipeline::analyse(path, &self.recipe, &self.segment)?;
+    pub fn classify(&self, path: &Path, top: usize) -> Result<FileResult, PipelineError> {
+        let a = analysis::analyse(path, &self.recipe, &self.segment)?;
         let classes = &self.models[0].classes;
         let k = classes.len();
         let mut note_scores: Vec<Vec<f64>> = Vec::with_capacity(a.notes.len());
@@ -150,25 +152,30 @@ impl Classifier {
 
 /// The feature recipe `model` was trained with, checked: present, valid and of the model's
 /// input size.
-fn model_recipe(model: &Model, origin: &str) -> anyhow::Result<Recipe> {
+fn model_recipe(model: &Model, origin: &str) -> Result<Recipe, PipelineError> {
+    let fail = |msg: String| PipelineError::Model {
+        origin: origin.to_string(),
+        msg,
+    };
     let Some(recipe) = model.recipe.as_ref() else {
-        anyhow::bail!(
-            "{origin}: the model has no feature recipe (it was trained on external features, \
+        return Err(fail(
+            "the model has no feature recipe (it was trained on external features, \
              e.g. the MARL .npy files), so instclf cannot compute its features from audio; \
              train on a dataset made by `instclf dataset build`"
-        );
+                .to_string(),
+        ));
     };
     let recipe: Recipe = serde_json::from_value(recipe.clone())
-        .with_context(|| format!("{origin}: the model's feature recipe is invalid"))?;
+        .map_err(|e| fail(format!("the model's feature recipe is invalid: {e}")))?;
     recipe
         .validate()
-        .map_err(|e| anyhow::anyhow!("{origin}: the model's feature recipe is invalid: {e}"))?;
+        .map_err(|e| fail(format!("the model's feature recipe is invalid: {e}")))?;
     if recipe.dim() != model.n_features() {
-        anyhow::bail!(
-            "{origin}: the model takes {} features but its recipe makes {}",
+        return Err(fail(format!(
+            "the model takes {} features but its recipe makes {}",
             model.n_features(),
             recipe.dim()
-        );
+        )));
     }
     Ok(recipe)
 }

@@ -1,13 +1,15 @@
-//! `dataset build`: labelled recordings in, a dataset folder in the MARL layout out. Files are
-//! analysed in parallel (see [`crate::pipeline`]), split into train and test *by recording*
+//! Dataset building (`dataset build`): labelled recordings in, a dataset folder in the MARL
+//! layout out. Files are analysed in parallel (see [`crate::analysis`]), split into train and test *by recording*
 //! (stratified by class, seeded; recordings with the same file name in several input folders,
 //! e.g. the same run rendered from two soundfonts, always land in the same split), and every frame
 //! inside a detected note becomes one row. The folder is written under a temporary name and
 //! renamed into place, so it is never half-written.
 
-use crate::pipeline::{self, LabelFrom};
-use anyhow::{bail, Context};
-use indicatif::ProgressBar;
+use crate::analysis::{self, Analysis};
+use crate::clips::{self, ClipInput, ClipSpec};
+use crate::error::PipelineError;
+use crate::inputs::{self, LabelFrom};
+use crate::progress::Progress;
 use instclf_audio::augment::{augment, AugmentParams, Rng};
 use instclf_audio::recipe::Recipe;
 use instclf_audio::segment::SegmentParams;
@@ -59,9 +61,9 @@ fn analyse_variant(
     path: &Path,
     opts: &BuildOptions,
     variant: usize,
-) -> anyhow::Result<pipeline::Analysis> {
+) -> Result<Analysis, PipelineError> {
     if variant == 0 {
-        return pipeline::analyse(path, &opts.recipe, &opts.segment);
+        return analysis::analyse(path, &opts.recipe, &opts.segment);
     }
     let audio = instclf_audio::decode::load(path, Some(opts.recipe.sr))?;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -75,14 +77,14 @@ fn analyse_variant(
         &opts.augment_params,
         &mut rng,
     );
-    Ok(pipeline::analyse_samples(&y, &opts.recipe, &opts.segment))
+    Ok(analysis::analyse_samples(&y, &opts.recipe, &opts.segment))
 }
 
 /// Analyses the `(path, label, variant)` jobs in parallel; failures go to `skipped`.
 fn analyse_all(
     jobs: Vec<(&PathBuf, &String, usize)>,
     opts: &BuildOptions,
-    bar: &ProgressBar,
+    bar: &dyn Progress,
     skipped: &mut Vec<(PathBuf, String)>,
 ) -> Vec<FileRows> {
     let results: Vec<Result<FileRows, (PathBuf, String, usize)>> = jobs
@@ -107,7 +109,7 @@ fn analyse_all(
                     is_test: false,
                     variant,
                 }),
-                Err(e) => Err((path.clone(), format!("{e:#}"), variant)),
+                Err(e) => Err((path.clone(), e.to_string(), variant)),
             }
         })
         .collect();
@@ -127,39 +129,39 @@ fn analyse_all(
 type PathLabel = (PathBuf, String);
 
 /// The options every build checks before it reads any audio.
-fn check_options(opts: &BuildOptions) -> anyhow::Result<()> {
+fn check_options(opts: &BuildOptions) -> Result<(), PipelineError> {
     if !(opts.test_fraction > 0.0 && opts.test_fraction < 1.0) {
-        bail!(
+        bail_invalid!(
             "--test-fraction must be between 0 and 1 (exclusive), got {}",
             opts.test_fraction
         );
     }
     let lowpass = opts.augment_params.lowpass_p;
     if !(0.0..=1.0).contains(&lowpass) {
-        bail!("--augment-lowpass must be a probability in [0, 1], got {lowpass}");
+        bail_invalid!("--augment-lowpass must be a probability in [0, 1], got {lowpass}");
     }
     let stretch = opts.augment_params.stretch_semitones;
     if !(0.0..=12.0).contains(&stretch) {
-        bail!("--augment-stretch must be between 0 and 12 semitones, got {stretch}");
+        bail_invalid!("--augment-stretch must be between 0 and 12 semitones, got {stretch}");
     }
     opts.recipe
         .validate()
-        .map_err(|e| anyhow::anyhow!("invalid feature recipe: {e}"))
+        .map_err(|e| PipelineError::Invalid(format!("invalid feature recipe: {e}")))
 }
 
 /// The audio files under the inputs with their class labels, and the files without a label
 /// (with the reason); no labelled file at all is an error.
-fn labelled_inputs(opts: &BuildOptions) -> anyhow::Result<(Vec<PathLabel>, Vec<PathLabel>)> {
+fn labelled_inputs(opts: &BuildOptions) -> Result<(Vec<PathLabel>, Vec<PathLabel>), PipelineError> {
     let mut skipped = Vec::new();
     let mut labelled = Vec::new();
-    for f in pipeline::expand_inputs(&opts.inputs)? {
-        match pipeline::label_of(&f, opts.label_from) {
+    for f in inputs::expand_inputs(&opts.inputs)? {
+        match inputs::label_of(&f, opts.label_from) {
             Some(l) => labelled.push((f, l)),
             None => skipped.push((f, "no class label in its name".to_string())),
         }
     }
     if labelled.is_empty() {
-        bail!(
+        bail_invalid!(
             "no labelled audio files found under {}",
             display_list(&opts.inputs)
         );
@@ -171,8 +173,8 @@ fn labelled_inputs(opts: &BuildOptions) -> anyhow::Result<(Vec<PathLabel>, Vec<P
 /// with its split and row range.
 pub fn build(
     opts: &BuildOptions,
-    bar: &ProgressBar,
-) -> anyhow::Result<(Dataset, String, BuildReport)> {
+    bar: &dyn Progress,
+) -> Result<(Dataset, String, BuildReport), PipelineError> {
     check_options(opts)?;
     let (labelled, mut skipped) = labelled_inputs(opts)?;
     // Phase 1: every recording itself. Phase 2: the split, among the usable recordings only.
@@ -200,7 +202,7 @@ pub fn build(
         .flat_map(|(p, l)| (1..=opts.augment).map(move |v| (p, l, v)))
         .collect();
     ok.extend(analyse_all(jobs, opts, bar, &mut skipped));
-    bar.finish_and_clear();
+    bar.finish();
     ok.sort_by(|a, b| (&a.path, a.variant).cmp(&(&b.path, b.variant)));
 
     let dim = opts.recipe.dim();
@@ -234,7 +236,7 @@ pub fn build(
         }
     }
     if train.rows() == 0 || test.rows() == 0 {
-        bail!(
+        bail_invalid!(
             "the notes found give no rows for the {} split",
             if train.rows() == 0 { "train" } else { "test" }
         );
@@ -283,7 +285,7 @@ fn split_by_recording(
     classes: &[String],
     fraction: f64,
     seed: u64,
-) -> anyhow::Result<BTreeSet<String>> {
+) -> Result<BTreeSet<String>, PipelineError> {
     let mut by_class: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (path, label) in files {
         by_class.entry(label).or_default().insert(file_name(path));
@@ -296,7 +298,7 @@ fn split_by_recording(
             .map(|s| s.iter().copied().collect())
             .unwrap_or_default();
         if names.len() < 2 {
-            bail!(
+            bail_invalid!(
                 "class {class} has {} usable recording(s); at least 2 are needed to split train and test by recording",
                 names.len()
             );
@@ -311,7 +313,7 @@ fn split_by_recording(
 
 /// Writes the dataset folder atomically: into a temporary sibling, then renamed to `out`. An
 /// existing `out` is replaced only with `force`.
-pub fn write(ds: &Dataset, notes_csv: &str, out: &Path, force: bool) -> anyhow::Result<()> {
+pub fn write(ds: &Dataset, notes_csv: &str, out: &Path, force: bool) -> Result<(), PipelineError> {
     write_with(
         ds,
         &[("notes.csv", notes_csv.as_bytes().to_vec())],
@@ -327,9 +329,9 @@ pub fn write_with(
     extra: &[(&str, Vec<u8>)],
     out: &Path,
     force: bool,
-) -> anyhow::Result<()> {
+) -> Result<(), PipelineError> {
     if out.exists() && !force {
-        bail!(
+        bail_invalid!(
             "{}: output folder exists (use --force to replace it)",
             out.display()
         );
@@ -341,19 +343,19 @@ pub fn write_with(
     let tmp = tempfile::Builder::new()
         .prefix(".dataset-")
         .tempdir_in(&parent)
-        .with_context(|| format!("{}: cannot create output folder", out.display()))?;
+        .map_err(|e| PipelineError::io(out, "cannot create output folder", e))?;
     ds.save(tmp.path())?;
     for (name, bytes) in extra {
         std::fs::write(tmp.path().join(name), bytes)
-            .with_context(|| format!("{}: cannot write {name}", out.display()))?;
+            .map_err(|e| PipelineError::io(out, &format!("cannot write {name}"), e))?;
     }
     if out.exists() {
         std::fs::remove_dir_all(out)
-            .with_context(|| format!("{}: cannot replace the old folder", out.display()))?;
+            .map_err(|e| PipelineError::io(out, "cannot replace the old folder", e))?;
     }
     let tmp = tmp.keep();
     std::fs::rename(&tmp, out)
-        .with_context(|| format!("{}: cannot move the dataset into place", out.display()))?;
+        .map_err(|e| PipelineError::io(out, "cannot move the dataset into place", e))?;
     Ok(())
 }
 
@@ -370,12 +372,12 @@ pub struct ClipBuild {
 /// skipped (listed in the report); none long enough is an error.
 pub fn build_clips(
     opts: &BuildOptions,
-    clip: &pipeline::ClipSpec,
-    bar: &ProgressBar,
-) -> anyhow::Result<ClipBuild> {
+    clip: &ClipSpec,
+    bar: &dyn Progress,
+) -> Result<ClipBuild, PipelineError> {
     check_options(opts)?;
     if opts.augment > 0 {
-        bail!("--augment is not supported with --clips");
+        bail_invalid!("--augment is not supported with --clips");
     }
     clip.validate()?;
     let (labelled, mut skipped) = labelled_inputs(opts)?;
@@ -383,26 +385,25 @@ pub fn build_clips(
     let results: Vec<_> = labelled
         .par_iter()
         .map(|(p, _)| {
-            let r = pipeline::clip_rows(p, clip, &opts.recipe);
+            let r = clips::clip_rows(p, clip, &opts.recipe);
             bar.inc(1);
             r
         })
         .collect();
-    bar.finish_and_clear();
+    bar.finish();
     let mut ok = Vec::new();
     let mut too_short = 0;
     for ((path, label), r) in labelled.iter().zip(results) {
         match r {
             Ok(rows) => ok.push((path.clone(), label.clone(), rows)),
             Err(e) => {
-                let msg = format!("{e:#}");
-                too_short += usize::from(msg.contains("shorter than one"));
-                skipped.push((path.clone(), msg));
+                too_short += usize::from(matches!(e, PipelineError::ClipTooShort { .. }));
+                skipped.push((path.clone(), e.to_string()));
             }
         }
     }
     if ok.is_empty() {
-        bail!(
+        bail_invalid!(
             "no usable recording under {}{}",
             display_list(&opts.inputs),
             if too_short > 0 {
@@ -424,7 +425,7 @@ pub fn build_clips(
     let usable: Vec<(PathBuf, String)> =
         ok.iter().map(|(p, l, _)| (p.clone(), l.clone())).collect();
     let test_names = split_by_recording(&usable, &classes, opts.test_fraction, opts.seed)?;
-    let (steps, step_values) = pipeline::clip_shape(clip, &opts.recipe);
+    let (steps, step_values) = clips::clip_shape(clip, &opts.recipe);
     let (mut train, mut test) = (Split::default(), Split::default());
     let mut csv = String::from("split,file,class,clip,start,end,row\n");
     let (mut train_files, mut test_files, mut n_clips) = (0, 0, 0);
@@ -440,7 +441,7 @@ pub fn build_clips(
         };
         for (i, row) in rows.iter().enumerate() {
             if row.len() != steps * step_values {
-                bail!(
+                bail_invalid!(
                     "{}: clip {i} has {} values, expected {}",
                     path.display(),
                     row.len(),
@@ -462,15 +463,15 @@ pub fn build_clips(
     }
     let spec = instclf_model::sequence::SequenceSpec {
         input: match clip.input {
-            pipeline::ClipInput::Waveform => "waveform".to_string(),
-            pipeline::ClipInput::Mel => "mel".to_string(),
+            ClipInput::Waveform => "waveform".to_string(),
+            ClipInput::Mel => "mel".to_string(),
         },
         clip_s: clip.seconds,
         rate: match clip.input {
-            pipeline::ClipInput::Waveform => clip.rate,
-            pipeline::ClipInput::Mel => opts.recipe.sr,
+            ClipInput::Waveform => clip.rate,
+            ClipInput::Mel => opts.recipe.sr,
         },
-        bits: (clip.input == pipeline::ClipInput::Waveform).then_some(clip.bits),
+        bits: (clip.input == ClipInput::Waveform).then_some(clip.bits),
         steps,
         step_values,
     };
@@ -479,7 +480,7 @@ pub fn build_clips(
         test,
         n_features: steps * step_values,
         classes,
-        recipe: (clip.input == pipeline::ClipInput::Mel)
+        recipe: (clip.input == ClipInput::Mel)
             .then(|| serde_json::to_value(&opts.recipe))
             .transpose()?,
         dir: PathBuf::new(),

@@ -1,0 +1,24 @@
+//! instclf-pipeline: the one crate that joins instclf's audio side (instclf-audio: decoding,
+//! features, segmentation) and model side (instclf-model: networks, datasets, metrics). It owns
+//! finding labelled recordings ([`inputs`]), turning one recording into notes and feature rows
+//! ([`analysis`]), fixed-length clips for sequence models ([`clips`]), building datasets
+//! ([`build`]), classifying recordings with a model or an ensemble ([`classify`]) and scoring
+//! a classifier on labelled recordings ([`evaluate`]). It prints nothing and parses no command
+//! line: the `instclf` binary does that.
+
+#[macro_use]
+pub mod error;
+pub mod analysis;
+pub mod build;
+pub mod classify;
+pub mod clips;
+pub mod evaluate;
+pub mod inputs;
+pub mod progress;
+
+pub use analysis::{analyse, analyse_samples, Analysis};
+pub use classify::{Classifier, FileResult, NoteResult, Ranked};
+pub use clips::{ClipInput, ClipSpec};
+pub use error::PipelineError;
+pub use inputs::{audio_files, expand_inputs, label_of, LabelFrom, AUDIO_EXTENSIONS};
+pub use progress::{NoProgress, Progress};

@@ -1,0 +1,287 @@
+//! End-to-end tests of `instclf evaluate --audio`: scoring the bundled model (or an ensemble of
+//! its members) on labelled recordings agrees with what `classify --json` answers on the same
+//! files, and the calibration figures are consistent with each other.
+
+mod common;
+
+use common::{assert_failed, fixture, instclf, s, stderr, stdout, write_wav};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio")
+}
+
+fn json(o: &std::process::Output) -> Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_slice(&o.stdout).expect("one JSON value on stdout")
+}
+
+/// What `classify --json ARGS` implies: (notes, correct notes, files, correct files) and every
+/// note's (confidence, correct), the truth of a file being its name's first token.
+struct Implied {
+    notes: usize,
+    notes_ok: usize,
+    files: usize,
+    files_ok: usize,
+    confidences: Vec<(f64, bool)>,
+    /// Files in which classify found no note.
+    no_notes: Vec<String>,
+}
+
+fn implied_by_classify(args: &[&str]) -> Implied {
+    let mut argv = vec!["classify", "--json"];
+    argv.extend_from_slice(args);
+    let v = json(&instclf(&argv));
+    let files = match v {
+        Value::Array(a) => a,
+        one => vec![one],
+    };
+    let mut r = Implied {
+        notes: 0,
+        notes_ok: 0,
+        files: files.len(),
+        files_ok: 0,
+        confidences: Vec::new(),
+        no_notes: Vec::new(),
+    };
+    for f in &files {
+        let name = Path::new(f["file"].as_str().unwrap());
+        let truth = name.file_name().unwrap().to_str().unwrap();
+        let truth = truth.split('.').next().unwrap();
+        r.files_ok += usize::from(f["label"] == truth);
+        if f["notes"].as_array().unwrap().is_empty() {
+            r.no_notes.push(name.display().to_string());
+        }
+        for n in f["notes"].as_array().unwrap() {
+            let ok = n["label"] == truth;
+            r.notes += 1;
+            r.notes_ok += usize::from(ok);
+            r.confidences.push((n["confidence"].as_f64().unwrap(), ok));
+        }
+    }
+    r
+}
+
+/// ECE over 15 equal-width bins `((m-1)/15, m/15]`, written out here independently of the
+/// library.
+fn ece_15(conf: &[(f64, bool)]) -> f64 {
+    let mut bins = vec![(0usize, 0f64, 0usize); 15];
+    for &(c, ok) in conf {
+        let b = ((c * 15.0).ceil() as usize).clamp(1, 15) - 1;
+        bins[b].0 += 1;
+        bins[b].1 += c;
+        bins[b].2 += usize::from(ok);
+    }
+    let n = conf.len() as f64;
+    bins.iter()
+        .filter(|b| b.0 > 0)
+        .map(|&(k, sum, right)| k as f64 / n * (right as f64 / k as f64 - sum / k as f64).abs())
+        .sum()
+}
+
+/// Checks `e` (evaluate --json) against what classify implies, and its internal consistency.
+fn assert_agrees(e: &Value, c: &Implied) {
+    assert_eq!(e["files"].as_u64().unwrap() as usize, c.files);
+    assert_eq!(e["notes"].as_u64().unwrap() as usize, c.notes);
+    assert!(c.notes > 0, "the recordings should have notes");
+    let note_acc = c.notes_ok as f64 / c.notes as f64;
+    let file_acc = c.files_ok as f64 / c.files as f64;
+    assert!((e["note_accuracy"].as_f64().unwrap() - note_acc).abs() < 1e-12);
+    assert!((e["file_accuracy"].as_f64().unwrap() - file_acc).abs() < 1e-12);
+    let no_notes: Vec<&str> = e["no_notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(no_notes, c.no_notes);
+
+    // ECE: within [0, 1], as computed here from classify's confidences, and as the reliability
+    // table implies.
+    let ece = e["ece"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&ece), "ece {ece}");
+    assert!((ece - ece_15(&c.confidences)).abs() < 1e-9, "ece {ece}");
+    let bins = e["reliability"].as_array().unwrap();
+    assert_eq!(bins.len(), 15);
+    let counted: u64 = bins.iter().map(|b| b["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted as usize, c.notes);
+    let mut from_table = 0.0;
+    let mut right = 0.0;
+    for b in bins {
+        let k = b["count"].as_u64().unwrap() as f64;
+        if k == 0.0 {
+            assert!(b["accuracy"].is_null() && b["mean_confidence"].is_null());
+            continue;
+        }
+        let (acc, conf) = (
+            b["accuracy"].as_f64().unwrap(),
+            b["mean_confidence"].as_f64().unwrap(),
+        );
+        let (lo, hi) = (b["lo"].as_f64().unwrap(), b["hi"].as_f64().unwrap());
+        assert!(conf > lo - 1e-12 && conf <= hi + 1e-12, "{b}");
+        from_table += k / c.notes as f64 * (acc - conf).abs();
+        right += acc * k;
+    }
+    assert!((ece - from_table).abs() < 1e-9);
+    assert!((right - c.notes_ok as f64).abs() < 1e-6);
+
+    // The confusion matrix and per-class figures count the same notes.
+    let confusion = e["confusion"].as_array().unwrap();
+    let classes = e["classes"].as_array().unwrap();
+    assert_eq!(confusion.len(), classes.len());
+    let (mut total, mut diagonal) = (0, 0);
+    for (i, row) in confusion.iter().enumerate() {
+        for (j, v) in row.as_array().unwrap().iter().enumerate() {
+            total += v.as_u64().unwrap();
+            if i == j {
+                diagonal += v.as_u64().unwrap();
+            }
+        }
+    }
+    assert_eq!((total as usize, diagonal as usize), (c.notes, c.notes_ok));
+    let support: u64 = e["per_class"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["support"].as_u64().unwrap())
+        .sum();
+    assert_eq!(support as usize, c.notes);
+    // Each "Truth->Pred:count" names an off-diagonal cell of the matrix with that count.
+    let class_index = |name: &str| classes.iter().position(|c| c == name).unwrap();
+    let wrong_notes = c.notes - c.notes_ok;
+    let mut listed = 0;
+    for t in e["top_confusions"].as_array().unwrap() {
+        let t = t.as_str().unwrap();
+        let (pair, count) = t.rsplit_once(':').unwrap();
+        let (truth, pred) = pair.split_once("->").unwrap();
+        let (i, j) = (class_index(truth), class_index(pred));
+        assert_ne!(i, j, "{t}");
+        assert_eq!(confusion[i][j].as_u64().unwrap().to_string(), count, "{t}");
+        listed += count.parse::<usize>().unwrap();
+    }
+    assert!(listed <= wrong_notes);
+}
+
+#[test]
+fn bundled_model_on_the_fixtures_agrees_with_classify() {
+    let dir = fixtures_dir();
+    let c = implied_by_classify(&[s(&dir)]);
+    assert_eq!(c.files, 10);
+    let e = json(&instclf(&[
+        "evaluate",
+        "--audio",
+        s(&dir),
+        "--label-from",
+        "name",
+        "--json",
+    ]));
+    assert_agrees(&e, &c);
+    assert_eq!(e["models"], serde_json::json!(["bundled"]));
+}
+
+#[test]
+fn an_ensemble_of_two_members_on_folders_labelled_by_folder_agrees_with_classify() {
+    // Two recordings in folders named after their classes, under file names that say nothing.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut classify_args = Vec::new();
+    for (class, f) in [
+        ("Flute", "Flute.Vib.pp.E5Gb5.aiff"),
+        ("Trumpet", "Trumpet.NoVib.mf.E4Gb4.aiff"),
+    ] {
+        let d = tmp.path().join(class);
+        std::fs::create_dir(&d).unwrap();
+        std::fs::copy(fixture(f), d.join("take1.aiff")).unwrap();
+        // classify is given the original files, whose names carry the class.
+        classify_args.push(fixture(f));
+    }
+    let members: Vec<PathBuf> = ["m1", "m4"]
+        .iter()
+        .map(|m| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("src/default_model")
+                .join(m)
+        })
+        .collect();
+    let mut args: Vec<&str> = Vec::new();
+    for m in &members {
+        args.extend(["--model", s(m)]);
+    }
+    let mut cargs = args.clone();
+    cargs.extend(classify_args.iter().map(|p| s(p)));
+    let c = implied_by_classify(&cargs);
+    let mut eargs = vec![
+        "evaluate",
+        "--audio",
+        s(tmp.path()),
+        "--label-from",
+        "folder",
+    ];
+    eargs.extend(&args);
+    eargs.push("--json");
+    let e = json(&instclf(&eargs));
+    assert_agrees(&e, &c);
+    let truths: Vec<&str> = e["per_file"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["truth"].as_str().unwrap())
+        .collect();
+    assert_eq!(truths, ["Flute", "Trumpet"]);
+    assert_eq!(e["models"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_recording_without_notes_is_a_wrong_file_and_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let oboe = "Oboe.Vib.mf.C5D5.aiff";
+    std::fs::copy(fixture(oboe), tmp.path().join(oboe)).unwrap();
+    let silent = tmp.path().join("Piano.silence.wav");
+    write_wav(&silent, 22050, &vec![0.0; 22050]);
+    let c = implied_by_classify(&[s(tmp.path())]);
+    assert_eq!(c.files, 2);
+    let e = json(&instclf(&["evaluate", "--audio", s(tmp.path()), "--json"]));
+    assert_agrees(&e, &c);
+    assert_eq!(c.no_notes, [s(&silent)]);
+    // The silent file is wrong whatever the Oboe gets: at most one of two files is right.
+    assert!(e["file_accuracy"].as_f64().unwrap() <= 0.5);
+}
+
+#[test]
+fn the_table_names_every_figure() {
+    let f = fixture("Cello.Vib.ff.C3D3.aiff");
+    let o = instclf(&["evaluate", "--audio", s(&f)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for needle in [
+        "note accuracy",
+        "file accuracy",
+        "expected calibration error",
+        "confusion matrix",
+        "reliability",
+        "macro avg",
+        "Cello",
+    ] {
+        assert!(out.contains(needle), "'{needle}' missing from:\n{out}");
+    }
+    // 15 reliability rows, one per bin.
+    let rows = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("0.") || l.trim_start().starts_with("1."))
+        .count();
+    assert_eq!(rows, 15, "{out}");
+}
+
+#[test]
+fn a_bad_recording_among_good_ones_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("Violin.Vib.mf.G4A4.aiff"),
+        tmp.path().join("Violin.a.aiff"),
+    )
+    .unwrap();
+    let bad = tmp.path().join("Violin.b.wav");
+    std::fs::write(&bad, b"not audio at all").unwrap();
+    let o = instclf(&["evaluate", "--audio", s(tmp.path())]);
+    assert_failed(&o, s(&bad));
+}

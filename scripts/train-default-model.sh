@@ -15,7 +15,7 @@
 # Defaults (FluidR3 + MuseScore and their GM relatives, 2 augmented copies, half-weight CMN: CMN=1
 # CMN_WEIGHT=0.5; the levels of 20 partials per frame: HARMONICS=20; 3 seeds each of a sigmoid and a
 # ReLU network: ENSEMBLE=3 ACTIVATIONS="sigmoid relu"): see
-# the README for the levers measured; full CMN (CMN_WEIGHT=1) misreads the Oboe fixture as Trumpet.
+# docs/experiments.md for the levers measured; full CMN (CMN_WEIGHT=1) misreads the Oboe fixture as Trumpet.
 # Experiments with other knobs overwrite src/default_model/ too (`git checkout src/default_model`
 # puts the bundled one back); another number of networks needs src/default_model.rs changed to match.
 # SOURCES=fluidr3 trains on FluidR3 alone. BIN=path skips the cargo build and uses that binary.

@@ -53,6 +53,34 @@ if [ -z "$BIN" ]; then
   [ -x "$BIN" ] || cargo build --release -q
 fi
 [ -x "$BIN" ] || die "--bin $BIN: not an executable"
+# Every source must name the same classes (file names' first tokens), at least two of them.
+python3 - "${names[@]}" -- "${dirs[@]}" <<'PY' || exit 2
+import os, sys
+args = sys.argv[1:]
+k = args.index("--")
+names, dirs = args[:k], args[k + 1:]
+ext = (".aiff", ".aif", ".aifc", ".wav", ".flac", ".mp3", ".ogg")
+def fail(msg):
+    sys.exit(f"crossval.sh: error: {msg}")
+labels = {}
+for name, ds in zip(names, dirs):
+    found = set()
+    for d in ds.split(","):
+        files = [f for _, _, fs in os.walk(d) for f in fs if f.lower().endswith(ext)]
+        if not files:
+            fail(f"source '{name}': {d}: no audio files in this folder")
+        found |= {f.split(".")[0] for f in files}
+    if len(found) < 2:
+        fail(f"source '{name}' has one class only ({', '.join(found)}): each source needs every class")
+    labels[name] = found
+first = names[0]
+for name in names[1:]:
+    for a, b in ((first, name), (name, first)):
+        extra = sorted(labels[a] - labels[b])
+        if extra:
+            fail(f"source '{a}' has class(es) {', '.join(extra)} that source '{b}' lacks: "
+                 "every source needs the same classes")
+PY
 mkdir -p "$OUT/datasets" "$OUT/folds"
 atomic() { # atomic FILE CMD...: CMD's stdout into FILE, only if CMD succeeds
   local f=$1; shift

@@ -285,3 +285,88 @@ fn a_bad_recording_among_good_ones_is_an_error_naming_it() {
     let o = instclf(&["evaluate", "--audio", s(tmp.path())]);
     assert_failed(&o, s(&bad));
 }
+
+/// `scripts/crossval.sh` with the test build: two "sources" (the fixtures twice, under other
+/// names), one fold each, a table whose mean and worst follow from the folds, and a rerun that
+/// resumes (trains nothing again) with the same result.
+#[test]
+fn crossval_script_scores_each_held_out_source_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".aiff"))
+        .collect();
+    let names: Vec<&str> = fixtures.iter().map(String::as_str).collect();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let one = common::audio_dir(&a, &names);
+    let two = common::audio_dir(&b, &names);
+    let out = dir.path().join("cv");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/crossval.sh");
+    let run = || {
+        std::process::Command::new("bash")
+            .arg(&script)
+            .args(["-o", s(&out), "--bin", env!("CARGO_BIN_EXE_instclf")])
+            .args(["--build", "--augment 0", "--train", "--epochs 2"])
+            .arg(format!("one={}", s(&one)))
+            .arg(format!("two={}", s(&two)))
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).contains("== fold two: train"), "{}", stderr(&first));
+    let cv: Value = serde_json::from_slice(&std::fs::read(out.join("crossval.json")).unwrap()).unwrap();
+    let folds = cv["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 2);
+    let acc: Vec<f64> = folds.iter().map(|f| f["note_accuracy"].as_f64().unwrap()).collect();
+    for (f, held) in folds.iter().zip(["one", "two"]) {
+        assert_eq!(f["held_out"], held);
+        assert_eq!(f["files"], 20);
+        assert!(f["notes"].as_u64().unwrap() > 0);
+    }
+    let mean = cv["mean_note_accuracy"].as_f64().unwrap();
+    assert!((mean - (acc[0] + acc[1]) / 2.0).abs() < 1e-12);
+    assert_eq!(cv["worst"]["note_accuracy"].as_f64().unwrap(), acc[0].min(acc[1]));
+    let table = std::fs::read_to_string(out.join("crossval.md")).unwrap();
+    assert!(table.contains("| one |") && table.contains("| two |"), "{table}");
+    let again = run();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(!stderr(&again).contains("=="), "a rerun trains nothing: {}", stderr(&again));
+    let cv2: Value = serde_json::from_slice(&std::fs::read(out.join("crossval.json")).unwrap()).unwrap();
+    assert_eq!(cv, cv2);
+}
+
+/// Bad sources: one clear line naming the source or folder, exit 2, before anything is built.
+#[test]
+fn crossval_script_refuses_bad_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = common::audio_dir(dir.path(), &["Oboe.Vib.mf.C5D5.aiff", "Flute.Vib.pp.E5Gb5.aiff"]);
+    let oboe = dir.path().join("oboe");
+    std::fs::create_dir(&oboe).unwrap();
+    std::fs::copy(fixture("Oboe.Vib.mf.C5D5.aiff"), oboe.join("Oboe.a.aiff")).unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = dir.path().join("cv");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/crossval.sh");
+    let cases = [
+        (format!("x={}", s(&full)), format!("x={}", s(&full)), "source name 'x' given twice"),
+        (format!("x={}", s(&empty)), format!("y={}", s(&full)), "no audio files in this folder"),
+        (format!("x={}", s(&oboe)), format!("y={}", s(&full)), "has one class only (Oboe)"),
+        (format!("x={}", s(&full)), format!("y={}/nope", s(&full)), "no such folder"),
+    ];
+    for (one, two, needle) in cases {
+        let o = std::process::Command::new("bash")
+            .arg(&script)
+            .args(["-o", s(&out), "--bin", env!("CARGO_BIN_EXE_instclf"), &one, &two])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{one} {two}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("crossval.sh: error: ") && err.contains(needle), "{err}");
+        assert!(!out.exists(), "nothing written for {one} {two}");
+    }
+}

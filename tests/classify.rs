@@ -239,6 +239,13 @@ fn bundled_member(i: usize) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/default_model/m{i}"))
 }
 
+/// Every member folder of the bundled ensemble, m1 first (build.rs embeds them all).
+fn bundled_members() -> Vec<std::path::PathBuf> {
+    let n = (1..).take_while(|&i| bundled_member(i).is_dir()).count();
+    assert!(n > 0, "no src/default_model/m1");
+    (1..=n).map(bundled_member).collect()
+}
+
 /// Per note, `label -> p` of every class (classify --json --top 10).
 fn note_probabilities(v: &serde_json::Value) -> Vec<std::collections::BTreeMap<String, f64>> {
     v["notes"]
@@ -274,8 +281,8 @@ fn an_ensemble_averages_its_models_log_probabilities() {
         assert!(o.status.success(), "{}", stderr(&o));
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
     };
-    let members: Vec<_> = (1..=6).map(bundled_member).collect();
-    // The bundled model is the ensemble of its six committed members.
+    let members = bundled_members();
+    // The bundled model is the ensemble of its committed members.
     let bundled = {
         let o = instclf(&["classify", "--json", "--top", "10", f.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -361,4 +368,83 @@ fn an_ensemble_of_models_that_disagree_on_classes_or_features_is_refused() {
         );
         assert!(o.stdout.is_empty());
     }
+}
+
+/// A model folder whose model.json carries a calibration temperature T answers the same labels
+/// with confidences softmax(log p / T) of its uncalibrated answers; T <= 0 is refused.
+#[test]
+fn a_calibration_temperature_softens_confidences_and_keeps_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("Clarinet.NoVib.ff.D4E4.aiff");
+    let with_temperature = |t: Option<f64>, name: &str| {
+        let m = dir.path().join(name);
+        std::fs::create_dir(&m).unwrap();
+        std::fs::copy(
+            bundled_member(1).join("model.safetensors"),
+            m.join("model.safetensors"),
+        )
+        .unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(bundled_member(1).join("model.json")).unwrap())
+                .unwrap();
+        match t {
+            Some(t) => json["calibration"] = serde_json::json!({"temperature": t}),
+            None => {
+                json.as_object_mut().unwrap().remove("calibration");
+            }
+        }
+        std::fs::write(m.join("model.json"), serde_json::to_vec(&json).unwrap()).unwrap();
+        m
+    };
+    let run = |m: &Path| {
+        let o = instclf(&[
+            "classify",
+            "--json",
+            "--top",
+            "10",
+            "--model",
+            m.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let plain = run(&with_temperature(None, "plain"));
+    let soft = run(&with_temperature(Some(3.0), "soft"));
+    assert_eq!(plain["label"], soft["label"]);
+    let (p, q) = (note_probabilities(&plain), note_probabilities(&soft));
+    assert_eq!(p.len(), q.len());
+    for (a, b) in p.iter().zip(&q) {
+        let z: f64 = a.values().map(|v| v.max(1e-300).powf(1.0 / 3.0)).sum();
+        for (c, v) in a {
+            let want = v.max(1e-300).powf(1.0 / 3.0) / z;
+            assert!((b[c] - want).abs() < 1e-6, "{c}: {} vs {want}", b[c]);
+        }
+        let best = |m: &std::collections::BTreeMap<String, f64>| {
+            m.iter()
+                .max_by(|x, y| x.1.total_cmp(y.1))
+                .unwrap()
+                .0
+                .clone()
+        };
+        assert_eq!(best(a), best(b));
+    }
+    let bad = with_temperature(Some(0.0), "bad");
+    let o = instclf(&[
+        "classify",
+        "--model",
+        bad.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_failed(&o, "calibration temperature must be > 0");
+    // An ensemble mixing a calibrated and an uncalibrated model is refused.
+    let o = instclf(&[
+        "classify",
+        "--model",
+        dir.path().join("plain").to_str().unwrap(),
+        "--model",
+        dir.path().join("soft").to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_failed(&o, "calibrated together");
 }

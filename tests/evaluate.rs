@@ -317,11 +317,19 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
     };
     let first = run();
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(stderr(&first).contains("== fold two: train"), "{}", stderr(&first));
-    let cv: Value = serde_json::from_slice(&std::fs::read(out.join("crossval.json")).unwrap()).unwrap();
+    assert!(
+        stderr(&first).contains("== fold two: train"),
+        "{}",
+        stderr(&first)
+    );
+    let cv: Value =
+        serde_json::from_slice(&std::fs::read(out.join("crossval.json")).unwrap()).unwrap();
     let folds = cv["folds"].as_array().unwrap();
     assert_eq!(folds.len(), 2);
-    let acc: Vec<f64> = folds.iter().map(|f| f["note_accuracy"].as_f64().unwrap()).collect();
+    let acc: Vec<f64> = folds
+        .iter()
+        .map(|f| f["note_accuracy"].as_f64().unwrap())
+        .collect();
     for (f, held) in folds.iter().zip(["one", "two"]) {
         assert_eq!(f["held_out"], held);
         assert_eq!(f["files"], 20);
@@ -329,13 +337,24 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
     }
     let mean = cv["mean_note_accuracy"].as_f64().unwrap();
     assert!((mean - (acc[0] + acc[1]) / 2.0).abs() < 1e-12);
-    assert_eq!(cv["worst"]["note_accuracy"].as_f64().unwrap(), acc[0].min(acc[1]));
+    assert_eq!(
+        cv["worst"]["note_accuracy"].as_f64().unwrap(),
+        acc[0].min(acc[1])
+    );
     let table = std::fs::read_to_string(out.join("crossval.md")).unwrap();
-    assert!(table.contains("| one |") && table.contains("| two |"), "{table}");
+    assert!(
+        table.contains("| one |") && table.contains("| two |"),
+        "{table}"
+    );
     let again = run();
     assert!(again.status.success(), "{}", stderr(&again));
-    assert!(!stderr(&again).contains("=="), "a rerun trains nothing: {}", stderr(&again));
-    let cv2: Value = serde_json::from_slice(&std::fs::read(out.join("crossval.json")).unwrap()).unwrap();
+    assert!(
+        !stderr(&again).contains("=="),
+        "a rerun trains nothing: {}",
+        stderr(&again)
+    );
+    let cv2: Value =
+        serde_json::from_slice(&std::fs::read(out.join("crossval.json")).unwrap()).unwrap();
     assert_eq!(cv, cv2);
 }
 
@@ -343,7 +362,10 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
 #[test]
 fn crossval_script_refuses_bad_sources() {
     let dir = tempfile::tempdir().unwrap();
-    let full = common::audio_dir(dir.path(), &["Oboe.Vib.mf.C5D5.aiff", "Flute.Vib.pp.E5Gb5.aiff"]);
+    let full = common::audio_dir(
+        dir.path(),
+        &["Oboe.Vib.mf.C5D5.aiff", "Flute.Vib.pp.E5Gb5.aiff"],
+    );
     let oboe = dir.path().join("oboe");
     std::fs::create_dir(&oboe).unwrap();
     std::fs::copy(fixture("Oboe.Vib.mf.C5D5.aiff"), oboe.join("Oboe.a.aiff")).unwrap();
@@ -352,21 +374,47 @@ fn crossval_script_refuses_bad_sources() {
     let out = dir.path().join("cv");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/crossval.sh");
     let cases = [
-        (format!("x={}", s(&full)), format!("x={}", s(&full)), "source name 'x' given twice"),
-        (format!("x={}", s(&empty)), format!("y={}", s(&full)), "no audio files in this folder"),
-        (format!("x={}", s(&oboe)), format!("y={}", s(&full)), "has one class only (Oboe)"),
-        (format!("x={}", s(&full)), format!("y={}/nope", s(&full)), "no such folder"),
+        (
+            format!("x={}", s(&full)),
+            format!("x={}", s(&full)),
+            "source name 'x' given twice",
+        ),
+        (
+            format!("x={}", s(&empty)),
+            format!("y={}", s(&full)),
+            "no audio files in this folder",
+        ),
+        (
+            format!("x={}", s(&oboe)),
+            format!("y={}", s(&full)),
+            "has one class only (Oboe)",
+        ),
+        (
+            format!("x={}", s(&full)),
+            format!("y={}/nope", s(&full)),
+            "no such folder",
+        ),
     ];
     for (one, two, needle) in cases {
         let o = std::process::Command::new("bash")
             .arg(&script)
-            .args(["-o", s(&out), "--bin", env!("CARGO_BIN_EXE_instclf"), &one, &two])
+            .args([
+                "-o",
+                s(&out),
+                "--bin",
+                env!("CARGO_BIN_EXE_instclf"),
+                &one,
+                &two,
+            ])
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{one} {two}: {}", stderr(&o));
         let err = stderr(&o);
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-        assert!(err.starts_with("crossval.sh: error: ") && err.contains(needle), "{err}");
+        assert!(
+            err.starts_with("crossval.sh: error: ") && err.contains(needle),
+            "{err}"
+        );
         assert!(!out.exists(), "nothing written for {one} {two}");
     }
 }

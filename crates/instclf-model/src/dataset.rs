@@ -337,7 +337,11 @@ mod tests {
     #[test]
     fn load_many_stacks_rows_and_refuses_other_classes() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
         let da = Dataset::synthetic(30, 10, 4, 3, 0.5, 1);
         let db = Dataset::synthetic(20, 6, 4, 3, 0.5, 2);
         da.save(&a).unwrap();

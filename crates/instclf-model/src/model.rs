@@ -126,6 +126,17 @@ impl HistorySummary {
     }
 }
 
+/// How far to soften a model's (or an ensemble's) note scores so that its confidences match its
+/// accuracy on sample sets it was not trained on: confidences are softmax(score / temperature).
+/// Fitted on held-out sources (leave-one-source-out), never on a model's own test rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub temperature: f64,
+    /// What it was fitted on, for the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted_on: Option<String>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct ModelJson {
     format: String,
@@ -136,6 +147,8 @@ struct ModelJson {
     training: Option<TrainingInfo>,
     recipe: Option<serde_json::Value>,
     history_summary: Option<HistorySummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    calibration: Option<Calibration>,
 }
 
 /// A trained classifier: network, class names and standardisation.
@@ -149,6 +162,8 @@ pub struct Model {
     pub recipe: Option<serde_json::Value>,
     pub history: Vec<EpochRecord>,
     pub device: Device,
+    /// The temperature of its note scores, where one was fitted (`model.json` `calibration`).
+    pub calibration: Option<Calibration>,
 }
 
 fn model_err(path: &Path, msg: impl Into<String>) -> ModelError {
@@ -214,6 +229,7 @@ impl Model {
             training: self.training.clone(),
             recipe: self.recipe.clone(),
             history_summary: HistorySummary::of(&self.history),
+            calibration: self.calibration.clone(),
         };
         let json = serde_json::to_vec_pretty(&mj)
             .map_err(|e| ModelError::Invalid(format!("cannot serialise model.json: {e}")))?;
@@ -270,6 +286,14 @@ impl Model {
                 json_path,
                 format!("format is '{}', expected '{FORMAT}'", mj.format),
             ));
+        }
+        if let Some(c) = &mj.calibration {
+            if !(c.temperature > 0.0 && c.temperature.is_finite()) {
+                return Err(model_err(
+                    json_path,
+                    format!("calibration temperature must be > 0, got {}", c.temperature),
+                ));
+            }
         }
         let arch = mj.architecture;
         arch.validate()
@@ -339,6 +363,7 @@ impl Model {
             recipe: mj.recipe,
             history: Vec::new(),
             device: device.clone(),
+            calibration: mj.calibration,
         })
     }
 

@@ -686,6 +686,7 @@ fn fit_inner(
         recipe: data.recipe.clone(),
         history,
         device: device.clone(),
+        calibration: None,
     };
     let mut info = TrainingInfo {
         epochs: done,

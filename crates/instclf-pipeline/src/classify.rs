@@ -50,6 +50,8 @@ pub struct Classifier {
     pub models: Vec<Model>,
     pub recipe: Recipe,
     pub segment: SegmentParams,
+    /// Confidences are softmax(score / temperature): the models' fitted calibration, 1 without.
+    pub temperature: f64,
 }
 
 impl Classifier {
@@ -80,6 +82,7 @@ impl Classifier {
             }
             checked.push((model, recipe, origin));
         }
+        let temperature = ensemble_temperature(&checked)?;
         let Some(recipe) = checked.first().map(|c| c.1.clone()) else {
             return Err(PipelineError::Invalid("no model given".to_string()));
         };
@@ -87,6 +90,7 @@ impl Classifier {
             models: checked.into_iter().map(|c| c.0).collect(),
             recipe,
             segment: SegmentParams::default(),
+            temperature,
         })
     }
 
@@ -113,7 +117,7 @@ impl Classifier {
             }
             let n = (rows.len() * self.models.len()) as f64;
             score.iter_mut().for_each(|s| *s /= n);
-            let ranked = rank(&score, classes, top);
+            let ranked = rank(&score, classes, top, self.temperature);
             notes.push(NoteResult {
                 start: note.start,
                 end: note.end,
@@ -139,7 +143,7 @@ impl Classifier {
                 *a += b / note_scores.len() as f64;
             }
         }
-        let ranked = rank(&score, classes, top);
+        let ranked = rank(&score, classes, top, self.temperature);
         Ok(FileResult {
             file,
             label: Some(ranked[0].label.clone()),
@@ -180,10 +184,37 @@ fn model_recipe(model: &Model, origin: &str) -> Result<Recipe, PipelineError> {
     Ok(recipe)
 }
 
-/// Softmax of `score`, best `top` classes first (at least one).
-fn rank(score: &[f64], classes: &[String], top: usize) -> Vec<Ranked> {
+/// The temperature of an ensemble: that of its calibrated models, which must agree (a model
+/// without calibration beside calibrated ones is an error too); 1 when none is calibrated.
+fn ensemble_temperature(models: &[(Model, Recipe, String)]) -> Result<f64, PipelineError> {
+    let t = |m: &Model| m.calibration.as_ref().map(|c| c.temperature);
+    let show = |t: Option<f64>| t.map_or("none".to_string(), |t| t.to_string());
+    let Some(((first, _, first_origin), rest)) = models.split_first() else {
+        return Ok(1.0);
+    };
+    for (model, _, origin) in rest {
+        if t(model) != t(first) {
+            return Err(PipelineError::Model {
+                origin: origin.clone(),
+                msg: format!(
+                    "its calibration temperature ({}) differs from that of {first_origin} ({}); \
+                     an ensemble's models must be calibrated together",
+                    show(t(model)),
+                    show(t(first))
+                ),
+            });
+        }
+    }
+    Ok(t(first).unwrap_or(1.0))
+}
+
+/// Softmax of `score / temperature`, best `top` classes first (at least one).
+fn rank(score: &[f64], classes: &[String], top: usize, temperature: f64) -> Vec<Ranked> {
     let max = score.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = score.iter().map(|s| (s - max).exp()).collect();
+    let e: Vec<f64> = score
+        .iter()
+        .map(|s| ((s - max) / temperature).exp())
+        .collect();
     let z: f64 = e.iter().sum();
     let mut r: Vec<Ranked> = classes
         .iter()
@@ -205,11 +236,26 @@ mod tests {
     #[test]
     fn rank_is_a_softmax_sorted_by_probability() {
         let classes = vec!["a".to_string(), "b".to_string(), "c".to_string()];
-        let r = rank(&[0.0, 2f64.ln(), f64::NEG_INFINITY], &classes, 3);
+        let r = rank(&[0.0, 2f64.ln(), f64::NEG_INFINITY], &classes, 3, 1.0);
         assert_eq!(r[0].label, "b");
         assert!((r[0].p - 2.0 / 3.0).abs() < 1e-12);
         assert!((r[1].p - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(r[2].p, 0.0);
-        assert_eq!(rank(&[1.0, 0.0, 0.0], &classes, 0).len(), 1);
+        assert_eq!(rank(&[1.0, 0.0, 0.0], &classes, 0, 1.0).len(), 1);
+    }
+
+    #[test]
+    fn temperature_softens_without_changing_the_order() {
+        let classes = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let score = [0.0, 4f64.ln(), 1f64.ln() - 1.0];
+        let sharp = rank(&score, &classes, 3, 1.0);
+        let soft = rank(&score, &classes, 3, 2.0);
+        // p ~ exp(score / 2): 1 : 2 : exp(-0.5)
+        let z = 1.0 + 2.0 + (-0.5f64).exp();
+        assert_eq!(soft[0].label, "b");
+        assert!((soft[0].p - 2.0 / z).abs() < 1e-12);
+        assert!(soft[0].p < sharp[0].p);
+        let order = |r: &[Ranked]| r.iter().map(|x| x.label.clone()).collect::<Vec<_>>();
+        assert_eq!(order(&sharp), order(&soft));
     }
 }

@@ -5,7 +5,9 @@
 # held-out source's FIRST folder (`instclf evaluate --audio DIR --label-from name`): whole sources
 # are held out, never recordings of one source. Further folders of a source (its General MIDI
 # relatives, say) are trained on but not scored. Writes OUT/crossval.json and OUT/crossval.md
-# (note and file accuracy and ECE per held-out source, the mean and the worst) and prints the table.
+# (note and file accuracy and ECE per held-out source, the mean and the worst) and prints the table;
+# OUT/calibration.json holds the temperature fitted on all held-out notes (scripts/
+# fit-temperature.py) and each source's ECE with the temperature fitted on the others alone.
 # Every step's output is written atomically and kept, so a rerun resumes where it stopped.
 #
 #   scripts/crossval.sh -o OUT [--bin PATH] [--build "ARGS"] [--train "ARGS"]
@@ -117,32 +119,46 @@ for i in "${!names[@]}"; do
     atomic "$fold/eval.json" "$BIN" evaluate --audio "${dirs[$i]%%,*}" --label-from name \
       "${models[@]}" --json
   fi
+  if [ ! -f "$fold/classify.json" ]; then  # every class's probability of every note
+    echo "== fold $held: classify for calibration ($((SECONDS - t0)) s)" >&2
+    atomic "$fold/classify.json" "$BIN" classify --json --top 1000 "${models[@]}" "${dirs[$i]%%,*}"
+  fi
 done
+# The temperature that calibrates these folds, and each fold scored with the T of the others.
+cal=(); for n in "${names[@]}"; do cal+=("$OUT/folds/$n/classify.json"); done
+atomic "$OUT/calibration.json" python3 scripts/fit-temperature.py "${cal[@]}" --cross
 python3 - "$OUT" "$BUILD" "$TRAIN" "$ACTS" "$SEEDS" "${names[@]}" <<'PY'
 import json, os, sys
 out, build, train, acts, seeds, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+cal = json.load(open(os.path.join(out, "calibration.json")))
+cross = {os.path.basename(os.path.dirname(c["input"])): c for c in cal["cross"]}
 rows = []
 for n in names:
     e = json.load(open(os.path.join(out, "folds", n, "eval.json")))
     trains = [json.load(open(os.path.join(out, "folds", n, f)))
-              for f in sorted(os.listdir(os.path.join(out, "folds", n))) if f.endswith(".json") and f != "eval.json"]
+              for f in sorted(os.listdir(os.path.join(out, "folds", n))) if f.endswith(".json") and f not in ("eval.json", "classify.json")]
     rows.append({"held_out": n, "notes": e["notes"], "files": e["files"],
                  "note_accuracy": e["note_accuracy"], "file_accuracy": e["file_accuracy"],
-                 "ece": e["ece"], "top_confusions": e["top_confusions"][:5],
+                 "ece": e["ece"], "ece_calibrated": cross[n]["ece_after"],
+                 "temperature": cross[n]["temperature"], "top_confusions": e["top_confusions"][:5],
                  "train_time_s": sum(t["train_time_s"] for t in trains)})
 mean = lambda k: sum(r[k] for r in rows) / len(rows)
+# ece_calibrated: with the temperature fitted on the other sources' notes alone
 worst = min(rows, key=lambda r: r["note_accuracy"])
 summary = {"build": build, "train": train, "activations": acts.split(), "seeds": int(seeds),
            "folds": rows, "mean_note_accuracy": mean("note_accuracy"),
            "mean_file_accuracy": mean("file_accuracy"), "mean_ece": mean("ece"),
+           "mean_ece_calibrated": mean("ece_calibrated"), "temperature": cal["temperature"],
            "worst": {"held_out": worst["held_out"], "note_accuracy": worst["note_accuracy"]}}
-md = ["| held out | notes | note acc | files | file acc | ECE | top confusions |",
-      "|---|---:|---:|---:|---:|---:|---|"]
+md = ["| held out | notes | note acc | files | file acc | ECE | ECE, T of the others | top confusions |",
+      "|---|---:|---:|---:|---:|---:|---:|---|"]
 for r in rows:
     md.append(f"| {r['held_out']} | {r['notes']} | {r['note_accuracy']:.3f} | {r['files']} | "
-              f"{r['file_accuracy']:.3f} | {r['ece']:.3f} | {', '.join(r['top_confusions'][:3])} |")
+              f"{r['file_accuracy']:.3f} | {r['ece']:.3f} | {r['ece_calibrated']:.3f} | "
+              f"{', '.join(r['top_confusions'][:3])} |")
 md.append(f"| **mean** | | **{summary['mean_note_accuracy']:.3f}** | | **{summary['mean_file_accuracy']:.3f}** | "
-          f"{summary['mean_ece']:.3f} | worst: {worst['held_out']} {worst['note_accuracy']:.3f} |")
+          f"{summary['mean_ece']:.3f} | {summary['mean_ece_calibrated']:.3f} | "
+          f"worst: {worst['held_out']} {worst['note_accuracy']:.3f} |")
 for name, text in (("crossval.json", json.dumps(summary, indent=1)), ("crossval.md", "\n".join(md) + "\n")):
     with open(os.path.join(out, name + ".tmp"), "w") as f:
         f.write(text)

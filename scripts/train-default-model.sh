@@ -1,29 +1,34 @@
 #!/usr/bin/env bash
 # Makes the bundled default model (src/default_model/m<N>/ and REPORT.md), reproducibly:
 #   1. renders the training sources ($SOURCES: FluidR3, MuseScore General, csound's sf_GMbank and
-#      FreePats, each with its General MIDI relatives set 1) with scripts/render-all.sh if missing;
+#      FreePats; add fluidr3rel etc. for their General MIDI relatives) with scripts/render-all.sh
+#      if missing;
 #   2. builds one dataset from all of them with `instclf dataset build $BUILD` (test split: 20% of
 #      the recordings, the same run in every source on the same side);
 #   3. trains one network per activation in $ACTIVATIONS and seed 0..$SEEDS-1 (`instclf train
 #      $TRAIN`) and copies each into src/default_model/m1, m2, ... (build.rs embeds them all);
+#      With CALIBRATION (classify --json outputs of the leave-one-source-out folds on their held-out
+#      sources, as scripts/crossval.sh writes them), the networks get the temperature fitted on
+#      them (scripts/fit-temperature.py) before they are copied;
 #   4. writes src/default_model/REPORT.md: the data, training time, and `instclf evaluate
 #      --audio` on the held-out (test-split) recordings of each source, on the fixtures, and the
 #      leave-one-source-out table of scripts/crossval.sh when $CROSSVAL/crossval.md exists.
 # The recipe was chosen by leave-one-source-out (scripts/crossval.sh; README). Experiments that
 # change it overwrite src/default_model/ too (`git checkout src/default_model` restores it).
 # Env: SOURCES, BUILD, TRAIN, ACTIVATIONS, SEEDS, WORK (data/default-model), CROSSVAL
-# (data/crossval), BIN (an instclf binary; default: a release build).
+# (data/crossval), CALIBRATION, BIN (an instclf binary; default: a release build).
 # Needs: apt-get install fluidsynth timidity sox fluid-soundfont-gm musescore-general-soundfont
 #        csound-soundfont freepats
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SOURCES=${SOURCES:-fluidr3 fluidr3rel musescore musescorerel csound csoundrel freepats freepatsrel}
+SOURCES=${SOURCES:-fluidr3 musescore csound freepats}
 BUILD=${BUILD:---augment 2 --cmn --cmn-weight 0.5 --harmonics 20}
 TRAIN=${TRAIN:---epochs 10}
 ACTIVATIONS=${ACTIVATIONS:-sigmoid relu}
-SEEDS=${SEEDS:-2}
+SEEDS=${SEEDS:-1}
 WORK=${WORK:-data/default-model}
 CROSSVAL=${CROSSVAL:-data/crossval}
+CALIBRATION=${CALIBRATION:-$(ls "$CROSSVAL"/folds/*/classify.json 2>/dev/null | tr '\n' ' ')}
 for s in $SOURCES; do
   [ -d "data/render/$s" ] || bash scripts/render-all.sh "$s"
 done
@@ -47,6 +52,11 @@ for act in $ACTIVATIONS; do
     models+=(--model "$WORK/m$n")
   done
 done
+if [ -n "$CALIBRATION" ]; then
+  # shellcheck disable=SC2086
+  python3 scripts/fit-temperature.py $CALIBRATION --cross --fitted-on "leave-one-source-out: $CALIBRATION" \
+    --write $(for i in $(seq 1 "$n"); do echo "$WORK/m$i"; done) | tee "$WORK/calibration.json"
+fi
 rm -rf src/default_model/m*/
 for i in $(seq 1 "$n"); do
   mkdir -p "src/default_model/m$i"
@@ -89,6 +99,12 @@ nets = "\n".join(
     f"| m{i} | {m['architecture']['activation']} | {m['training']['seed']} | {t['epochs']} | "
     f"{t['train_time_s']:.1f} | {t['test_accuracy']:.4f} |"
     for i, (t, m) in enumerate(zip(trains, metas), 1))
+cal = "none (confidences are the plain softmax of note scores)."
+if os.path.exists(f"{work}/calibration.json"):
+    c = json.load(open(f"{work}/calibration.json"))
+    cal = (f"temperature {c['temperature']:.3f}, fitted on {c['notes']} held-out notes of the "
+           f"leave-one-source-out folds (ECE there {c['ece_before']:.3f} -> {c['ece_after']:.3f}; wrong notes "
+           f"at confidence >= 0.9: {c['wrong_at_0.9_before']:.1%} -> {c['wrong_at_0.9_after']:.1%}).")
 loso = ""
 if os.path.exists(f"{crossval}/crossval.md"):
     cv = json.load(open(f"{crossval}/crossval.json"))
@@ -104,6 +120,7 @@ Made by `scripts/train-default-model.sh`: SOURCES="{sources}", BUILD="{build}", 
 - Networks: {n}, each {arch['n_features']} -> {' -> '.join(map(str, arch['hidden']))} -> {arch['n_classes']}
   (softmax); `classify` averages their log-probabilities. Training took
   {sum(t['train_time_s'] for t in trains):.1f} s in all.
+- Calibration: {cal}
 
 ## Held-out recordings of the training sources (test split) and the fixtures
 

@@ -32,7 +32,11 @@ fn main() {
     );
     for (_, path) in &members {
         for file in ["model.json", "model.safetensors"] {
-            assert!(path.join(file).is_file(), "{}: missing", path.join(file).display());
+            assert!(
+                path.join(file).is_file(),
+                "{}: missing",
+                path.join(file).display()
+            );
         }
         let lit = |f: &str| format!("{:?}", path.join(f).display().to_string());
         writeln!(

@@ -16,12 +16,12 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 ln -s "$VENV/cuda-home/lib/stubs/libcuda.so" "$TMP/libcuda.so.1"
 export LD_LIBRARY_PATH="$TMP:$CU/lib" RUST_BACKTRACE=1
-FIX=fixtures/audio/Oboe.Vib.mf.C5D5.aiff
+FIX=fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 out=$("$BIN" classify --json "$FIX") || fail "classify --device auto exited $?"
-grep -q '"label": "Oboe"' <<<"$out" || fail "auto: expected Oboe, got: $out"
-echo "ok: --device auto falls back to the CPU and answers Oboe"
+grep -q '"label": "SopSax"' <<<"$out" || fail "auto: expected SopSax, got: $out"
+echo "ok: --device auto falls back to the CPU and answers SopSax"
 
 set +e
 err=$("$BIN" classify --device cuda "$FIX" 2>&1 >/dev/null); rc=$?

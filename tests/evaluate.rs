@@ -195,7 +195,7 @@ fn an_ensemble_of_two_members_on_folders_labelled_by_folder_agrees_with_classify
         // classify is given the original files, whose names carry the class.
         classify_args.push(fixture(f));
     }
-    let members: Vec<PathBuf> = ["m1", "m4"]
+    let members: Vec<PathBuf> = ["m1", "m2"]
         .iter()
         .map(|m| {
             Path::new(env!("CARGO_MANIFEST_DIR"))

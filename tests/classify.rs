@@ -50,7 +50,11 @@ fn every_fixture_is_read_as_its_class() {
         let class = class.split('.').next().unwrap();
         let notes = f["notes"].as_array().unwrap();
         let right = notes.iter().filter(|n| n["label"] == class).count();
-        assert!(2 * right > notes.len(), "{name}: {right} of {} notes", notes.len());
+        assert!(
+            2 * right > notes.len(),
+            "{name}: {right} of {} notes",
+            notes.len()
+        );
         if f["label"] != class {
             wrong_files.push(format!("{name} -> {}", f["label"]));
         }
@@ -458,4 +462,21 @@ fn a_calibration_temperature_softens_confidences_and_keeps_labels() {
         f.to_str().unwrap(),
     ]);
     assert_failed(&o, "calibrated together");
+}
+
+/// A reader that closes the pipe early (`instclf classify DIR | head -1`): exit 0, nothing on
+/// stderr, no panic.
+#[test]
+fn a_closed_stdout_ends_quietly_with_exit_0() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_instclf"))
+        .args(["classify", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
 }

@@ -23,7 +23,7 @@ if [ ! -d "$RENDER" ]; then
   python3 scripts/render.py --soundfont csound --out "$RENDER" >&2
 fi
 mkdir "$TMP/hundred"
-find "$RENDER" -name '*.aiff' | sort | head -100 | while read -r f; do ln -s "$PWD/$f" "$TMP/hundred/"; done
+find "$RENDER" -name '*.aiff' | sort | sed -n '1,100p' | while read -r f; do ln -s "$PWD/$f" "$TMP/hundred/"; done
 HUNDRED_S=$(for f in "$TMP"/hundred/*; do soxi -D "$f"; done | awk '{s+=$1} END {printf "%.0f", s}')
 MODEL="$TMP/model"
 cp -r src/default_model "$MODEL"

@@ -187,14 +187,19 @@ fn print_audio(e: &AudioEvaluation, models: &[String], networks: usize, args: &A
     }
 }
 
-/// The per-class table with its macro averages (`avg`: precision, recall, F1) over `total`.
-fn print_classes(per_class: &[ClassMetrics], avg: [f64; 3], total: usize) {
-    let w = per_class
+/// The width of the class-name column: the longest name, at least 9.
+fn name_width(per_class: &[ClassMetrics]) -> usize {
+    per_class
         .iter()
         .map(|c| c.name.len())
         .max()
         .unwrap_or(5)
-        .max(9);
+        .max(9)
+}
+
+/// The per-class table with its macro averages (`avg`: precision, recall, F1) over `total`.
+fn print_classes(per_class: &[ClassMetrics], avg: [f64; 3], total: usize) {
+    let w = name_width(per_class);
     println!(
         "{:<w$}  {:>9}  {:>9}  {:>9}  {:>7}",
         "class", "precision", "recall", "f1", "support"
@@ -213,12 +218,7 @@ fn print_classes(per_class: &[ClassMetrics], avg: [f64; 3], total: usize) {
 
 /// The confusion matrix, rows the true class and columns the predicted one.
 fn print_confusion(per_class: &[ClassMetrics], confusion: &[Vec<u64>]) {
-    let w = per_class
-        .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(5)
-        .max(9);
+    let w = name_width(per_class);
     println!("\nconfusion matrix (rows: true class, columns: predicted class)");
     let cw = confusion
         .iter()

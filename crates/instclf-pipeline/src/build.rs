@@ -45,6 +45,16 @@ pub struct BuildReport {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
+/// The distinct labels of `labelled`, sorted: the dataset's classes.
+fn classes_of(labelled: &[(PathBuf, String)]) -> Vec<String> {
+    labelled
+        .iter()
+        .map(|(_, l)| l.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 struct FileRows {
     path: PathBuf,
     label: String,
@@ -186,12 +196,7 @@ pub fn build(
         .iter()
         .map(|f| (f.path.clone(), f.label.clone()))
         .collect();
-    let classes: Vec<String> = labelled
-        .iter()
-        .map(|(_, l)| l.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let classes = classes_of(&labelled);
     let test_names = split_by_recording(&usable, &classes, opts.test_fraction, opts.seed)?;
     for f in ok.iter_mut() {
         f.is_test = test_names.contains(file_name(&f.path));
@@ -416,12 +421,7 @@ pub fn build_clips(
             }
         );
     }
-    let classes: Vec<String> = labelled
-        .iter()
-        .map(|(_, l)| l.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let classes = classes_of(&labelled);
     let usable: Vec<(PathBuf, String)> =
         ok.iter().map(|(p, l, _)| (p.clone(), l.clone())).collect();
     let test_names = split_by_recording(&usable, &classes, opts.test_fraction, opts.seed)?;

@@ -480,3 +480,21 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
 }
+
+/// `classify EMPTYDIR` names the folder; `--top 0` is refused, naming the option.
+#[test]
+fn an_empty_folder_and_top_zero_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = instclf(&["classify", dir.path().to_str().unwrap()]);
+    assert_failed(&o, dir.path().to_str().unwrap());
+    assert!(
+        stderr(&o).contains("no audio files in this folder"),
+        "{}",
+        stderr(&o)
+    );
+    let f = fixture("SopSax.Vib.pp.C6Eb6.aiff");
+    let o = instclf(&["classify", "--top", "0", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(stderr(&o).contains("--top"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+}

@@ -21,9 +21,9 @@ pub struct Args {
     /// once for an ensemble of models trained on the same classes and features.
     #[arg(long)]
     model: Vec<PathBuf>,
-    /// How many of the best classes to show per note and file.
-    #[arg(long, default_value_t = 1)]
-    top: usize,
+    /// How many of the best classes to show per note and file (at least 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    top: u16,
     /// Print JSON (an object for one file, an array for several).
     #[arg(long)]
     json: bool,
@@ -53,9 +53,6 @@ pub fn load_classifier(model: &[PathBuf], device: &str) -> anyhow::Result<Classi
 pub fn run(args: Args) -> anyhow::Result<()> {
     let clf = load_classifier(&args.model, &args.device)?;
     let files = inputs::expand_inputs(&args.inputs)?;
-    if files.is_empty() {
-        anyhow::bail!("no audio files found in the given folders");
-    }
     let bar = crate::util::progress_bar(
         if files.len() > 3 {
             files.len() as u64
@@ -75,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .par_iter()
                 .enumerate()
                 .for_each_with(tx, |tx, (i, f)| {
-                    let _ = tx.send((i, clf.classify(f, args.top)));
+                    let _ = tx.send((i, clf.classify(f, usize::from(args.top))));
                 })
         });
         let mut pending = BTreeMap::new();

@@ -7,7 +7,7 @@
 
 use crate::classify::{Classifier, FileResult};
 use crate::error::PipelineError;
-use crate::inputs::{self, LabelFrom, AUDIO_EXTENSIONS};
+use crate::inputs::{self, LabelFrom};
 use crate::progress::Progress;
 use instclf_model::metrics::{metrics_from_predictions, ClassMetrics};
 use rayon::prelude::*;
@@ -40,17 +40,7 @@ pub fn labelled_recordings(
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let found = inputs::audio_files(input)?;
-            if found.is_empty() {
-                return Err(PipelineError::Input {
-                    path: input.clone(),
-                    msg: format!(
-                        "no audio files in this folder (looked for .{})",
-                        AUDIO_EXTENSIONS.join(", .")
-                    ),
-                });
-            }
-            files.extend(found);
+            files.extend(inputs::audio_files_in(input)?);
         } else if input.exists() {
             files.push(input.clone());
         } else {

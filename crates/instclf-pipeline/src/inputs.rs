@@ -63,12 +63,29 @@ pub fn audio_files(dir: &Path) -> Result<Vec<PathBuf>, PipelineError> {
     Ok(out)
 }
 
-/// Expands command-line inputs: files stay, folders become the audio files under them.
+/// The audio files under the folder `dir` ([`audio_files`]); a folder without any is an error
+/// that names it.
+pub fn audio_files_in(dir: &Path) -> Result<Vec<PathBuf>, PipelineError> {
+    let found = audio_files(dir)?;
+    if found.is_empty() {
+        return Err(PipelineError::Input {
+            path: dir.to_path_buf(),
+            msg: format!(
+                "no audio files in this folder (looked for .{})",
+                AUDIO_EXTENSIONS.join(", .")
+            ),
+        });
+    }
+    Ok(found)
+}
+
+/// Expands command-line inputs: files stay, folders become the audio files under them (a folder
+/// without any is an error that names it).
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, PipelineError> {
     let mut out = Vec::new();
     for p in inputs {
         if p.is_dir() {
-            out.extend(audio_files(p)?);
+            out.extend(audio_files_in(p)?);
         } else {
             out.push(p.clone());
         }

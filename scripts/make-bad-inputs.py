@@ -447,6 +447,8 @@ def option_cases():
     case("opt_top_abc", "classify {audio} --top abc", "invalid value 'abc'", "--top")
     case("opt_features_kind", "features {audio} --kind xyz -o {tmp}/f.npy", "xyz", "-")
     case("opt_convert_sr_0", "convert {audio} {tmp}/out.wav --sr 0", "0 Hz", "-")
+    case("opt_convert_mp3_output", "convert {audio} {tmp}/out.mp3", "convert writes WAV only",
+         "{tmp}/out.mp3")
     case("opt_spectrogram_n_mels_huge", "spectrogram {audio} -o {tmp}/s.png --n-mels 100000000",
          "--n-mels must be between 1 and", "-")
     case("opt_dataset_fmax_above_nyquist",

@@ -1,5 +1,6 @@
 //! `instclf convert`: decodes any supported audio file (mono mix, like `librosa.load`),
-//! optionally resamples it, and writes a 16-bit PCM WAV file atomically.
+//! optionally resamples it, and writes a 16-bit PCM WAV file atomically. An output name that asks
+//! for another format (`out.mp3`) is refused rather than filled with WAV bytes.
 
 use anyhow::Context;
 use instclf_audio::decode::{encode_wav16, load};
@@ -17,6 +18,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let ext = args
+        .output
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if ext.as_deref() != Some("wav") {
+        anyhow::bail!(
+            "{}: convert writes WAV only; give the output a .wav name",
+            args.output.display()
+        );
+    }
     if let Some(sr) = args.sr {
         if sr == 0 || sr > instclf_audio::decode::MAX_SAMPLE_RATE {
             anyhow::bail!("--sr {sr}: sample rate must be between 1 and 1000000 Hz");

@@ -13,18 +13,17 @@
 #   scripts/crossval.sh -o OUT [--bin PATH] [--build "ARGS"] [--train "ARGS"]
 #       [--activations "sigmoid relu"] [--seeds N] NAME=DIR[,DIR...] NAME=DIR ...
 #
-# --build: `dataset build` options (default: the bundled recipe, "--augment 2 --cmn --cmn-weight
-# 0.5 --harmonics 20"); --train: `train` options (default "--epochs 10"); one network per
-# activation and seed (default: one sigmoid network, seed 0); --bin: an instclf binary (default:
-# target/release/instclf, built if missing). Example (after scripts/render-all.sh):
+# --build: `dataset build` options and --train: `train` options (defaults: the bundled recipe,
+# scripts/bundled-recipe.sh); one network per activation and seed (default: one sigmoid network,
+# seed 0); --bin: an instclf binary (default: target/release/instclf, built if missing). Example (after scripts/render-all.sh):
 #   scripts/crossval.sh -o data/crossval fluidr3=data/render/fluidr3,data/render/fluidr3rel \
 #     musescore=data/render/musescore csound=data/render/csound freepats=data/render/freepats
 set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "crossval.sh: error: $*" >&2; exit 2; }
 OUT= BIN= SEEDS=1 ACTS=sigmoid
-BUILD="--augment 2 --cmn --cmn-weight 0.5 --harmonics 20"
-TRAIN="--epochs 10"
+. scripts/bundled-recipe.sh
+BUILD=$BUNDLED_BUILD TRAIN=$BUNDLED_TRAIN
 names=() dirs=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -61,7 +60,7 @@ import os, sys
 args = sys.argv[1:]
 k = args.index("--")
 names, dirs = args[:k], args[k + 1:]
-ext = (".aiff", ".aif", ".aifc", ".wav", ".flac", ".mp3", ".ogg")
+ext = (".aiff", ".aif", ".aifc", ".wav", ".flac", ".mp3", ".ogg", ".oga")  # = AUDIO_EXTENSIONS
 def fail(msg):
     sys.exit(f"crossval.sh: error: {msg}")
 labels = {}

@@ -22,8 +22,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCES=${SOURCES:-fluidr3 musescore csound freepats}
-BUILD=${BUILD:---augment 2 --cmn --cmn-weight 0.5 --harmonics 20}
-TRAIN=${TRAIN:---epochs 10}
+. scripts/bundled-recipe.sh
+BUILD=${BUILD:-$BUNDLED_BUILD}
+TRAIN=${TRAIN:-$BUNDLED_TRAIN}
 ACTIVATIONS=${ACTIVATIONS:-sigmoid relu}
 SEEDS=${SEEDS:-1}
 WORK=${WORK:-data/default-model}

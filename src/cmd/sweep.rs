@@ -9,7 +9,7 @@
 use crate::cmd::plot::sweep_pictures;
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use instclf_model::energy::{Gpus, Monitor};
+use instclf_energy::{Gpus, Monitor};
 use instclf_model::sweep::{
     check_split, merge, missing, prepare, shuffle_rows, Shard, Sweep, SweepConfig, SweepObserver,
     TrialResult, TrialSpec, RESULTS_CSV, RESULTS_JSON,

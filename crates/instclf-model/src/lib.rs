@@ -1,12 +1,11 @@
 //! instclf-model: the model side of instclf. It owns `.npy` input/output ([`npy`]), dataset
 //! folders ([`dataset`]), compute devices ([`device`]), the dense network ([`net`]), training
-//! ([`train`]), evaluation metrics ([`metrics`]), model folders ([`model`]), energy measurement
-//! ([`energy`]) and hyper-parameter sweeps ([`sweep`]). No audio
-//! decoding here: feature recipes are carried as opaque JSON.
+//! ([`train`]), evaluation metrics ([`metrics`]), model folders ([`model`]) and hyper-parameter
+//! sweeps ([`sweep`], with energy from the `instclf-energy` crate). No audio decoding here:
+//! feature recipes are carried as opaque JSON.
 
 pub mod dataset;
 pub mod device;
-pub mod energy;
 pub mod error;
 pub mod metrics;
 pub mod model;

@@ -8,17 +8,17 @@
 //! Test accuracy is always measured on the dataset's test split after training; stopping at a
 //! target accuracy only looks at the validation rows (a split of the training rows).
 //!
-//! [`energy::Monitor`]: crate::energy::Monitor
+//! [`energy::Monitor`]: instclf_energy::Monitor
 
 use crate::dataset::Dataset;
 use crate::device::device_name;
-use crate::energy::{Domain, Measurement, Monitor};
 use crate::error::ModelError;
 use crate::metrics::evaluate;
 use crate::net::Activation;
 use crate::npy::write_atomic;
 use crate::train::{fit, Callback, Control, EpochRecord, FitOptions, TargetAccuracy, Validation};
 use candle_core::Device;
+use instclf_energy::{Domain, Measurement, Monitor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -834,7 +834,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::energy::{Channel, EnergySource};
+    use instclf_energy::{Channel, EnergySource};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 

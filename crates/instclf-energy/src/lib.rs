@@ -11,10 +11,19 @@
 //! counter every few milliseconds), the energy is estimated as power x time and marked
 //! approximate. An optional synchronisation hook (e.g. a CUDA device sync) runs at both ends of
 //! every window so queued GPU work is counted in the window that queued it.
+//!
+//! This file owns the [`Monitor`], its windows and what they measure; the two counter sources
+//! live in `nvml.rs` (NVIDIA GPUs) and `rapl.rs` (CPU packages and DRAM on Linux). The crate
+//! depends on nothing else of instclf.
+
+mod nvml;
+mod rapl;
+
+pub use nvml::NvmlSource;
+pub use rapl::{RaplSource, POWERCAP};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -399,211 +408,6 @@ impl Drop for WindowGuard<'_> {
     }
 }
 
-/// Linux RAPL counters from `/sys/class/powercap`: every package zone (`intel-rapl:N`, named
-/// `package-N`; AMD uses the same names) and every DRAM sub-zone (`intel-rapl:N:M` named `dram`).
-/// Core and uncore sub-zones are part of their package and left out, as is `psys`.
-pub struct RaplSource {
-    channels: Vec<Channel>,
-    files: Vec<PathBuf>,
-}
-
-/// The standard place of the powercap zones.
-pub const POWERCAP: &str = "/sys/class/powercap";
-
-fn read_trimmed(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                " (RAPL counters are readable by root only since Linux 5.10)"
-            } else {
-                ""
-            };
-            format!("{}: {e}{hint}", path.display())
-        })
-}
-
-fn read_u64(path: &Path) -> Result<u64, String> {
-    let s = read_trimmed(path)?;
-    s.parse()
-        .map_err(|_| format!("{}: not a number: '{s}'", path.display()))
-}
-
-impl RaplSource {
-    /// Opens the zones under [`POWERCAP`].
-    pub fn open() -> Result<RaplSource, String> {
-        RaplSource::open_at(Path::new(POWERCAP))
-    }
-
-    /// Opens the zones under `root` (a powercap folder; tests use a fake one). Every counter is
-    /// read once; an unreadable one makes the whole source unavailable, since a partial CPU
-    /// figure would mislead.
-    pub fn open_at(root: &Path) -> Result<RaplSource, String> {
-        let entries = std::fs::read_dir(root).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                format!(
-                    "{} does not exist (no RAPL here: not Linux, or a VM or container without powercap)",
-                    root.display()
-                )
-            } else {
-                format!("{}: {e}", root.display())
-            }
-        })?;
-        let mut zones: Vec<(Vec<u32>, PathBuf)> = Vec::new();
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix("intel-rapl:") else {
-                continue;
-            };
-            let Ok(idx) = rest
-                .split(':')
-                .map(str::parse::<u32>)
-                .collect::<Result<Vec<u32>, _>>()
-            else {
-                continue;
-            };
-            if idx.len() <= 2 {
-                zones.push((idx, e.path()));
-            }
-        }
-        zones.sort();
-        let mut channels = Vec::new();
-        let mut files = Vec::new();
-        for (idx, dir) in &zones {
-            let zone_name = read_trimmed(&dir.join("name"))?;
-            let channel = match (idx.len(), zone_name.as_str()) {
-                (1, n) if n.starts_with("package") => n.to_string(),
-                (2, "dram") => format!("dram-{}", idx[0]),
-                _ => continue,
-            };
-            let domain = if idx.len() == 1 {
-                Domain::CpuPackage
-            } else {
-                Domain::Dram
-            };
-            let energy = dir.join("energy_uj");
-            read_u64(&energy)?;
-            let wrap = read_u64(&dir.join("max_energy_range_uj")).ok();
-            channels.push(Channel {
-                name: channel,
-                domain,
-                joules_per_unit: 1e-6,
-                wrap,
-            });
-            files.push(energy);
-        }
-        if channels.is_empty() {
-            return Err(format!(
-                "{} has no RAPL package zone (intel-rapl:N)",
-                root.display()
-            ));
-        }
-        Ok(RaplSource { channels, files })
-    }
-}
-
-impl EnergySource for RaplSource {
-    fn name(&self) -> &str {
-        "rapl"
-    }
-
-    fn channels(&self) -> &[Channel] {
-        &self.channels
-    }
-
-    fn read(&mut self) -> Result<Vec<u64>, String> {
-        self.files.iter().map(|f| read_u64(f)).collect()
-    }
-}
-
-/// NVIDIA GPUs through NVML (`libnvidia-ml`, loaded at run time, so builds need no driver):
-/// energy from `nvmlDeviceGetTotalEnergyConsumption` (millijoules since the driver loaded;
-/// Volta and newer), power from `nvmlDeviceGetPowerUsage`.
-pub struct NvmlSource {
-    nvml: nvml_wrapper::Nvml,
-    indices: Vec<u32>,
-    channels: Vec<Channel>,
-}
-
-impl NvmlSource {
-    /// Initialises NVML and opens the GPUs with these NVML indices (all when `None`). A GPU
-    /// without an energy counter makes the source unavailable.
-    pub fn open(indices: Option<&[u32]>) -> Result<NvmlSource, String> {
-        // nvml-wrapper opens `libnvidia-ml.so.1` (what driver installs ship) at run time.
-        let nvml = nvml_wrapper::Nvml::init().map_err(|e| {
-            format!("NVML cannot be loaded ({e}); no NVIDIA driver on this machine?")
-        })?;
-        let count = nvml
-            .device_count()
-            .map_err(|e| format!("NVML cannot count the GPUs: {e}"))?;
-        let indices: Vec<u32> = match indices {
-            Some(v) => v.to_vec(),
-            None => (0..count).collect(),
-        };
-        if indices.is_empty() {
-            return Err("NVML sees no GPU".into());
-        }
-        let mut channels = Vec::new();
-        for &i in &indices {
-            if i >= count {
-                return Err(format!("NVML sees {count} GPU(s), there is no GPU {i}"));
-            }
-            let d = nvml
-                .device_by_index(i)
-                .map_err(|e| format!("NVML cannot open GPU {i}: {e}"))?;
-            d.total_energy_consumption().map_err(|e| {
-                format!("GPU {i} has no energy counter ({e}; NVML needs Volta or newer)")
-            })?;
-            channels.push(Channel {
-                name: format!("gpu{i}"),
-                domain: Domain::Gpu,
-                joules_per_unit: 1e-3,
-                wrap: None,
-            });
-        }
-        Ok(NvmlSource {
-            nvml,
-            indices,
-            channels,
-        })
-    }
-}
-
-impl EnergySource for NvmlSource {
-    fn name(&self) -> &str {
-        "nvml"
-    }
-
-    fn channels(&self) -> &[Channel] {
-        &self.channels
-    }
-
-    fn read(&mut self) -> Result<Vec<u64>, String> {
-        self.indices
-            .iter()
-            .map(|&i| {
-                self.nvml
-                    .device_by_index(i)
-                    .and_then(|d| d.total_energy_consumption())
-                    .map_err(|e| format!("GPU {i}: {e}"))
-            })
-            .collect()
-    }
-
-    fn power_w(&mut self) -> Vec<Option<f64>> {
-        self.indices
-            .iter()
-            .map(|&i| {
-                self.nvml
-                    .device_by_index(i)
-                    .and_then(|d| d.power_usage())
-                    .ok()
-                    .map(|mw| f64::from(mw) / 1000.0)
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -828,58 +632,6 @@ mod tests {
         let m = Monitor::new(vec![], vec![]).with_sync(Box::new(|| Err("boom".into())));
         let (_, r) = m.measure("w", || ()).unwrap();
         assert!(r.unavailable_reason().unwrap().contains("boom"));
-    }
-
-    fn write(p: &Path, s: &str) {
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, s).unwrap();
-    }
-
-    #[test]
-    fn rapl_reads_a_powercap_tree_and_wraps() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        let zone = |z: &str, name: &str, e: u64| {
-            write(&root.join(z).join("name"), &format!("{name}\n"));
-            write(&root.join(z).join("energy_uj"), &format!("{e}\n"));
-            write(&root.join(z).join("max_energy_range_uj"), "1000000\n");
-        };
-        zone("intel-rapl:0", "package-0", 999_000);
-        zone("intel-rapl:0:0", "core", 5);
-        zone("intel-rapl:0:1", "dram", 10);
-        zone("intel-rapl:1", "package-1", 0);
-        zone("intel-rapl:2", "psys", 0);
-        zone("intel-rapl-mmio:0", "package-0", 0);
-        let src = RaplSource::open_at(root).unwrap();
-        let names: Vec<&str> = src.channels().iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["package-0", "dram-0", "package-1"]);
-        let m = Monitor::new(vec![Box::new(src)], vec![]);
-        m.begin_window("w").unwrap();
-        write(&root.join("intel-rapl:0/energy_uj"), "1000\n"); // wrapped: 2000 uJ
-        write(&root.join("intel-rapl:0:1/energy_uj"), "510\n");
-        write(&root.join("intel-rapl:1/energy_uj"), "3000\n");
-        let r = m.end_window("w").unwrap();
-        let e: Vec<f64> = r.channels.iter().map(|c| c.energy_j).collect();
-        assert!((e[0] - 0.002).abs() < 1e-12, "{e:?}");
-        assert!((e[1] - 0.0005).abs() < 1e-12, "{e:?}");
-        assert!((e[2] - 0.003).abs() < 1e-12, "{e:?}");
-        assert_eq!(r.source().as_deref(), Some("rapl"));
-
-        // No zones, a missing root and a garbled counter are reasons.
-        let empty = tempfile::tempdir().unwrap();
-        assert!(RaplSource::open_at(empty.path())
-            .err()
-            .unwrap()
-            .contains("no RAPL package zone"));
-        assert!(RaplSource::open_at(&root.join("nope"))
-            .err()
-            .unwrap()
-            .contains("does not exist"));
-        write(&root.join("intel-rapl:1/energy_uj"), "garbage\n");
-        assert!(RaplSource::open_at(root)
-            .err()
-            .unwrap()
-            .contains("not a number"));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! instclf-model: the model side of instclf. It owns `.npy` input/output ([`npy`]), dataset
 //! folders ([`dataset`]), compute devices ([`device`]), the dense network ([`net`]), training
-//! ([`train`]), evaluation metrics ([`metrics`]), model folders ([`model`]) and hyper-parameter
-//! sweeps ([`sweep`], with energy from the `instclf-energy` crate). No audio decoding here:
-//! feature recipes are carried as opaque JSON.
+//! ([`train`], observed through [`callback`]), evaluation metrics ([`metrics`]), model folders
+//! ([`model`]), sequence models on clips ([`sequence`]) and hyper-parameter sweeps ([`sweep`],
+//! with energy from the `instclf-energy` crate). No audio decoding here: feature recipes are
+//! carried as opaque JSON.
 
+pub mod callback;
 pub mod dataset;
 pub mod device;
 pub mod error;
@@ -15,6 +17,7 @@ pub mod sequence;
 pub mod sweep;
 pub mod train;
 
+pub use callback::{Callback, Control, EpochRecord, TargetAccuracy};
 pub use candle_core::Device;
 pub use dataset::{Dataset, Split};
 pub use device::{device_from_arg, device_name};
@@ -22,6 +25,4 @@ pub use error::ModelError;
 pub use metrics::{evaluate, ClassMetrics, Evaluation};
 pub use model::{Model, Standardiser, TrainingInfo};
 pub use net::{Activation, Architecture, Mlp};
-pub use train::{
-    fit, Callback, Control, EpochRecord, FitOptions, FitResult, TargetAccuracy, Validation,
-};
+pub use train::{fit, FitOptions, FitResult, Validation};

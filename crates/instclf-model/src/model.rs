@@ -5,10 +5,10 @@
 //! for `--resume`). Folders are written atomically (a temporary sibling folder, then a rename);
 //! models can also be loaded from bytes in memory (for a model embedded in the binary).
 
+use crate::callback::EpochRecord;
 use crate::error::ModelError;
 use crate::net::{Architecture, Mlp};
 use crate::npy::write_atomic;
-use crate::train::EpochRecord;
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -5,7 +5,7 @@
 
 Standard library only. Every file is small (a few KiB at most) and the same bytes come out on
 every run (fixed seeds, no timestamps). Besides the files it writes fixtures/bad/cases.tsv, the
-manifest that tests/bad_input.rs drives through the `instclf` binary, one case per line:
+manifest that tests/it/bad_input.rs drives through the `instclf` binary, one case per line:
 
     name <TAB> argv <TAB> fragment <TAB> names <TAB> setup
 

@@ -1,9 +1,7 @@
 //! End-to-end tests of `instclf dataset build|info`, and of a model trained on a built dataset
 //! classifying audio with the dataset's recipe.
 
-mod common;
-
-use common::{audio_dir, dataset_build, fixture, instclf, stderr};
+use crate::common::{audio_dir, dataset_build, fixture, instclf, stderr};
 use std::path::Path;
 
 /// Three classes, two recordings each.

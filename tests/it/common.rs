@@ -1,7 +1,5 @@
 //! Helpers shared by the CLI end-to-end tests: running the `instclf` binary, reading its output,
-//! the committed fixtures, and small files the tests write. Each test binary uses only some of
-//! them.
-#![allow(dead_code)]
+//! the committed fixtures, and small files the tests write.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Scores the note segmenter against the MIDI timing in a render folder's `manifest.csv`
 //! (written by `scripts/render.py`): a note is found when a detected start lies within 30 ms of
 //! its MIDI note-on. The committed fixtures are checked on every run; the full renders under
-//! `data/render/<source>/` with `cargo test -p instclf-audio --release --test segment_quality
+//! `data/render/<source>/` with `cargo test -p instclf-audio --release --test it segment_quality::
 //! -- --ignored --nocapture` (or `INSTCLF_RENDER_DIRS=/abs/dir1:/abs/dir2`; tests run in the crate folder).
 
 use instclf_audio::decode;

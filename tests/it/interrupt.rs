@@ -5,9 +5,7 @@
 //! one. Unix only (signals are sent with `kill -INT`).
 #![cfg(unix)]
 
-mod common;
-
-use common::instclf;
+use crate::common::instclf;
 use instclf_model::Dataset;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

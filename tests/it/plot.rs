@@ -2,9 +2,7 @@
 //! folder's history.json and a sweep folder's results.json, and bad input failing with exit
 //! code 2, a one-line error naming the file, and no output file.
 
-mod common;
-
-use common::{assert_failed, instclf, png_size, s};
+use crate::common::{assert_failed, instclf, png_size, s};
 
 const HISTORY: &str = r#"[
   {"epoch": 1, "loss": 2.1, "accuracy": 0.31, "val_loss": 2.3, "val_accuracy": 0.28, "time_s": 1.5},

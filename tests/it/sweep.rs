@@ -4,9 +4,7 @@
 //! resumed giving the same results as an uninterrupted one (timings aside), shards merged, and
 //! bad input failing with exit code 2 and one clear error line.
 
-mod common;
-
-use common::{instclf, s, stderr};
+use crate::common::{instclf, s, stderr};
 use instclf_model::Dataset;
 use serde_json::Value;
 use std::path::Path;

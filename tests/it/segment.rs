@@ -1,9 +1,7 @@
 //! End-to-end tests of `instclf segment` on the committed fixture recordings (FluidR3 renders in
 //! `fixtures/audio`, FreePats renders through TiMidity++ in `fixtures/freepats`).
 
-mod common;
-
-use common::{fixture, fixture_dir, instclf, manifest_onsets, s};
+use crate::common::{fixture, fixture_dir, instclf, manifest_onsets, s};
 use std::collections::BTreeSet;
 
 #[test]

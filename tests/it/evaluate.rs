@@ -2,9 +2,7 @@
 //! its members) on labelled recordings agrees with what `classify --json` answers on the same
 //! files, and the calibration figures are consistent with each other.
 
-mod common;
-
-use common::{assert_failed, fixture, instclf, s, stderr, stdout, write_wav};
+use crate::common::{self, assert_failed, fixture, instclf, s, stderr, stdout, write_wav};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

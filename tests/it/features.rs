@@ -1,9 +1,7 @@
 //! End-to-end tests of `instclf features` and `instclf convert`: shapes and values of the
 //! written files, the numpy-identical `.npy` layout, and clean failures on bad input.
 
-mod common;
-
-use common::{assert_failed, instclf};
+use crate::common::{assert_failed, instclf};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {

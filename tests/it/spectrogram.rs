@@ -2,9 +2,7 @@
 //! (missing or corrupt audio, unwritable output, unknown format) failing with exit code 2, a
 //! one-line error naming the file and no output file.
 
-mod common;
-
-use common::{assert_failed, instclf, png_size, write_wav};
+use crate::common::{assert_failed, instclf, png_size, write_wav};
 use std::path::{Path, PathBuf};
 
 const FIXTURE: &str = "fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff";

@@ -1,9 +1,7 @@
 //! End-to-end tests of `instclf train` and `instclf evaluate` on small synthetic datasets,
 //! including bad input (exit code 2, one clear error line, no model written).
 
-mod common;
-
-use common::{instclf, stderr};
+use crate::common::{instclf, stderr};
 use instclf_model::{npy, Dataset};
 use std::path::Path;
 

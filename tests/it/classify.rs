@@ -1,8 +1,6 @@
 //! End-to-end tests of `instclf classify` with the bundled model and with models trained here.
 
-mod common;
-
-use common::{assert_failed, fixture, instclf, stderr, write_wav};
+use crate::common::{assert_failed, fixture, instclf, stderr, write_wav};
 use std::path::Path;
 
 #[test]

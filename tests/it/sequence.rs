@@ -3,9 +3,7 @@
 //! audio, frame data given to a recurrent model and clips to an MLP, clips of another length).
 //! Sequences are kept tiny (50-200 steps) so the tests stay quick.
 
-mod common;
-
-use common::{assert_failed, audio_dir, dataset_build as build, instclf, stderr, stdout};
+use crate::common::{assert_failed, audio_dir, dataset_build as build, instclf, stderr, stdout};
 use instclf_model::dataset::{Dataset, Split};
 use instclf_model::sequence::{
     fit_sequence, SeqArch, SeqFitOptions, SequenceData, SequenceModel, SequenceSpec, SEQUENCE_JSON,

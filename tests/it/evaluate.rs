@@ -31,9 +31,8 @@ fn implied_by_classify(args: &[&str]) -> Implied {
     let mut argv = vec!["classify", "--json"];
     argv.extend_from_slice(args);
     let v = json(&instclf(&argv));
-    let files = match v {
-        Value::Array(a) => a,
-        one => vec![one],
+    let Value::Array(files) = v else {
+        panic!("classify --json prints an array")
     };
     let mut r = Implied {
         notes: 0,

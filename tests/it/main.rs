@@ -9,6 +9,8 @@ mod dataset;
 mod evaluate;
 mod features;
 mod interrupt;
+mod json_schema;
+mod note_level;
 mod plot;
 mod segment;
 mod sequence;

@@ -12,4 +12,7 @@ BUNDLED_ACTIVATIONS="sigmoid relu"
 # not depend on the other notes of its recording.
 BUNDLED_NOTE_BUILD="--augment 6 --harmonics 20 --pitch --note-stats"
 BUNDLED_NOTE_TRAIN="--epochs 15 --input-dropout 0.2 --label-smoothing 0.1 --mixup 0.4"
+# One network per activation and seed: four note-level networks beside two frame ones, which
+# gives the note-level side two thirds of the ensemble's vote.
 BUNDLED_NOTE_ACTIVATIONS="sigmoid relu"
+BUNDLED_NOTE_SEEDS=2

@@ -12,21 +12,22 @@
 #
 #   scripts/crossval.sh -o OUT [--bin PATH] [--build "ARGS"] [--train "ARGS"]
 #       [--activations "sigmoid relu"] [--seeds N]
-#       [--note-build "ARGS" --note-train "ARGS" --note-activations "sigmoid relu"]
+#       [--note-build "ARGS" --note-train "ARGS" --note-activations "sigmoid relu" --note-seeds N]
 #       NAME=DIR[,DIR...] NAME=DIR ...
 #
 # --build: `dataset build` options and --train: `train` options (defaults: the bundled recipe,
 # scripts/bundled-recipe.sh); one network per activation and seed (default: one sigmoid network,
 # seed 0; --activations "" for none); --bin: an instclf binary (default: target/release/instclf,
 # built if missing). --note-activations adds note-level members to every fold's ensemble: one
-# network per activation and seed on datasets built with --note-build (which should hold
-# --note-stats), trained with --note-train (defaults: the bundled note recipe). Example (after scripts/render-all.sh):
+# network per activation and seed (--note-seeds, default --seeds) on datasets built with
+# --note-build (which should hold --note-stats), trained with --note-train (defaults: the bundled
+# note recipe). Example (after scripts/render-all.sh):
 #   scripts/crossval.sh -o data/crossval fluidr3=data/render/fluidr3,data/render/fluidr3rel \
 #     musescore=data/render/musescore csound=data/render/csound freepats=data/render/freepats
 set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "crossval.sh: error: $*" >&2; exit 2; }
-OUT= BIN= SEEDS=1 ACTS=sigmoid NOTE_ACTS=
+OUT= BIN= SEEDS=1 ACTS=sigmoid NOTE_ACTS= NOTE_SEEDS=
 . scripts/bundled-recipe.sh
 BUILD=$BUNDLED_BUILD TRAIN=$BUNDLED_TRAIN NOTE_BUILD=$BUNDLED_NOTE_BUILD NOTE_TRAIN=$BUNDLED_NOTE_TRAIN
 names=() dirs=()
@@ -40,6 +41,7 @@ while [ $# -gt 0 ]; do
     --note-build) NOTE_BUILD=${2?}; shift 2 ;;
     --note-train) NOTE_TRAIN=${2?}; shift 2 ;;
     --note-activations) NOTE_ACTS=${2?}; shift 2 ;;
+    --note-seeds) NOTE_SEEDS=${2:?}; shift 2 ;;
     --seeds) SEEDS=${2:?}; shift 2 ;;
     -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
@@ -57,6 +59,8 @@ done
 [ -n "$OUT" ] || die "-o OUT is required"
 [ ${#names[@]} -ge 2 ] || die "give at least two sources (NAME=DIR), got ${#names[@]}"
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || die "--seeds must be a whole number >= 1, got '$SEEDS'"
+NOTE_SEEDS=${NOTE_SEEDS:-$SEEDS}
+[[ $NOTE_SEEDS =~ ^[1-9][0-9]*$ ]] || die "--note-seeds must be a whole number >= 1, got '$NOTE_SEEDS'"
 [ -n "$ACTS$NOTE_ACTS" ] || die "no networks: --activations and --note-activations are both empty"
 if [ -z "$BIN" ]; then
   BIN=target/release/instclf
@@ -135,7 +139,7 @@ for i in "${!names[@]}"; do
   done
   notes=(); for n in "${names[@]}"; do [ "$n" != "$held" ] && notes+=(--data "$OUT/datasets/$n.notes"); done
   for act in $NOTE_ACTS; do
-    for seed in $(seq 0 $((SEEDS - 1))); do
+    for seed in $(seq 0 $((NOTE_SEEDS - 1))); do
       m=$fold/note-$act-$seed
       models+=(--model "$m")
       [ -f "$m.json" ] && continue
@@ -158,10 +162,10 @@ done
 # The temperature that calibrates these folds, and each fold scored with the T of the others.
 cal=(); for n in "${names[@]}"; do cal+=("$OUT/folds/$n/classify.json"); done
 atomic "$OUT/calibration.json" python3 scripts/fit-temperature.py "${cal[@]}" --cross
-python3 - "$OUT" "$BUILD" "$TRAIN" "$ACTS" "$SEEDS" "$NOTE_BUILD" "$NOTE_TRAIN" "$NOTE_ACTS" "${names[@]}" <<'PY'
+python3 - "$OUT" "$BUILD" "$TRAIN" "$ACTS" "$SEEDS" "$NOTE_BUILD" "$NOTE_TRAIN" "$NOTE_ACTS" "$NOTE_SEEDS" "${names[@]}" <<'PY'
 import json, os, sys
-out, build, train, acts, seeds, note_build, note_train, note_acts = sys.argv[1:9]
-names = sys.argv[9:]
+out, build, train, acts, seeds, note_build, note_train, note_acts, note_seeds = sys.argv[1:10]
+names = sys.argv[10:]
 cal = json.load(open(os.path.join(out, "calibration.json")))
 cross = {os.path.basename(os.path.dirname(c["input"])): c for c in cal["cross"]}
 rows = []
@@ -180,7 +184,7 @@ worst = min(rows, key=lambda r: r["note_accuracy"])
 summary = {"build": build, "train": train, "activations": acts.split(), "seeds": int(seeds),
            "note_build": note_build if note_acts.split() else None,
            "note_train": note_train if note_acts.split() else None,
-           "note_activations": note_acts.split(),
+           "note_activations": note_acts.split(), "note_seeds": int(note_seeds),
            "folds": rows, "mean_note_accuracy": mean("note_accuracy"),
            "mean_file_accuracy": mean("file_accuracy"), "mean_ece": mean("ece"),
            "mean_ece_calibrated": mean("ece_calibrated"), "temperature": cal["temperature"],

@@ -17,7 +17,7 @@
 #      leave-one-source-out table of scripts/crossval.sh when $CROSSVAL/crossval.md exists.
 # The recipe was chosen by leave-one-source-out (scripts/crossval.sh; README). Experiments that
 # change it overwrite src/default_model/ too (`git checkout src/default_model` restores it).
-# Env: SOURCES, BUILD, TRAIN, ACTIVATIONS, NOTE_BUILD, NOTE_TRAIN, NOTE_ACTIVATIONS, SEEDS,
+# Env: SOURCES, BUILD, TRAIN, ACTIVATIONS, NOTE_BUILD, NOTE_TRAIN, NOTE_ACTIVATIONS, SEEDS, NOTE_SEEDS,
 # WORK (data/default-model), CROSSVAL
 # (data/crossval), CALIBRATION, BIN (an instclf binary; default: a release build).
 # Needs: apt-get install fluidsynth timidity sox fluid-soundfont-gm musescore-general-soundfont
@@ -33,6 +33,7 @@ NOTE_BUILD=${NOTE_BUILD:-$BUNDLED_NOTE_BUILD}
 NOTE_TRAIN=${NOTE_TRAIN:-$BUNDLED_NOTE_TRAIN}
 NOTE_ACTIVATIONS=${NOTE_ACTIVATIONS-$BUNDLED_NOTE_ACTIVATIONS}
 SEEDS=${SEEDS:-1}
+NOTE_SEEDS=${NOTE_SEEDS:-$BUNDLED_NOTE_SEEDS}
 WORK=${WORK:-data/default-model}
 CROSSVAL=${CROSSVAL:-data/crossval}
 CALIBRATION=${CALIBRATION:-$(ls "$CROSSVAL"/folds/*/classify.json 2>/dev/null | tr '\n' ' ')}
@@ -71,7 +72,7 @@ if [ -n "$NOTE_ACTIVATIONS" ]; then
     || { echo "train-default-model.sh: the two datasets split the recordings differently" >&2; exit 1; }
 fi
 for act in $NOTE_ACTIVATIONS; do
-  for seed in $(seq 0 $((SEEDS - 1))); do
+  for seed in $(seq 0 $((NOTE_SEEDS - 1))); do
     n=$((n + 1))
     # shellcheck disable=SC2086
     $BIN train --data "$WORK/notes-dataset" -o "$WORK/m$n" --activation "$act" --seed "$seed" \

@@ -18,9 +18,10 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum DatasetCommand {
-    /// Build a dataset from labelled recordings: every frame inside a detected note becomes a row.
+    /// Build a dataset from labelled recordings: every frame inside a detected note becomes a row
+    /// (with --note-stats, every note).
     /// Train and test are split by recording, stratified by class.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Rows, features, classes and rows per class of a dataset folder.
     Info(InfoArgs),
 }
@@ -161,7 +162,7 @@ struct InfoArgs {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
-        DatasetCommand::Build(a) => build_cmd(a),
+        DatasetCommand::Build(a) => build_cmd(*a),
         DatasetCommand::Info(a) => info_cmd(a),
     }
 }

@@ -307,7 +307,12 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
             .arg(&script)
             .args(["-o", s(&out), "--bin", env!("CARGO_BIN_EXE_instclf")])
             .args(["--build", "--augment 0", "--train", "--epochs 2"])
-            .args(["--note-build", "--augment 0 --note-stats", "--note-train", "--epochs 2"])
+            .args([
+                "--note-build",
+                "--augment 0 --note-stats",
+                "--note-train",
+                "--epochs 2",
+            ])
             .args(["--note-activations", "sigmoid"])
             .arg(format!("one={}", s(&one)))
             .arg(format!("two={}", s(&two)))

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The Slurm test, against a real Slurm: starts a single-node cluster on localhost
 # (scripts/slurm/cluster.sh, 2 CPUs), runs an 8-trial sweep on a synthetic dataset unsharded as
-# the reference, submits the same sweep as a 4-task array with scripts/slurm/submit.sh, cancels
-# task 2 (scancel) after its first trial, requeues it with scripts/slurm/requeue.sh, and checks
-# that the requeued task resumed (ran only its second trial), that the merge job ran, and that
-# the merged results.json equals the reference's (times and energy aside). Stops the cluster
-# at the end.
+# the reference, then submits the same sweep twice as a 4-task array with
+# scripts/slurm/submit.sh: once left alone, and once with task 2 cancelled (scancel) after its
+# first trial and requeued with scripts/slurm/requeue.sh. Checks that every task and merge job
+# completed, that the requeued task resumed (ran only its second trial), and that each merged
+# results.json equals the reference's (times and energy aside). Stops the cluster at the end
+# and prints the wall times.
 #
 # usage: scripts/slurm/test.sh
 #
@@ -61,7 +62,7 @@ cleanup() {
 trap cleanup EXIT
 fail() {
     echo "slurm test: FAILED: $*" >&2
-    for f in "$sweep"/logs/*.out "$cluster"/log/slurmctld.log "$cluster"/log/slurmd.log; do
+    for f in "$work"/*/logs/*.out "$cluster"/log/slurmctld.log "$cluster"/log/slurmd.log; do
         [ -f "$f" ] && { echo "--- $f (last 15 lines)" >&2; tail -n 15 "$f" >&2; }
     done
     exit 1

@@ -30,6 +30,63 @@ fn config(lrs: &[f64], bss: &[usize]) -> SweepConfig {
 }
 
 #[test]
+fn merge_and_resume_keep_every_float_bit() {
+    // Both rewrite results.json from what they read; serde_json's default float parser can
+    // be one ulp off (0.9639735921223959 came back as 0.963973592122396), so merged shards
+    // differed from an unsharded run. Values seen in a real 4-shard sweep.
+    let x = [
+        0.9639735921223959,
+        0.38141080220540363,
+        0.39090744018554685,
+        0.36154561360677084,
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, out) = (tmp.path().join("shard"), tmp.path().join("merged"));
+    let c = config(&[0.01], &[32]);
+    prepare(&dir, &c, false).unwrap();
+    let r = TrialResult {
+        trial: 1,
+        batch_size: 32,
+        learning_rate: 0.01,
+        epochs: 1,
+        test_accuracy: Some(x[0]),
+        test_loss: Some(x[1]),
+        train_time_s: x[2],
+        time_per_epoch_s: x[2],
+        energy_j: None,
+        energy_per_epoch_j: None,
+        energy_source: None,
+        energy_approximate: false,
+        energy_unavailable: None,
+        gpu_energy_j: None,
+        cpu_energy_j: None,
+        dram_energy_j: None,
+        reached_target: None,
+        diverged: false,
+        device: "cpu".into(),
+        history: vec![TrialEpoch {
+            epoch: 1,
+            loss: Some(x[0]),
+            accuracy: x[1],
+            val_loss: Some(x[2]),
+            val_accuracy: Some(x[3]),
+            time_s: x[3],
+            energy_j: None,
+        }],
+    };
+    let one = std::slice::from_ref(&r);
+    write_results(&dir, one).unwrap();
+    assert_eq!(prepare(&dir, &c, true).unwrap(), one, "resume");
+    let rep = merge(std::slice::from_ref(&dir), &out).unwrap();
+    assert_eq!(rep.results, one);
+    assert_eq!(read_results(&out).unwrap(), one);
+    let text = std::fs::read_to_string(out.join(RESULTS_JSON)).unwrap();
+    for v in x {
+        assert!(text.contains(&v.to_string()), "{v} not in {text}");
+    }
+}
+
+#[test]
 fn grid_shards_and_validation() {
     let c = config(&[0.1, 0.01], &[32, 64, 128]);
     let t = c.trials();

@@ -36,7 +36,6 @@ SEEDS=${SEEDS:-1}
 NOTE_SEEDS=${NOTE_SEEDS:-$BUNDLED_NOTE_SEEDS}
 WORK=${WORK:-data/default-model}
 CROSSVAL=${CROSSVAL:-data/crossval}
-CALIBRATION=${CALIBRATION:-$(ls "$CROSSVAL"/folds/*/classify.json 2>/dev/null | tr '\n' ' ')}
 for s in $SOURCES; do
   [ -d "data/render/$s" ] || bash scripts/render-all.sh "$s"
 done
@@ -80,6 +79,8 @@ for act in $NOTE_ACTIVATIONS; do
     models+=(--model "$WORK/m$n")
   done
 done
+# Read only now, so a leave-one-source-out run may still be finishing while the networks train.
+CALIBRATION=${CALIBRATION:-$(ls "$CROSSVAL"/folds/*/classify.json 2>/dev/null | tr '\n' ' ')}
 if [ -n "$CALIBRATION" ]; then
   # shellcheck disable=SC2086
   python3 scripts/fit-temperature.py $CALIBRATION --cross --fitted-on "leave-one-source-out: $CALIBRATION" \
@@ -143,7 +144,11 @@ loso = ""
 if os.path.exists(f"{crossval}/crossval.md"):
     cv = json.load(open(f"{crossval}/crossval.json"))
     loso = (f"\n## Leave-one-source-out (`scripts/crossval.sh`, build `{cv['build']}`, train "
-            f"`{cv['train']}`, networks: {', '.join(cv['activations'])} x {cv['seeds']} seed(s))\n\n"
+            f"`{cv['train']}`, networks: {', '.join(cv['activations'])} x {cv['seeds']} seed(s)"
+            + (f"; note-level: build `{cv['note_build']}`, train `{cv['note_train']}`, "
+               f"{', '.join(cv['note_activations'])} x {cv.get('note_seeds', cv['seeds'])} seed(s)"
+               if cv.get('note_activations') else "")
+            + ")\n\n"
             + open(f"{crossval}/crossval.md").read())
 text = f"""# The bundled default model
 

@@ -95,7 +95,7 @@ for i in "${!names[@]}"; do
   args=(); for x in "${d[@]}"; do args+=(--audio "$x"); done
   echo "== dataset $n ($((SECONDS - t0)) s)" >&2
   # shellcheck disable=SC2086
-  "$BIN" dataset build "${args[@]}" --out "$ds" --seed 0 $BUILD > "$OUT/datasets/$n.txt"
+  "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 $BUILD > "$OUT/datasets/$n.txt"
 done
 for i in "${!names[@]}"; do
   held=${names[$i]} fold=$OUT/folds/${names[$i]}
@@ -109,7 +109,7 @@ for i in "${!names[@]}"; do
       [ -f "$m.json" ] && continue
       echo "== fold $held: train $act seed $seed ($((SECONDS - t0)) s)" >&2
       # shellcheck disable=SC2086
-      atomic "$m.json" "$BIN" train "${data[@]}" -o "$m" --activation "$act" --seed "$seed" \
+      atomic "$m.json" "$BIN" train "${data[@]}" -o "$m" --force --activation "$act" --seed "$seed" \
         --json --quiet $TRAIN
     done
   done

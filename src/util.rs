@@ -1,4 +1,5 @@
-//! Small helpers shared by the subcommands: atomic output files and progress bars.
+//! Small helpers shared by the subcommands: output paths (parents created, one overwrite rule),
+//! atomic output files and progress bars.
 
 use anyhow::Context;
 use instclf_pipeline::Progress;
@@ -7,11 +8,14 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so a
 /// failed or interrupted write never leaves a partial output file.
+/// Missing parent folders are created first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create output file", path.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("{}: cannot create output file", path.display()))?;
     // Temporary files are created 0600; an output file gets the usual 0644.
@@ -29,6 +33,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .map_err(|e| e.error)
         .with_context(|| format!("{}: cannot write output file", path.display()))?;
     Ok(())
+}
+
+/// The one overwrite rule for output folders: a missing folder is written (its missing parents
+/// are created here); an existing one is replaced only with `--force`. Returns whether a folder
+/// is already there (to be replaced). `resume`, where the command can continue the work in an
+/// existing folder, is named in the error (e.g. "--resume to continue its training").
+pub fn output_dir(path: &Path, force: bool, resume: Option<&str>) -> anyhow::Result<bool> {
+    match std::fs::metadata(path) {
+        Err(_) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("{}: cannot create output folder", path.display()))?;
+            }
+            Ok(false)
+        }
+        Ok(m) if !m.is_dir() => anyhow::bail!("{}: exists and is not a folder", path.display()),
+        Ok(_) if force => Ok(true),
+        Ok(_) => anyhow::bail!(
+            "{}: output folder exists (use --force to replace it{})",
+            path.display(),
+            resume.map(|r| format!(", or {r}")).unwrap_or_default()
+        ),
+    }
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.

@@ -29,8 +29,8 @@ struct BuildArgs {
     /// Folder(s) of recordings (searched recursively); repeat to combine sources.
     #[arg(long, required = true)]
     audio: Vec<PathBuf>,
-    /// Output dataset folder.
-    #[arg(long)]
+    /// Output dataset folder (missing parent folders are created).
+    #[arg(short = 'o', long = "output", alias = "out")]
     out: PathBuf,
     /// Fraction of each class's recordings held out for the test split.
     #[arg(long, default_value_t = 0.2)]
@@ -41,7 +41,7 @@ struct BuildArgs {
     /// Where each recording's class comes from.
     #[arg(long, value_enum, default_value = "name")]
     label_from: LabelFromArg,
-    /// Replace an existing output folder.
+    /// Replace an existing output folder (it stays as it was until the new one is complete).
     #[arg(long)]
     force: bool,
     /// Feature sample rate (Hz).
@@ -158,12 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
-    if a.out.exists() && !a.force {
-        anyhow::bail!(
-            "{}: output folder exists (use --force to replace it)",
-            a.out.display()
-        );
-    }
+    let replace = crate::util::output_dir(&a.out, a.force, None)?;
     let recipe = Recipe {
         sr: a.sr,
         n_fft: a.n_fft,
@@ -205,10 +200,10 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
             rate: a.rate,
             bits: a.bits,
         };
-        return clips_cmd(&opts, &clip, &a.out, a.force, &bar);
+        return clips_cmd(&opts, &clip, &a.out, replace, &bar);
     }
     let (ds, notes_csv, report) = build::build(&opts, &bar)?;
-    build::write(&ds, &notes_csv, &a.out, a.force)?;
+    build::write(&ds, &notes_csv, &a.out, replace)?;
     for (path, why) in &report.skipped {
         eprintln!("instclf: skipped {}: {why}", path.display());
     }

@@ -39,9 +39,12 @@ pub struct MergeArgs {
     /// Sweep folders (each with sweep.json and results.json).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
-    /// Output folder (empty, new, or one of the inputs).
-    #[arg(short = 'o', long = "out")]
+    /// Output folder (new, empty, or one of the inputs; missing parent folders are created).
+    #[arg(short = 'o', long = "output", alias = "out")]
     pub out: PathBuf,
+    /// Replace an existing output folder that is not one of the inputs.
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn parse_lr(s: &str) -> Result<f64, String> {
@@ -74,9 +77,12 @@ pub struct RunArgs {
     #[arg(long, required = true)]
     pub data: Option<PathBuf>,
     /// Output folder: sweep.json, results.csv, results.json, trials/*/history.*, loss.png,
-    /// bars.png.
-    #[arg(short = 'o', long = "out", visible_alias = "output", required = true)]
+    /// bars.png (missing parent folders are created).
+    #[arg(short = 'o', long = "output", alias = "out", required = true)]
     pub out: Option<PathBuf>,
+    /// Replace an existing output folder (its old contents are deleted when the sweep starts).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Learning rates, comma separated [default: 0.001].
     #[arg(long, value_delimiter = ',', value_parser = parse_lr)]
     pub lr: Vec<f64>,
@@ -123,7 +129,7 @@ pub struct RunArgs {
     /// Run only shard i of n (1 <= i <= n): trials i, i+n, i+2n, ... of the grid.
     #[arg(long)]
     pub shard: Option<Shard>,
-    /// Finish the sweep already in --out: run only the trials missing from results.json.
+    /// Finish the sweep already in --output: run only the trials missing from results.json.
     #[arg(long)]
     pub resume: bool,
     /// No progress bars and no per-trial lines (the table is still printed).
@@ -167,8 +173,11 @@ fn monitor_for(device: &Device) -> Monitor {
 
 fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
     let (Some(data_dir), Some(out)) = (a.data.clone(), a.out.clone()) else {
-        bail!("--data and --out are required");
+        bail!("--data and -o/--output are required");
     };
+    // --resume finishes the sweep in the folder; anything else replaces it only with --force.
+    let replace = !a.resume
+        && crate::util::output_dir(&out, a.force, Some("--resume to finish the sweep in it"))?;
     if let Some(t) = a.threads {
         if t == 0 {
             bail!("--threads must be at least 1");
@@ -213,6 +222,10 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
         shuffle_rows(&mut data, a.seed);
     }
     check_split(&config, &data)?;
+    if replace {
+        std::fs::remove_dir_all(&out)
+            .with_context(|| format!("{}: cannot replace the output folder", out.display()))?;
+    }
     let done = prepare(&out, &config, a.resume)?;
     let todo = missing(&config, a.shard, &done);
     let monitor = monitor_for(&device);
@@ -274,7 +287,7 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
 }
 
 fn run_merge(m: MergeArgs) -> anyhow::Result<()> {
-    let rep = merge(&m.dirs, &m.out)?;
+    let rep = merge(&m.dirs, &m.out, m.force)?;
     println!(
         "merged {} trial(s) from {} folder(s) into {}",
         rep.results.len(),

@@ -19,9 +19,12 @@ pub struct Args {
     #[arg(long, required = true)]
     pub data: Vec<PathBuf>,
     /// Output model folder (model.safetensors, model.json, history.csv, history.json); rewritten
-    /// atomically after every epoch.
-    #[arg(short = 'o', long = "output")]
+    /// atomically after every epoch; missing parent folders are created.
+    #[arg(short = 'o', long = "output", alias = "out")]
     pub output: PathBuf,
+    /// Replace an existing model folder (it stays as it was until the first epoch ends).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Number of epochs [default: 10, or --max-epochs with --target-accuracy].
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -168,6 +171,14 @@ impl Callback for Reporter {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // --resume continues into the existing folder; anything else replaces it only with --force.
+    if !args.resume {
+        crate::util::output_dir(
+            &args.output,
+            args.force,
+            Some("--resume to continue its training"),
+        )?;
+    }
     if args.arch != "mlp" || instclf_model::sequence::is_sequence_dataset(&args.data[0]) {
         if args.data.len() > 1 {
             anyhow::bail!(

@@ -195,7 +195,7 @@ fn dataset_build_killed_leaves_no_half_written_folder() {
             "build",
             "--audio",
             audio.to_str().unwrap(),
-            "--out",
+            "-o",
             out.to_str().unwrap(),
         ]);
         std::thread::sleep(Duration::from_millis(delay_ms));

@@ -4,7 +4,7 @@
 //! with the calibration of note confidences (see `instclf_pipeline::evaluate`). As a table or
 //! as JSON.
 
-use crate::cmd::LabelFromArg;
+use crate::cmd::{LabelFromArg, DEVICE_HELP};
 use instclf_model::{device_from_arg, evaluate, ClassMetrics, Dataset, Model};
 use instclf_pipeline::evaluate::{self as audio_eval, AudioEvaluation, ECE_BINS};
 use std::path::PathBuf;
@@ -31,8 +31,7 @@ pub struct Args {
     /// With --audio: where each recording's true class comes from [default: name].
     #[arg(long, value_enum, conflicts_with = "data")]
     pub label_from: Option<LabelFromArg>,
-    /// Compute device: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_name = "DEVICE", help = DEVICE_HELP)]
     pub device: String,
     /// Print the evaluation as one JSON object.
     #[arg(long)]

@@ -71,6 +71,27 @@ impl From<LabelFromArg> for instclf_pipeline::LabelFrom {
     }
 }
 
+/// A hidden layer's activation: the command-line face of [`instclf_model::Activation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ActivationArg {
+    /// The logistic function (as the MARL notebook's Keras model).
+    Sigmoid,
+    /// max(0, x).
+    Relu,
+}
+
+impl From<ActivationArg> for instclf_model::Activation {
+    fn from(a: ActivationArg) -> instclf_model::Activation {
+        match a {
+            ActivationArg::Sigmoid => instclf_model::Activation::Sigmoid,
+            ActivationArg::Relu => instclf_model::Activation::Relu,
+        }
+    }
+}
+
+/// The help of every `--device` option (a string, since it takes `cuda:N`).
+pub const DEVICE_HELP: &str = "Compute device [possible values: auto, cpu, cuda, cuda:N]";
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Classify(a) => classify::run(a),

@@ -21,8 +21,8 @@ pub struct Args {
     /// Audio file(s)/folder (sequence models), or a dataset folder (its test rows).
     #[arg(long, required = true)]
     pub data: Vec<PathBuf>,
-    /// Compute device for frame models: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    /// Compute device for frame models [possible values: auto, cpu, cuda, cuda:N].
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
     pub device: String,
     /// Print one JSON object.
     #[arg(long)]

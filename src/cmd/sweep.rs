@@ -7,6 +7,7 @@
 //! `instclf sweep merge DIR... -o OUT` combines shard folders.
 
 use crate::cmd::plot::sweep_pictures;
+use crate::cmd::{ActivationArg, DEVICE_HELP};
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use instclf_energy::{Gpus, Monitor};
@@ -15,7 +16,7 @@ use instclf_model::sweep::{
     TrialResult, TrialSpec, RESULTS_CSV, RESULTS_JSON,
 };
 use instclf_model::train::Validation;
-use instclf_model::{device_from_arg, device_name, Activation, Dataset, Device, EpochRecord};
+use instclf_model::{device_from_arg, device_name, Dataset, Device, EpochRecord};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -109,9 +110,9 @@ pub struct RunArgs {
     /// Hidden layer sizes, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "256")]
     pub hidden: Vec<usize>,
-    /// Hidden-layer activation: sigmoid or relu.
-    #[arg(long, default_value = "sigmoid")]
-    pub activation: Activation,
+    /// Hidden-layer activation.
+    #[arg(long, value_enum, default_value_t = ActivationArg::Sigmoid)]
+    pub activation: ActivationArg,
     /// Seed for initialisation and shuffling (the same for every trial).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -120,8 +121,7 @@ pub struct RunArgs {
     /// a dataset built by `instclf dataset build`, are the last classes).
     #[arg(long)]
     pub shuffle: bool,
-    /// Compute device: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_name = "DEVICE", help = DEVICE_HELP)]
     pub device: String,
     /// CPU threads for the tensor library (sets RAYON_NUM_THREADS).
     #[arg(long)]
@@ -210,7 +210,7 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
         max_epochs: a.max_epochs,
         validation: a.validation.to_string(),
         hidden: a.hidden.clone(),
-        activation: a.activation.to_string(),
+        activation: instclf_model::Activation::from(a.activation).to_string(),
         seed: a.seed,
         shuffle: a.shuffle,
         shard: a.shard.map(|s| s.to_string()),

@@ -2,11 +2,13 @@
 //! checkpoint after every epoch; `--resume` continues from it), printing a Keras-like line per
 //! epoch, an optional progress bar, and optionally one JSON summary at the end.
 
+use super::{ActivationArg, DEVICE_HELP};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use instclf_model::sequence::SeqArch;
 use instclf_model::train::Validation;
 use instclf_model::{
-    device_from_arg, device_name, evaluate, fit, Activation, Callback, Control, Dataset,
-    EpochRecord, FitOptions, TargetAccuracy,
+    device_from_arg, device_name, evaluate, fit, Callback, Control, Dataset, EpochRecord,
+    FitOptions, TargetAccuracy,
 };
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -46,9 +48,9 @@ pub struct Args {
     /// Hidden layer sizes, comma separated (e.g. 256,128).
     #[arg(long, value_delimiter = ',', default_value = "256")]
     pub hidden: Vec<usize>,
-    /// Hidden-layer activation: sigmoid or relu.
-    #[arg(long, default_value = "sigmoid")]
-    pub activation: Activation,
+    /// Hidden-layer activation.
+    #[arg(long, value_enum, default_value_t = ActivationArg::Sigmoid)]
+    pub activation: ActivationArg,
     /// Validation rows: `test` (the dataset's test split), `none`, or `split:F` (like Keras
     /// validation_split: the LAST fraction F of the training rows in file order, taken before
     /// shuffling).
@@ -78,8 +80,7 @@ pub struct Args {
     /// (inputs and targets) by a weight from Beta(alpha, alpha) folded to >= 0.5 (0: off).
     #[arg(long, default_value_t = 0.0)]
     pub mixup: f64,
-    /// Compute device: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_name = "DEVICE", help = DEVICE_HELP)]
     pub device: String,
     /// CPU threads for the tensor library (sets RAYON_NUM_THREADS; default: the environment's
     /// RAYON_NUM_THREADS, else all cores).
@@ -96,16 +97,16 @@ pub struct Args {
     /// interrupted run.
     #[arg(long)]
     pub resume: bool,
-    /// Network: mlp (frame rows), or on a clip dataset (`dataset build --clips`): dense
-    /// (Flatten-Dense), rnn or gru (see src/cmd/train_seq.rs).
-    #[arg(long, default_value = "mlp", value_parser = ["mlp", "dense", "rnn", "gru"])]
-    pub arch: String,
+    /// Network: mlp on frame rows, or dense, rnn or gru on a clip dataset (`dataset build
+    /// --clips`).
+    #[arg(long, value_enum, default_value_t = ArchArg::Mlp)]
+    pub arch: ArchArg,
     /// Recurrent units of --arch rnn|gru.
     #[arg(long, default_value_t = 1)]
     pub units: usize,
-    /// Recurrent states fed to the head: all (flattened, like EpyNN sequences=True) or last.
-    #[arg(long, default_value = "all", value_parser = ["all", "last"])]
-    pub states: String,
+    /// Recurrent states fed to the head of --arch rnn|gru.
+    #[arg(long, value_enum, default_value_t = StatesArg::All)]
+    pub states: StatesArg,
     /// Hidden Dense (ReLU) layers after the flatten of --arch dense|rnn|gru, comma separated
     /// (default: none, straight to the softmax layer).
     #[arg(long, value_delimiter = ',')]
@@ -113,6 +114,48 @@ pub struct Args {
     /// Dropout rate before each head layer of --arch dense|rnn|gru.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
+}
+
+/// The network `train` builds (`--arch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArchArg {
+    /// A multi-layer perceptron on frame rows.
+    Mlp,
+    /// Flatten-Dense on clips.
+    Dense,
+    /// A simple recurrent layer on clips.
+    Rnn,
+    /// A GRU layer on clips.
+    Gru,
+}
+
+impl ArchArg {
+    /// The option value (`mlp`, `dense`, `rnn`, `gru`).
+    pub fn name(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The sequence network of a clip model; `None` for the frame MLP.
+    pub fn sequence(self) -> Option<SeqArch> {
+        match self {
+            ArchArg::Mlp => None,
+            ArchArg::Dense => Some(SeqArch::Dense),
+            ArchArg::Rnn => Some(SeqArch::Rnn),
+            ArchArg::Gru => Some(SeqArch::Gru),
+        }
+    }
+}
+
+/// Which recurrent states reach the head (`--states`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatesArg {
+    /// Every step's state, flattened (like EpyNN's sequences=True).
+    All,
+    /// The last step's state only.
+    Last,
 }
 
 /// Prints the per-epoch line and drives the progress bar.
@@ -179,12 +222,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Some("--resume to continue its training"),
         )?;
     }
-    if args.arch != "mlp" || instclf_model::sequence::is_sequence_dataset(&args.data[0]) {
+    if args.arch != ArchArg::Mlp || instclf_model::sequence::is_sequence_dataset(&args.data[0]) {
         if args.data.len() > 1 {
             anyhow::bail!(
                 "--data given {} times: --arch {} and clip datasets take one folder",
                 args.data.len(),
-                args.arch
+                args.arch.name()
             );
         }
         if args.resume {
@@ -220,7 +263,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         beta2: args.beta2,
         eps: args.eps,
         hidden: args.hidden.clone(),
-        activation: args.activation,
+        activation: args.activation.into(),
         validation: args.validation,
         seed: args.seed,
         checkpoint: Some(args.output.clone()),

@@ -3,11 +3,9 @@
 //! `instclf_model::sequence::fit_sequence` and prints a Keras-like line per epoch, then
 //! accuracy, precision, recall and F1 on the training part and the validation rows.
 
-use super::train::Args;
+use super::train::{Args, StatesArg};
 use instclf_model::metrics::Evaluation;
-use instclf_model::sequence::{
-    fit_sequence, is_sequence_dataset, SeqArch, SeqFitOptions, SequenceData,
-};
+use instclf_model::sequence::{fit_sequence, is_sequence_dataset, SeqFitOptions, SequenceData};
 use instclf_model::{Callback, Control, EpochRecord};
 
 struct Lines {
@@ -59,13 +57,12 @@ fn metrics_line(what: &str, e: &Evaluation) -> String {
 
 /// Trains a sequence model (`--arch dense|rnn|gru`, or `mlp` on a clip dataset, which is refused).
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if args.arch == "mlp" {
+    let Some(arch) = args.arch.sequence() else {
         anyhow::bail!(
             "{}: is a clip (sequence) dataset; the frame MLP takes frame rows: use --arch dense (Flatten-Dense), rnn or gru",
             args.data[0].display()
         );
-    }
-    let arch: SeqArch = args.arch.parse()?;
+    };
     if args.device.starts_with("cuda") {
         anyhow::bail!("--arch {arch} trains on the CPU only (--device cpu or auto)");
     }
@@ -83,7 +80,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let opts = SeqFitOptions {
         arch,
         units: args.units,
-        all_states: args.states == "all",
+        all_states: args.states == StatesArg::All,
         head: args.head.clone(),
         dropout: args.dropout,
         epochs,

@@ -119,6 +119,15 @@ fn bad_input_exits_2_with_a_clear_error() {
         &["train", "--data", d, "-o", m, "--lr", "0", "--quiet"],
         "learning rate",
     );
+    // Closed sets are checked as the command line is read, listing the choices.
+    check(
+        &["train", "--data", d, "-o", m, "--arch", "lstm"],
+        "[possible values: mlp, dense, rnn, gru]",
+    );
+    check(
+        &["train", "--data", d, "-o", m, "--activation", "tanh"],
+        "[possible values: sigmoid, relu]",
+    );
     check(
         &[
             "train", "--data", d, "-o", m, "--device", "cuda:0", "--quiet",

@@ -13,6 +13,7 @@ use clap::Parser;
 fn main() {
     quiet_on_closed_stdout();
     let cli = cmd::Cli::parse();
+    util::set_verbosity(cli.quiet, cli.verbose);
     if let Err(err) = cmd::run(cli) {
         if is_broken_pipe(&err) {
             std::process::exit(0);

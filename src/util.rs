@@ -5,6 +5,27 @@ use anyhow::Context;
 use instclf_pipeline::Progress;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicI8, Ordering};
+
+/// -1 with the global `--quiet`, 1 with `--verbose`, else 0 (set once, in `main`).
+static VERBOSITY: AtomicI8 = AtomicI8::new(0);
+
+/// Records the global `-q/--quiet` and `-v/--verbose` flags.
+pub fn set_verbosity(quiet: bool, verbose: bool) {
+    VERBOSITY.store(i8::from(verbose) - i8::from(quiet), Ordering::Relaxed);
+}
+
+/// Whether `-q/--quiet` was given: no progress bars, per-epoch lines or status lines.
+pub fn quiet() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) < 0
+}
+
+/// Prints a status line on stderr when `-v/--verbose` was given.
+pub fn verbose(line: impl std::fmt::Display) {
+    if VERBOSITY.load(Ordering::Relaxed) > 0 {
+        eprintln!("instclf: {line}");
+    }
+}
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so a
 /// failed or interrupted write never leaves a partial output file.
@@ -58,10 +79,10 @@ pub fn output_dir(path: &Path, force: bool, resume: Option<&str>) -> anyhow::Res
     }
 }
 
-/// A progress bar on stderr, hidden when stderr is not a terminal.
+/// A progress bar on stderr, hidden when stderr is not a terminal or with `--quiet`.
 pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
+    if quiet() || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);

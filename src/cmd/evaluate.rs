@@ -55,6 +55,14 @@ fn run_data(args: &Args, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let device = device_from_arg(&args.device)?;
     let model = Model::load(model_dir, &device)?;
     let data = Dataset::load(data_dir)?;
+    crate::util::verbose(format_args!(
+        "evaluating {} ({} features, {} classes) on {}: {} test rows",
+        model_dir.display(),
+        model.n_features(),
+        model.n_classes(),
+        instclf_model::device_name(&device),
+        data.test.rows()
+    ));
     if data.n_features != model.n_features() {
         anyhow::bail!(
             "{}: the model expects {} features per row but the dataset {} has {}",

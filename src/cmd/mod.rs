@@ -24,6 +24,14 @@ pub mod train_seq;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print less: no progress bars, no per-epoch or per-trial lines and no status lines
+    /// (results, warnings and errors stay). Accepted before or after the subcommand.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more on stderr: settings, device, data sizes. Accepted before or after the
+    /// subcommand.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand)]

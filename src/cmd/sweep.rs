@@ -132,9 +132,6 @@ pub struct RunArgs {
     /// Finish the sweep already in --output: run only the trials missing from results.json.
     #[arg(long)]
     pub resume: bool,
-    /// No progress bars and no per-trial lines (the table is still printed).
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -217,6 +214,7 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
         device: device_name(&device),
     };
     config.validate()?;
+    crate::util::verbose(format_args!("sweep: {}", serde_json::to_string(&config)?));
     let mut data = Dataset::load(&data_dir)?;
     if a.shuffle {
         shuffle_rows(&mut data, a.seed);
@@ -230,9 +228,11 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
     let todo = missing(&config, a.shard, &done);
     let monitor = monitor_for(&device);
 
-    let visible = !a.quiet && std::io::stderr().is_terminal();
-    let mut progress = Progress::new(visible, a.quiet, todo.len());
-    if !a.quiet {
+    // -q/--quiet: no progress bars and no per-trial lines (the table is still printed).
+    let quiet = crate::util::quiet();
+    let visible = !quiet && std::io::stderr().is_terminal();
+    let mut progress = Progress::new(visible, quiet, todo.len());
+    if !quiet {
         let skipped = done.len();
         let energy = match monitor.source_names().as_slice() {
             [] => "energy unavailable".to_string(),

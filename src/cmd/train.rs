@@ -86,12 +86,9 @@ pub struct Args {
     /// RAYON_NUM_THREADS, else all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Print one JSON object at the end (epoch lines go to stderr unless --quiet).
+    /// Print one JSON object at the end (epoch lines go to stderr unless -q/--quiet).
     #[arg(long)]
     pub json: bool,
-    /// No progress bar and no per-epoch lines.
-    #[arg(long)]
-    pub quiet: bool,
     /// Continue an interrupted run from the checkpoint in the output folder (weights, history,
     /// epochs done and the Adam moments) up to --epochs in all; give the same options as the
     /// interrupted run.
@@ -274,8 +271,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.validate()?;
     let device = device_from_arg(&args.device)?;
     let data = Dataset::load_many(&args.data)?;
+    crate::util::verbose(format_args!(
+        "training an MLP (hidden {:?}, {}) on {}: {} train and {} test rows of {} features, {} classes; {epochs} epochs of batch {}",
+        args.hidden,
+        instclf_model::Activation::from(args.activation),
+        device_name(&device),
+        data.train.rows(),
+        data.test.rows(),
+        data.n_features,
+        data.n_classes(),
+        args.batch_size
+    ));
 
-    let show_bar = !args.quiet && std::io::stdout().is_terminal();
+    let show_bar = !crate::util::quiet() && std::io::stdout().is_terminal();
     let bar = show_bar.then(|| {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stdout());
         if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}") {
@@ -287,7 +295,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar,
         max_epochs: epochs,
         to_stderr: args.json,
-        quiet: args.quiet,
+        quiet: crate::util::quiet(),
     };
     let mut target = args
         .target_accuracy
@@ -350,7 +358,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "history": result.history,
         });
         println!("{}", serde_json::to_string(&out)?);
-    } else if !args.quiet {
+    } else if !crate::util::quiet() {
         if let Some(e) = &eval {
             println!(
                 "{} epochs in {:.2}s ({:.3}s/epoch) on {}; test loss {:.4}, test accuracy {:.4}; model written to {}",

@@ -76,6 +76,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         std::env::set_var("RAYON_NUM_THREADS", t.to_string());
     }
     let data = SequenceData::load(&args.data[0])?;
+    crate::util::verbose(format_args!(
+        "training {arch} ({} units) on the CPU: {} train and {} test clips of {} steps x {} inputs, {} classes",
+        args.units,
+        data.data.train.rows(),
+        data.data.test.rows(),
+        data.spec.steps,
+        data.spec.input_dim(),
+        data.data.n_classes()
+    ));
     let epochs = args.epochs.unwrap_or(10);
     let opts = SeqFitOptions {
         arch,
@@ -96,7 +105,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut lines = Lines {
         max_epochs: epochs,
         to_stderr: args.json,
-        quiet: args.quiet,
+        quiet: crate::util::quiet(),
     };
     let mut cbs: Vec<&mut dyn Callback> = vec![&mut lines];
     let r = fit_sequence(&data, &opts, &mut cbs)?;
@@ -129,7 +138,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "history": r.history,
         });
         println!("{}", serde_json::to_string(&out)?);
-    } else if !args.quiet {
+    } else if !crate::util::quiet() {
         println!(
             "{arch} ({params} parameters) on {} steps x {} inputs: {n} epochs in {:.2}s ({:.3}s/epoch); model written to {}",
             data.spec.steps,

@@ -7,6 +7,9 @@ use instclf_audio::decode::{encode_wav16, load};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf convert fixtures/audio/Flute.Vib.pp.E5Gb5.aiff -o flute.wav
+  instclf convert fixtures/freepats/Piano.NoVib.mf.C4D4.aiff -o wav/piano-22k.wav --sr 22050")]
 pub struct Args {
     /// Input audio file (WAV, AIFF/AIFC, FLAC, MP3, Ogg Vorbis).
     pub input: PathBuf,

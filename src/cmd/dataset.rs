@@ -10,6 +10,9 @@ use instclf_pipeline::clips::{ClipInput, ClipSpec};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder -o sources
+  instclf dataset info sources")]
 pub struct Args {
     #[command(subcommand)]
     command: DatasetCommand,
@@ -25,6 +28,12 @@ enum DatasetCommand {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder -o sources
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder \\
+      --augment 2 --cmn -o sources-aug --force
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder \\
+      --clips 1 --input waveform --rate 10000 --bits 4 -o clips")]
 struct BuildArgs {
     /// Folder(s) of recordings (searched recursively); repeat to combine sources.
     #[arg(long, required = true)]
@@ -142,6 +151,9 @@ impl From<ClipInputArg> for ClipInput {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf dataset info sources
+  instclf dataset info --json sources | jq .rows_per_class")]
 struct InfoArgs {
     /// Dataset folder.
     dir: PathBuf,

@@ -15,7 +15,13 @@ use std::path::PathBuf;
     after_help = "With --audio, every note found in a recording is scored against the \
 recording's label (its file name's first dot-separated token, or its folder's name), exactly as \
 `classify` answers it; a recording without notes counts as a wrong file. The expected \
-calibration error takes the note confidences in 15 equal-width bins."
+calibration error takes the note confidences in 15 equal-width bins.
+
+Examples:
+  instclf evaluate --audio fixtures/audio
+  instclf evaluate --model models/sources --data sources
+  instclf evaluate --model models/sources --audio fixtures/audio --audio fixtures/freepats \\
+      --label-from folder --json"
 )]
 pub struct Args {
     /// Model folder written by `instclf train`. With --data: exactly one. With --audio: give it

@@ -3,10 +3,12 @@
 use clap::{Parser, Subcommand};
 
 pub mod classify;
+pub mod completions;
 pub mod convert;
 pub mod dataset;
 pub mod evaluate;
 pub mod features;
+pub mod man;
 pub mod plot;
 pub mod predict;
 pub mod segment;
@@ -19,7 +21,13 @@ pub mod train_seq;
 #[command(
     name = "instclf",
     version,
-    about = "Listens to a recording and says which instrument is playing"
+    about = "Listens to a recording and says which instrument is playing",
+    after_help = "Examples:
+  instclf classify fixtures/audio/Violin.Vib.mf.G4A4.aiff
+  instclf segment --json fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder -o sources
+  instclf train --data sources -o models/sources
+  instclf help train"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -58,6 +66,10 @@ pub enum Command {
     Sweep(sweep::Args),
     /// Predict classes and probabilities of new clips or dataset rows with a trained model.
     Predict(predict::Args),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completions(completions::Args),
+    /// Print the manual page (roff) of instclf or of one of its commands.
+    Man(man::Args),
 }
 
 /// Where a recording's class name comes from: the command-line face of
@@ -113,5 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot(a) => plot::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     }
 }

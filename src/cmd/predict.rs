@@ -14,6 +14,10 @@ use instclf_pipeline::{inputs, PipelineError};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf predict --model models/sources --data sources
+  instclf predict --model models/gru --data fixtures/audio/Flute.Vib.pp.E5Gb5.aiff
+  instclf predict --model models/gru --data clips --json")]
 pub struct Args {
     /// Model folder written by `instclf train`.
     #[arg(long)]

@@ -11,6 +11,10 @@ use instclf_plot::ImageFormat;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf spectrogram fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff -o sax.png
+  instclf spectrogram fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff --fmax 8000 --title 'Soprano sax' -o sax.svg
+  instclf spectrogram fixtures/audio/Trombone.NoVib.pp.F3G3.aiff --sr 8000 -o trombone.png")]
 pub struct Args {
     /// Audio file to draw (WAV, AIFF, FLAC, MP3, Ogg Vorbis).
     pub input: PathBuf,

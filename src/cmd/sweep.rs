@@ -22,6 +22,12 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(after_help = "Examples:
+  instclf sweep --data sources --lr 0.1,0.01,0.001 --epochs 3 --shuffle -o sweeps/lr
+  instclf sweep --data sources --batch-size 32,128 --target-accuracy 0.9 --shuffle \\
+      --shard 1/2 -o sweeps/bs-1
+  instclf sweep merge sweeps/bs-1 sweeps/bs-2 -o sweeps/bs
+  instclf plot sweep sweeps/bs -o bars.png")]
 pub struct Args {
     #[command(subcommand)]
     pub sub: Option<Sub>,
@@ -36,6 +42,8 @@ pub enum Sub {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf sweep merge sweeps/bs-1 sweeps/bs-2 -o sweeps/bs")]
 pub struct MergeArgs {
     /// Sweep folders (each with sweep.json and results.json).
     #[arg(required = true)]

@@ -14,6 +14,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder -o sources
+  instclf train --data sources -o models/sources --epochs 20
+  instclf train --data sources -o models/sources --epochs 40 --resume
+  instclf train --data sources -o models/relu --hidden 256,128 --activation relu --json > relu.json
+  instclf train --data clips -o models/gru --arch gru --units 8 --states last --lr 0.01")]
 pub struct Args {
     /// Dataset folder (uiowa_{train,test}_{data,labels}.npy, optional classes.json, recipe.json).
     /// Give it several times to train on the rows of several frame datasets built with the same

@@ -6,6 +6,7 @@
 
 mod cmd;
 mod default_model;
+mod interrupt;
 mod util;
 
 use clap::Parser;

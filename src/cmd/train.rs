@@ -258,6 +258,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, Some(_)) => args.max_epochs,
         (None, None) => 10,
     };
+    crate::interrupt::install(args.output.clone(), epochs, true, args.resume)?;
     let opts = FitOptions {
         epochs,
         batch_size: args.batch_size,
@@ -306,7 +307,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut target = args
         .target_accuracy
         .map(|t| TargetAccuracy::new(t, args.patience));
-    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut reporter];
+    let mut checkpoints = crate::interrupt::Checkpoints::default();
+    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut reporter, &mut checkpoints];
     if let Some(t) = target.as_mut() {
         callbacks.push(t);
     }
@@ -315,6 +317,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         fit(&data, &opts, &mut callbacks, &device)?
     };
+    // The last checkpoint holds every epoch but a diverged one.
+    checkpoints.finished(result.history.len() - usize::from(result.diverged));
     let saved = if result.diverged {
         eprintln!(
             "instclf: warning: training diverged at epoch {} (loss is not finite); {}",

@@ -86,6 +86,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         data.data.n_classes()
     ));
     let epochs = args.epochs.unwrap_or(10);
+    crate::interrupt::install(args.output.clone(), epochs, false, false)?;
     let opts = SeqFitOptions {
         arch,
         units: args.units,
@@ -107,15 +108,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         to_stderr: args.json,
         quiet: crate::util::quiet(),
     };
-    let mut cbs: Vec<&mut dyn Callback> = vec![&mut lines];
+    let mut checkpoints = crate::interrupt::Checkpoints::default();
+    let mut cbs: Vec<&mut dyn Callback> = vec![&mut lines, &mut checkpoints];
     let r = fit_sequence(&data, &opts, &mut cbs)?;
+    // Release the hold on SIGINT taken at the last epoch's end before saving again below.
+    checkpoints.finished(r.history.len() - usize::from(r.diverged));
     if r.diverged {
         eprintln!(
             "instclf: warning: training diverged at epoch {} (loss is not finite)",
             r.history.len()
         );
     } else {
-        r.model.save(&args.output)?;
+        crate::interrupt::while_writing(|| r.model.save(&args.output))?;
     }
     let n = r.history.len();
     let mean_epoch = r.train_time_s / n.max(1) as f64;

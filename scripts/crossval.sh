@@ -11,19 +11,25 @@
 # Every step's output is written atomically and kept, so a rerun resumes where it stopped.
 #
 #   scripts/crossval.sh -o OUT [--bin PATH] [--build "ARGS"] [--train "ARGS"]
-#       [--activations "sigmoid relu"] [--seeds N] NAME=DIR[,DIR...] NAME=DIR ...
+#       [--activations "sigmoid relu"] [--seeds N]
+#       [--note-build "ARGS" --note-train "ARGS" --note-activations "sigmoid relu" --note-seeds N]
+#       NAME=DIR[,DIR...] NAME=DIR ...
 #
 # --build: `dataset build` options and --train: `train` options (defaults: the bundled recipe,
 # scripts/bundled-recipe.sh); one network per activation and seed (default: one sigmoid network,
-# seed 0); --bin: an instclf binary (default: target/release/instclf, built if missing). Example (after scripts/render-all.sh):
+# seed 0; --activations "" for none); --bin: an instclf binary (default: target/release/instclf,
+# built if missing). --note-activations adds note-level members to every fold's ensemble: one
+# network per activation and seed (--note-seeds, default --seeds) on datasets built with
+# --note-build (which should hold --note-stats), trained with --note-train (defaults: the bundled
+# note recipe). Example (after scripts/render-all.sh):
 #   scripts/crossval.sh -o data/crossval fluidr3=data/render/fluidr3,data/render/fluidr3rel \
 #     musescore=data/render/musescore csound=data/render/csound freepats=data/render/freepats
 set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "crossval.sh: error: $*" >&2; exit 2; }
-OUT= BIN= SEEDS=1 ACTS=sigmoid
+OUT= BIN= SEEDS=1 ACTS=sigmoid NOTE_ACTS= NOTE_SEEDS=
 . scripts/bundled-recipe.sh
-BUILD=$BUNDLED_BUILD TRAIN=$BUNDLED_TRAIN
+BUILD=$BUNDLED_BUILD TRAIN=$BUNDLED_TRAIN NOTE_BUILD=$BUNDLED_NOTE_BUILD NOTE_TRAIN=$BUNDLED_NOTE_TRAIN
 names=() dirs=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -31,9 +37,13 @@ while [ $# -gt 0 ]; do
     --bin) BIN=${2:?}; shift 2 ;;
     --build) BUILD=${2?}; shift 2 ;;
     --train) TRAIN=${2?}; shift 2 ;;
-    --activations) ACTS=${2:?}; shift 2 ;;
+    --activations) ACTS=${2?}; shift 2 ;;
+    --note-build) NOTE_BUILD=${2?}; shift 2 ;;
+    --note-train) NOTE_TRAIN=${2?}; shift 2 ;;
+    --note-activations) NOTE_ACTS=${2?}; shift 2 ;;
+    --note-seeds) NOTE_SEEDS=${2:?}; shift 2 ;;
     --seeds) SEEDS=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *=*)
       name=${1%%=*} list=${1#*=}
@@ -49,6 +59,9 @@ done
 [ -n "$OUT" ] || die "-o OUT is required"
 [ ${#names[@]} -ge 2 ] || die "give at least two sources (NAME=DIR), got ${#names[@]}"
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || die "--seeds must be a whole number >= 1, got '$SEEDS'"
+NOTE_SEEDS=${NOTE_SEEDS:-$SEEDS}
+[[ $NOTE_SEEDS =~ ^[1-9][0-9]*$ ]] || die "--note-seeds must be a whole number >= 1, got '$NOTE_SEEDS'"
+[ -n "$ACTS$NOTE_ACTS" ] || die "no networks: --activations and --note-activations are both empty"
 if [ -z "$BIN" ]; then
   BIN=target/release/instclf
   [ -x "$BIN" ] || cargo build --release -q
@@ -97,6 +110,17 @@ for i in "${!names[@]}"; do
   # shellcheck disable=SC2086
   "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 $BUILD > "$OUT/datasets/$n.txt"
 done
+if [ -n "$NOTE_ACTS" ]; then
+  for i in "${!names[@]}"; do
+    n=${names[$i]} ds=$OUT/datasets/${names[$i]}.notes
+    [ -d "$ds" ] && continue
+    IFS=, read -ra d <<<"${dirs[$i]}"
+    args=(); for x in "${d[@]}"; do args+=(--audio "$x"); done
+    echo "== note dataset $n ($((SECONDS - t0)) s)" >&2
+    # shellcheck disable=SC2086
+    "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 $NOTE_BUILD > "$OUT/datasets/$n.notes.txt"
+  done
+fi
 for i in "${!names[@]}"; do
   held=${names[$i]} fold=$OUT/folds/${names[$i]}
   mkdir -p "$fold"
@@ -113,6 +137,18 @@ for i in "${!names[@]}"; do
         --json --quiet $TRAIN
     done
   done
+  notes=(); for n in "${names[@]}"; do [ "$n" != "$held" ] && notes+=(--data "$OUT/datasets/$n.notes"); done
+  for act in $NOTE_ACTS; do
+    for seed in $(seq 0 $((NOTE_SEEDS - 1))); do
+      m=$fold/note-$act-$seed
+      models+=(--model "$m")
+      [ -f "$m.json" ] && continue
+      echo "== fold $held: train note-level $act seed $seed ($((SECONDS - t0)) s)" >&2
+      # shellcheck disable=SC2086
+      atomic "$m.json" "$BIN" train "${notes[@]}" -o "$m" --force --activation "$act" --seed "$seed" \
+        --json --quiet $NOTE_TRAIN
+    done
+  done
   if [ ! -f "$fold/eval.json" ]; then
     echo "== fold $held: evaluate ($((SECONDS - t0)) s)" >&2
     atomic "$fold/eval.json" "$BIN" evaluate --audio "${dirs[$i]%%,*}" --label-from name \
@@ -126,9 +162,10 @@ done
 # The temperature that calibrates these folds, and each fold scored with the T of the others.
 cal=(); for n in "${names[@]}"; do cal+=("$OUT/folds/$n/classify.json"); done
 atomic "$OUT/calibration.json" python3 scripts/fit-temperature.py "${cal[@]}" --cross
-python3 - "$OUT" "$BUILD" "$TRAIN" "$ACTS" "$SEEDS" "${names[@]}" <<'PY'
+python3 - "$OUT" "$BUILD" "$TRAIN" "$ACTS" "$SEEDS" "$NOTE_BUILD" "$NOTE_TRAIN" "$NOTE_ACTS" "$NOTE_SEEDS" "${names[@]}" <<'PY'
 import json, os, sys
-out, build, train, acts, seeds, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+out, build, train, acts, seeds, note_build, note_train, note_acts, note_seeds = sys.argv[1:10]
+names = sys.argv[10:]
 cal = json.load(open(os.path.join(out, "calibration.json")))
 cross = {os.path.basename(os.path.dirname(c["input"])): c for c in cal["cross"]}
 rows = []
@@ -145,6 +182,9 @@ mean = lambda k: sum(r[k] for r in rows) / len(rows)
 # ece_calibrated: with the temperature fitted on the other sources' notes alone
 worst = min(rows, key=lambda r: r["note_accuracy"])
 summary = {"build": build, "train": train, "activations": acts.split(), "seeds": int(seeds),
+           "note_build": note_build if note_acts.split() else None,
+           "note_train": note_train if note_acts.split() else None,
+           "note_activations": note_acts.split(), "note_seeds": int(note_seeds),
            "folds": rows, "mean_note_accuracy": mean("note_accuracy"),
            "mean_file_accuracy": mean("file_accuracy"), "mean_ece": mean("ece"),
            "mean_ece_calibrated": mean("ece_calibrated"), "temperature": cal["temperature"],

@@ -6,7 +6,9 @@
 #   2. builds one dataset from all of them with `instclf dataset build $BUILD` (test split: 20% of
 #      the recordings, the same run in every source on the same side);
 #   3. trains one network per activation in $ACTIVATIONS and seed 0..$SEEDS-1 (`instclf train
-#      $TRAIN`) and copies each into src/default_model/m1, m2, ... (build.rs embeds them all);
+#      $TRAIN`), then, on a second dataset of whole notes (`dataset build $NOTE_BUILD`, the same
+#      split), one note-level network per activation in $NOTE_ACTIVATIONS and seed (`train
+#      $NOTE_TRAIN`), and copies each into src/default_model/m1, m2, ... (build.rs embeds them all);
 #      With CALIBRATION (classify --json outputs of the leave-one-source-out folds on their held-out
 #      sources, as scripts/crossval.sh writes them), the networks get the temperature fitted on
 #      them (scripts/fit-temperature.py) before they are copied;
@@ -15,7 +17,8 @@
 #      leave-one-source-out table of scripts/crossval.sh when $CROSSVAL/crossval.md exists.
 # The recipe was chosen by leave-one-source-out (scripts/crossval.sh; README). Experiments that
 # change it overwrite src/default_model/ too (`git checkout src/default_model` restores it).
-# Env: SOURCES, BUILD, TRAIN, ACTIVATIONS, SEEDS, WORK (data/default-model), CROSSVAL
+# Env: SOURCES, BUILD, TRAIN, ACTIVATIONS, NOTE_BUILD, NOTE_TRAIN, NOTE_ACTIVATIONS, SEEDS, NOTE_SEEDS,
+# WORK (data/default-model), CROSSVAL
 # (data/crossval), CALIBRATION, BIN (an instclf binary; default: a release build).
 # Needs: apt-get install fluidsynth timidity sox fluid-soundfont-gm musescore-general-soundfont
 #        csound-soundfont freepats
@@ -25,8 +28,12 @@ SOURCES=${SOURCES:-fluidr3 musescore csound freepats}
 . scripts/bundled-recipe.sh
 BUILD=${BUILD:-$BUNDLED_BUILD}
 TRAIN=${TRAIN:-$BUNDLED_TRAIN}
-ACTIVATIONS=${ACTIVATIONS:-sigmoid relu}
+ACTIVATIONS=${ACTIVATIONS-$BUNDLED_ACTIVATIONS}
+NOTE_BUILD=${NOTE_BUILD:-$BUNDLED_NOTE_BUILD}
+NOTE_TRAIN=${NOTE_TRAIN:-$BUNDLED_NOTE_TRAIN}
+NOTE_ACTIVATIONS=${NOTE_ACTIVATIONS-$BUNDLED_NOTE_ACTIVATIONS}
 SEEDS=${SEEDS:-1}
+NOTE_SEEDS=${NOTE_SEEDS:-$BUNDLED_NOTE_SEEDS}
 WORK=${WORK:-data/default-model}
 CROSSVAL=${CROSSVAL:-data/crossval}
 CALIBRATION=${CALIBRATION:-$(ls "$CROSSVAL"/folds/*/classify.json 2>/dev/null | tr '\n' ' ')}
@@ -50,6 +57,26 @@ for act in $ACTIVATIONS; do
     # shellcheck disable=SC2086
     $BIN train --data "$WORK/dataset" -o "$WORK/m$n" --activation "$act" --seed "$seed" \
       --quiet --json $TRAIN > "$WORK/train-m$n.json"
+    models+=(--model "$WORK/m$n")
+  done
+done
+if [ -n "$NOTE_ACTIVATIONS" ]; then
+  t0=$SECONDS
+  # shellcheck disable=SC2086
+  $BIN dataset build "${audio[@]}" -o "$WORK/notes-dataset" --seed 0 $NOTE_BUILD 2>> "$WORK/build.log" \
+    | tee -a "$WORK/build.txt"
+  echo "note dataset build: $((SECONDS - t0)) s" | tee -a "$WORK/build.txt"
+  # The same recordings on the same side of the split as the frame dataset (split by file name).
+  cmp -s <(awk -F, '$1 == "test" {print $2}' "$WORK/dataset/notes.csv" | sort -u) \
+    <(awk -F, '$1 == "test" {print $2}' "$WORK/notes-dataset/notes.csv" | sort -u) \
+    || { echo "train-default-model.sh: the two datasets split the recordings differently" >&2; exit 1; }
+fi
+for act in $NOTE_ACTIVATIONS; do
+  for seed in $(seq 0 $((NOTE_SEEDS - 1))); do
+    n=$((n + 1))
+    # shellcheck disable=SC2086
+    $BIN train --data "$WORK/notes-dataset" -o "$WORK/m$n" --activation "$act" --seed "$seed" \
+      --quiet --json $NOTE_TRAIN > "$WORK/train-m$n.json"
     models+=(--model "$WORK/m$n")
   done
 done
@@ -83,21 +110,27 @@ PY
   evals+=("$s")
 done
 $BIN evaluate --audio fixtures/audio --label-from name "${models[@]}" --json > "$WORK/eval-fixtures.json"
-python3 - "$WORK" "$n" "$SOURCES" "$BUILD" "$TRAIN" "$CROSSVAL" "${evals[@]}" <<'PY'
+python3 - "$WORK" "$n" "$SOURCES" "$BUILD" "$TRAIN" "$CROSSVAL" "$NOTE_BUILD" "$NOTE_TRAIN" "${evals[@]}" <<'PY'
 import json, os, sys
-work, n, sources, build, train, crossval, *evals = sys.argv[1:]
+work, n, sources, build, train, crossval, note_build, note_train, *evals = sys.argv[1:]
 n = int(n)
 trains = [json.load(open(f"{work}/train-m{i}.json")) for i in range(1, n + 1)]
 metas = [json.load(open(f"{work}/m{i}/model.json")) for i in range(1, n + 1)]
-arch = metas[0]["architecture"]
-recipe = ", ".join(f"{k}={v}" for k, v in sorted(metas[0]["recipe"].items()))
+kind = lambda m: "note-level" if m["recipe"].get("pool") else "frame"
+recipes = {}
+for m in metas:
+    recipes.setdefault(kind(m), ", ".join(f"{k}={v}" for k, v in sorted(m["recipe"].items())))
+recipe = "; ".join(f"{k}: {v}" for k, v in recipes.items())
+shapes = "; ".join(sorted({f"{kind(m)} {m['architecture']['n_features']} -> "
+                           f"{' -> '.join(map(str, m['architecture']['hidden']))} -> {m['architecture']['n_classes']}"
+                           for m in metas}))
 data = open(f"{work}/build.txt").read().strip()
 rows = []
 for s in evals + ["fixtures"]:
     e = json.load(open(f"{work}/eval-{s}.json"))
     rows.append(f"| {s} | {e['files']} | {e['file_accuracy']:.4f} | {e['notes']} | {e['note_accuracy']:.4f} | {e['ece']:.3f} |")
 nets = "\n".join(
-    f"| m{i} | {m['architecture']['activation']} | {m['training']['seed']} | {t['epochs']} | "
+    f"| m{i} | {kind(m)} | {m['architecture']['activation']} | {m['training']['seed']} | {t['epochs']} | "
     f"{t['train_time_s']:.1f} | {t['test_accuracy']:.4f} |"
     for i, (t, m) in enumerate(zip(trains, metas), 1))
 cal = "none (confidences are the plain softmax of note scores)."
@@ -114,12 +147,13 @@ if os.path.exists(f"{crossval}/crossval.md"):
             + open(f"{crossval}/crossval.md").read())
 text = f"""# The bundled default model
 
-Made by `scripts/train-default-model.sh`: SOURCES="{sources}", BUILD="{build}", TRAIN="{train}".
+Made by `scripts/train-default-model.sh`: SOURCES="{sources}", BUILD="{build}", TRAIN="{train}",
+NOTE_BUILD="{note_build}", NOTE_TRAIN="{note_train}".
 
 - Data: {data}
-- Feature recipe: {recipe}.
-- Networks: {n}, each {arch['n_features']} -> {' -> '.join(map(str, arch['hidden']))} -> {arch['n_classes']}
-  (softmax); `classify` averages their log-probabilities. Training took
+- Feature recipes: {recipe}.
+- Networks: {n} ({shapes}; softmax); `classify` averages their log-probabilities per note (a
+  frame network's over the note's frames). Training took
   {sum(t['train_time_s'] for t in trains):.1f} s in all.
 - Calibration: {cal}
 
@@ -129,10 +163,10 @@ Made by `scripts/train-default-model.sh`: SOURCES="{sources}", BUILD="{build}", 
 |---|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
-## Each network (frame accuracy on the dataset's test rows)
+## Each network (accuracy on its dataset's test rows: frames, or notes for note-level ones)
 
-| network | activation | seed | epochs | train s | test frames |
-|---|---|---:|---:|---:|---:|
+| network | kind | activation | seed | epochs | train s | test rows |
+|---|---|---|---:|---:|---:|---:|
 {nets}
 {loso}"""
 open("src/default_model/REPORT.md", "w").write(text)

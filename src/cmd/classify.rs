@@ -7,11 +7,21 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Each note's answer is the class with the highest mean log-probability over \
-the note's frames (and over the models, when --model is given more than once: an ensemble); the \
-file's answer averages its notes' scores, each note counting the same. Without --model the \
-bundled default model (an ensemble of six networks) is used; it needs no files or network. \
-Several files are classified in parallel and reported in the order given."
+    after_help = "Each note's answer comes from the whole note (a note-level model) or from the \
+mean log-probability over its frames (a frame model), and over the models when --model is given \
+more than once (an ensemble); the file's answer averages its notes' scores, each note counting \
+the same. Confidences are calibrated probabilities. When the instrument changes within a \
+recording, the table lists its segments (runs of notes of one class); JSON always has them. \
+Without --model the bundled default model is used; it needs no files or network. Several files \
+are classified in parallel and reported in the order given.
+
+JSON (--json: one array of files; --jsonl: one file object per line) is described field by \
+field in docs/json.md.
+
+Examples:
+  instclf classify fixtures/audio/Violin.arco.ff.sulG.G3B3.aiff
+  instclf classify --top 3 recordings/
+  instclf classify --jsonl recordings/ | jq -r '[.file, .label] | @tsv'"
 )]
 pub struct Args {
     /// Audio files or folders (searched recursively).
@@ -24,9 +34,12 @@ pub struct Args {
     /// How many of the best classes to show per note and file (at least 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     top: u16,
-    /// Print JSON (an object for one file, an array for several).
-    #[arg(long)]
+    /// Print JSON: one array with an object per file (docs/json.md).
+    #[arg(long, conflicts_with = "jsonl")]
     json: bool,
+    /// Print JSON Lines: one object per file, each on its own line as soon as it is done.
+    #[arg(long)]
+    jsonl: bool,
     /// Device: auto (the first CUDA GPU in a CUDA build when one answers, else the CPU), cpu or
     /// cuda[:N].
     #[arg(long, default_value = "auto")]
@@ -82,10 +95,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             while let Some(r) = pending.remove(&next) {
                 match r {
                     Ok(r) => {
-                        if !args.json {
+                        if args.jsonl {
+                            match serde_json::to_string(&r) {
+                                Ok(line) => bar.suspend(|| println!("{line}")),
+                                Err(e) => bar.suspend(|| eprintln!("instclf: error: {e}")),
+                            }
+                        } else if args.json {
+                            results.push(r);
+                        } else {
                             bar.suspend(|| print_table(&r));
                         }
-                        results.push(r);
                     }
                     Err(e) => {
                         failed += 1;
@@ -99,13 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     bar.finish_and_clear();
     if args.json {
-        let text = match results.first() {
-            Some(one) if args.inputs.len() == 1 && files.len() == 1 && !args.inputs[0].is_dir() => {
-                serde_json::to_string_pretty(one)?
-            }
-            _ => serde_json::to_string_pretty(&results)?,
-        };
-        println!("{text}");
+        println!("{}", serde_json::to_string_pretty(&results)?);
     }
     if failed > 0 {
         anyhow::bail!("{failed} of {} files could not be classified", files.len());
@@ -132,6 +145,20 @@ fn print_table(r: &FileResult) {
             n.confidence,
             runners_up(&n.top, "  (", ")")
         );
+    }
+    if r.segments.len() > 1 {
+        println!("  segments:");
+        for s in &r.segments {
+            println!(
+                "  {:>7.2}s {:>7.2}s  {:<12} {:>6.2}  ({} note{})",
+                s.start,
+                s.end,
+                s.label,
+                s.confidence,
+                s.notes,
+                if s.notes == 1 { "" } else { "s" }
+            );
+        }
     }
     if let (Some(l), Some(c)) = (&r.label, r.confidence) {
         println!("  => {l} ({c:.2}){}", runners_up(&r.top, "; then ", ""));

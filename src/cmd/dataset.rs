@@ -2,6 +2,7 @@
 
 use crate::cmd::LabelFromArg;
 use clap::Subcommand;
+use instclf_audio::pool::NotePool;
 use instclf_audio::recipe::Recipe;
 use instclf_audio::segment::SegmentParams;
 use instclf_model::dataset::Dataset;
@@ -20,9 +21,10 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum DatasetCommand {
-    /// Build a dataset from labelled recordings: every frame inside a detected note becomes a row.
+    /// Build a dataset from labelled recordings: every frame inside a detected note becomes a row
+    /// (with --note-stats, every note).
     /// Train and test are split by recording, stratified by class.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Rows, features, classes and rows per class of a dataset folder.
     Info(InfoArgs),
 }
@@ -99,6 +101,14 @@ struct BuildArgs {
     /// note's YIN pitch) to each frame.
     #[arg(long, default_value_t = 0, value_name = "N")]
     harmonics: usize,
+    /// One example per note instead of one per frame: the note's frame features pooled into
+    /// mean, standard deviation and attack (the first N frames); a model trained on it
+    /// answers once per note. N = 0 leaves the attack block out.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "4", conflicts_with = "clips")]
+    note_stats: Option<usize>,
+    /// With --note-stats: also pool the 10th and 90th percentiles of every feature.
+    #[arg(long, requires = "note_stats")]
+    note_percentiles: bool,
     /// Add N randomly augmented copies of every training recording (gain, noise, spectral
     /// tilt, +-40 cent pitch shift, room reverb; seeded). Test recordings are never augmented.
     #[arg(long, default_value_t = 0)]
@@ -164,7 +174,7 @@ struct InfoArgs {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
-        DatasetCommand::Build(a) => build_cmd(a),
+        DatasetCommand::Build(a) => build_cmd(*a),
         DatasetCommand::Info(a) => info_cmd(a),
     }
 }
@@ -188,6 +198,11 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         pitch: a.pitch,
         context: a.context,
         harmonics: a.harmonics,
+        pool: a.note_stats.map(|attack_frames| NotePool {
+            attack_frames,
+            std: true,
+            percentiles: a.note_percentiles,
+        }),
     };
     let opts = BuildOptions {
         inputs: a.audio,

@@ -100,7 +100,7 @@ fn build_info_train_and_classify_round_trip() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["label"], "Flute");
+    assert_eq!(v[0]["label"], "Flute");
 }
 
 #[test]

@@ -31,9 +31,8 @@ fn implied_by_classify(args: &[&str]) -> Implied {
     let mut argv = vec!["classify", "--json"];
     argv.extend_from_slice(args);
     let v = json(&instclf(&argv));
-    let files = match v {
-        Value::Array(a) => a,
-        one => vec![one],
+    let Value::Array(files) = v else {
+        panic!("classify --json prints an array")
     };
     let mut r = Implied {
         notes: 0,
@@ -285,8 +284,8 @@ fn a_bad_recording_among_good_ones_is_an_error_naming_it() {
 }
 
 /// `scripts/crossval.sh` with the test build: two "sources" (the fixtures twice, under other
-/// names), one fold each, a table whose mean and worst follow from the folds, and a rerun that
-/// resumes (trains nothing again) with the same result.
+/// names), one fold each with a frame and a note-level network, a table whose mean and worst
+/// follow from the folds, and a rerun that resumes (trains nothing again) with the same result.
 #[test]
 fn crossval_script_scores_each_held_out_source_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -308,6 +307,13 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
             .arg(&script)
             .args(["-o", s(&out), "--bin", env!("CARGO_BIN_EXE_instclf")])
             .args(["--build", "--augment 0", "--train", "--epochs 2"])
+            .args([
+                "--note-build",
+                "--augment 0 --note-stats",
+                "--note-train",
+                "--epochs 2",
+            ])
+            .args(["--note-activations", "sigmoid"])
             .arg(format!("one={}", s(&one)))
             .arg(format!("two={}", s(&two)))
             .output()
@@ -320,8 +326,18 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
         "{}",
         stderr(&first)
     );
+    assert!(
+        stderr(&first).contains("== fold two: train note-level sigmoid"),
+        "{}",
+        stderr(&first)
+    );
+    for fold in ["one", "two"] {
+        let m = out.join("folds").join(fold).join("note-sigmoid-0");
+        assert!(m.join("model.json").is_file(), "{}", m.display());
+    }
     let cv: Value =
         serde_json::from_slice(&std::fs::read(out.join("crossval.json")).unwrap()).unwrap();
+    assert_eq!(cv["note_activations"], serde_json::json!(["sigmoid"]));
     let folds = cv["folds"].as_array().unwrap();
     assert_eq!(folds.len(), 2);
     let acc: Vec<f64> = folds

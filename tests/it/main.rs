@@ -10,6 +10,8 @@ mod evaluate;
 mod features;
 mod help;
 mod interrupt;
+mod json_schema;
+mod note_level;
 mod plot;
 mod segment;
 mod sequence;

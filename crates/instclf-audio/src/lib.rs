@@ -1,7 +1,7 @@
 //! instclf-audio: the audio front end of instclf. It owns everything from bytes on disk to
 //! feature matrices: decoding ([`decode`]), resampling ([`resample`]), the STFT ([`stft`]), mel
 //! spectrograms and dB scaling ([`mel`]), MFCCs ([`mfcc`]) and deltas ([`delta`]), the feature
-//! recipe that names all parameters ([`recipe`]), pitch ([`pitch`]), onset detection ([`onset`])
+//! recipe that names all parameters ([`recipe`]), pitch ([`pitch`]), note-level pooling ([`pool`]), onset detection ([`onset`])
 //! and note segmentation ([`segment`]). It depends on no machine-learning crate.
 
 pub mod augment;
@@ -12,6 +12,7 @@ pub mod mel;
 pub mod mfcc;
 pub mod onset;
 pub mod pitch;
+pub mod pool;
 pub mod recipe;
 pub mod resample;
 pub mod segment;

@@ -8,6 +8,7 @@
 use crate::delta::delta;
 use crate::mel::MelParams;
 use crate::mfcc::mfcc_with;
+use crate::pool::NotePool;
 use crate::Matrix;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -68,6 +69,9 @@ pub struct Recipe {
     /// sit at the floor). The shape of the harmonic series (e.g. a clarinet's weak even
     /// partials) does not depend on where the note sits in the mel bands.
     pub harmonics: usize,
+    /// Note-level examples: each note's frame rows pooled into one vector
+    /// ([`crate::pool::NotePool`]); a model trained on them answers once per note.
+    pub pool: Option<NotePool>,
 }
 
 /// Floor (dB below the strongest partial) of the [`Recipe::harmonics`] features.
@@ -95,6 +99,7 @@ impl Default for Recipe {
             pitch: false,
             context: 0,
             harmonics: 0,
+            pool: None,
         }
     }
 }
@@ -110,6 +115,15 @@ impl Recipe {
             + usize::from(self.pitch)
             + 2 * self.context * statics
             + self.harmonics
+    }
+
+    /// Length of one model input: [`Recipe::dim`], or with [`Recipe::pool`] the pooled note
+    /// vector's.
+    pub fn input_dim(&self) -> usize {
+        match &self.pool {
+            Some(p) => p.dim(self.dim()),
+            None => self.dim(),
+        }
     }
 
     /// The mel parameters of this recipe.
@@ -177,6 +191,9 @@ impl Recipe {
                 "harmonics must be at most {MAX_HARMONICS}, got {}",
                 self.harmonics
             ));
+        }
+        if let Some(p) = &self.pool {
+            p.validate()?;
         }
         if self.n_mfcc > self.n_mels {
             return Err(format!(

@@ -38,22 +38,32 @@ pub fn analyse(
 /// [`analyse`] on samples already at `recipe.sr`.
 pub fn analyse_samples(y: &[f32], recipe: &Recipe, seg: &SegmentParams) -> Analysis {
     let notes = segment::segment(y, recipe.sr, seg);
-    let n_frames = instclf_audio::stft::n_frames(y.len(), recipe.n_fft, recipe.hop);
-    let note_frames: Vec<_> = notes
-        .iter()
-        .map(|n| frames_in(n, recipe.sr, recipe.hop, n_frames))
-        .collect();
-    // With CMN, the mean is taken over the frames inside notes, not the silence around them.
-    let mut in_note = vec![false; n_frames];
-    for r in &note_frames {
-        in_note[r.clone()].iter_mut().for_each(|b| *b = true);
-    }
-    let frames = recipe.frames_cmn_over(y, Some(&in_note));
+    let (frames, note_frames) = features_of_notes(y, recipe, &notes);
     Analysis {
         notes,
         frames,
         note_frames,
     }
+}
+
+/// The recipe's feature rows of `y` (at `recipe.sr`) and, per note of `notes`, the rows whose
+/// centres lie inside it. With CMN, the mean is taken over the frames inside notes, not the
+/// silence around them.
+pub fn features_of_notes(
+    y: &[f32],
+    recipe: &Recipe,
+    notes: &[Note],
+) -> (Matrix, Vec<std::ops::Range<usize>>) {
+    let n_frames = instclf_audio::stft::n_frames(y.len(), recipe.n_fft, recipe.hop);
+    let note_frames: Vec<_> = notes
+        .iter()
+        .map(|n| frames_in(n, recipe.sr, recipe.hop, n_frames))
+        .collect();
+    let mut in_note = vec![false; n_frames];
+    for r in &note_frames {
+        in_note[r.clone()].iter_mut().for_each(|b| *b = true);
+    }
+    (recipe.frames_cmn_over(y, Some(&in_note)), note_frames)
 }
 
 #[cfg(test)]

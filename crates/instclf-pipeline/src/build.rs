@@ -2,7 +2,7 @@
 //! layout out. Files are analysed in parallel (see [`crate::analysis`]), split into train and test *by recording*
 //! (stratified by class, seeded; recordings with the same file name in several input folders,
 //! e.g. the same run rendered from two soundfonts, always land in the same split), and every frame
-//! inside a detected note becomes one row. The folder is written under a temporary name and
+//! inside a detected note becomes one row (or, with a pooling recipe, every note one row). The folder is written under a temporary name and
 //! renamed into place, so it is never half-written.
 
 use crate::analysis::{self, Analysis};
@@ -210,7 +210,7 @@ pub fn build(
     bar.finish();
     ok.sort_by(|a, b| (&a.path, a.variant).cmp(&(&b.path, b.variant)));
 
-    let dim = opts.recipe.dim();
+    let dim = opts.recipe.input_dim();
     let (mut train, mut test) = (Split::default(), Split::default());
     let mut csv = String::from("split,file,variant,class,note,start,end,row_start,row_end\n");
     let (mut train_files, mut test_files, mut n_notes) = (0, 0, 0);
@@ -224,10 +224,18 @@ pub fn build(
             (&mut train, "train")
         };
         for (i, (start, end, rows)) in f.notes.iter().enumerate() {
+            if rows.is_empty() && opts.recipe.pool.is_some() {
+                continue; // no frame to pool (classify skips such notes too)
+            }
             let first = split.rows();
-            for r in rows.clone() {
-                split.x.extend_from_slice(f.frames.row(r));
+            if let Some(pool) = &opts.recipe.pool {
+                split.x.extend(pool.pool(&f.frames, rows.clone()));
                 split.y.push(class);
+            } else {
+                for r in rows.clone() {
+                    split.x.extend_from_slice(f.frames.row(r));
+                    split.y.push(class);
+                }
             }
             n_notes += 1;
             let _ = writeln!(

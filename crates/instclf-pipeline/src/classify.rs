@@ -1,18 +1,22 @@
 //! Classification of recordings with a trained model: decode -> resample -> segment notes ->
-//! the model's own feature recipe per frame -> frame probabilities -> per-note and per-file
-//! answers.
+//! the model's own feature recipe per frame -> frame probabilities (or, for a note-level model,
+//! the probabilities of each note's pooled frames) -> per-note and per-file answers.
 //!
 //! How scores combine: a note's score for class c is the mean over its frames of log p(c | frame)
-//! (a geometric mean of frame probabilities, so one confident frame cannot outvote the rest),
+//! (a geometric mean of frame probabilities, so one confident frame cannot outvote the rest;
+//! a note-level model gives log p(c | note) directly),
 //! and with several models (an ensemble) also the mean over the models;
 //! the file's score is the mean of its notes' scores, so every note counts the same whatever
 //! its length. Confidences are those scores passed through a softmax (renormalised geometric
-//! means).
+//! means) at the models' calibrated temperature. The file's segments come from the notes'
+//! calibrated log-probabilities ([`crate::segments`]).
 
 use crate::analysis;
 use crate::error::PipelineError;
+use crate::segments::{segments, Segment, SWITCH_PENALTY};
 use instclf_audio::recipe::Recipe;
 use instclf_audio::segment::SegmentParams;
+use instclf_audio::{decode, segment};
 use instclf_model::model::Model;
 use serde::Serialize;
 use std::path::Path;
@@ -41,23 +45,32 @@ pub struct FileResult {
     pub label: Option<String>,
     pub confidence: Option<f64>,
     pub top: Vec<Ranked>,
+    /// Where each class plays: runs of notes of one class ([`crate::segments`]).
+    pub segments: Vec<Segment>,
     pub notes: Vec<NoteResult>,
 }
 
 /// Models ready to classify audio: one network, or several (an ensemble) that share their
-/// classes and the feature recipe they were trained with.
+/// classes. Members may differ in their feature recipes (frame models beside note-level ones,
+/// say) as long as they analyse audio at one sample rate, where the notes are found.
 pub struct Classifier {
     pub models: Vec<Model>,
-    pub recipe: Recipe,
+    /// The members' distinct feature recipes; every one has the same `sr`.
+    pub recipes: Vec<Recipe>,
+    /// For each model, the index of its recipe in `recipes`.
+    pub recipe_of: Vec<usize>,
     pub segment: SegmentParams,
     /// Confidences are softmax(score / temperature): the models' fitted calibration, 1 without.
     pub temperature: f64,
+    /// Nats of calibrated log-probability a change of class between notes costs in the
+    /// segments ([`crate::segments::SWITCH_PENALTY`] by default).
+    pub switch_penalty: f64,
 }
 
 impl Classifier {
-    /// Checks that every model carries a usable feature recipe of the right size, and that all
-    /// of them share the recipe and the class names. `models` pairs each model with where it
-    /// came from, for the messages.
+    /// Checks that every model carries a usable feature recipe of the right size, that all of
+    /// them name the same classes, and that their recipes share a sample rate. `models` pairs
+    /// each model with where it came from, for the messages.
     pub fn new(models: Vec<(Model, String)>) -> Result<Classifier, PipelineError> {
         let mut checked: Vec<(Model, Recipe, String)> = Vec::with_capacity(models.len());
         for (model, origin) in models {
@@ -72,10 +85,11 @@ impl Classifier {
                     );
                     return Err(PipelineError::Model { origin, msg });
                 }
-                if *first_recipe != recipe {
+                if first_recipe.sr != recipe.sr {
                     let msg = format!(
-                        "its feature recipe differs from that of {first_origin}; an \
-                         ensemble's models must be trained on features made the same way"
+                        "its feature recipe analyses audio at {} Hz and that of {first_origin} \
+                         at {} Hz; an ensemble's models must share a sample rate",
+                        recipe.sr, first_recipe.sr
                     );
                     return Err(PipelineError::Model { origin, msg });
                 }
@@ -83,39 +97,75 @@ impl Classifier {
             checked.push((model, recipe, origin));
         }
         let temperature = ensemble_temperature(&checked)?;
-        let Some(recipe) = checked.first().map(|c| c.1.clone()) else {
+        if checked.is_empty() {
             return Err(PipelineError::Invalid("no model given".to_string()));
-        };
+        }
+        let mut recipes: Vec<Recipe> = Vec::new();
+        let mut recipe_of = Vec::with_capacity(checked.len());
+        for (_, recipe, _) in &checked {
+            let i = match recipes.iter().position(|r| r == recipe) {
+                Some(i) => i,
+                None => {
+                    recipes.push(recipe.clone());
+                    recipes.len() - 1
+                }
+            };
+            recipe_of.push(i);
+        }
         Ok(Classifier {
             models: checked.into_iter().map(|c| c.0).collect(),
-            recipe,
+            recipes,
+            recipe_of,
             segment: SegmentParams::default(),
             temperature,
+            switch_penalty: SWITCH_PENALTY,
         })
     }
 
     /// Classifies one file, keeping the `top` best classes per note and file.
     pub fn classify(&self, path: &Path, top: usize) -> Result<FileResult, PipelineError> {
-        let a = analysis::analyse(path, &self.recipe, &self.segment)?;
+        let sr = self.recipes[0].sr;
+        let y = decode::load(path, Some(sr))?.samples;
+        let found = segment::segment(&y, sr, &self.segment);
+        let features: Vec<_> = self
+            .recipes
+            .iter()
+            .map(|r| analysis::features_of_notes(&y, r, &found))
+            .collect();
         let classes = &self.models[0].classes;
         let k = classes.len();
-        let mut note_scores: Vec<Vec<f64>> = Vec::with_capacity(a.notes.len());
-        let mut notes = Vec::with_capacity(a.notes.len());
-        for (note, rows) in a.notes.iter().zip(&a.note_frames) {
-            if rows.is_empty() {
+        let mut note_scores: Vec<Vec<f64>> = Vec::with_capacity(found.len());
+        let mut notes = Vec::with_capacity(found.len());
+        for (i, note) in found.iter().enumerate() {
+            // A note without frames (shorter than a hop) is not scored.
+            if features.iter().any(|(_, rows)| rows[i].is_empty()) {
                 continue;
             }
-            let x = &a.frames.data[rows.start * a.frames.cols..rows.end * a.frames.cols];
+            // A frame model's score is its mean log-probability over the note's frames, a
+            // note-level model's that of the pooled note; the ensemble's, the mean of its models'.
             let mut score = vec![0f64; k];
-            for model in &self.models {
+            for (model, &r) in self.models.iter().zip(&self.recipe_of) {
+                let (frames, note_frames) = &features[r];
+                let rows = note_frames[i].clone();
+                let pooled;
+                let (x, n_rows) = match &self.recipes[r].pool {
+                    Some(pool) => {
+                        pooled = pool.pool(frames, rows);
+                        (&pooled[..], 1)
+                    }
+                    None => (
+                        &frames.data[rows.start * frames.cols..rows.end * frames.cols],
+                        rows.len(),
+                    ),
+                };
                 let p = model.predict_proba(x)?;
                 for row in p.chunks(k) {
                     for (s, &v) in score.iter_mut().zip(row) {
-                        *s += (v as f64).max(1e-30).ln();
+                        *s += (v as f64).max(1e-30).ln() / n_rows as f64;
                     }
                 }
             }
-            let n = (rows.len() * self.models.len()) as f64;
+            let n = self.models.len() as f64;
             score.iter_mut().for_each(|s| *s /= n);
             let ranked = rank(&score, classes, top, self.temperature);
             notes.push(NoteResult {
@@ -134,6 +184,7 @@ impl Classifier {
                 label: None,
                 confidence: None,
                 top: Vec::new(),
+                segments: Vec::new(),
                 notes,
             });
         }
@@ -144,11 +195,17 @@ impl Classifier {
             }
         }
         let ranked = rank(&score, classes, top, self.temperature);
+        let times: Vec<(f64, f64)> = notes.iter().map(|n| (n.start, n.end)).collect();
+        let log_p: Vec<Vec<f64>> = note_scores
+            .iter()
+            .map(|s| log_softmax(s, self.temperature))
+            .collect();
         Ok(FileResult {
             file,
             label: Some(ranked[0].label.clone()),
             confidence: Some(ranked[0].p),
             top: ranked,
+            segments: segments(&times, &log_p, classes, self.switch_penalty),
             notes,
         })
     }
@@ -174,11 +231,11 @@ fn model_recipe(model: &Model, origin: &str) -> Result<Recipe, PipelineError> {
     recipe
         .validate()
         .map_err(|e| fail(format!("the model's feature recipe is invalid: {e}")))?;
-    if recipe.dim() != model.n_features() {
+    if recipe.input_dim() != model.n_features() {
         return Err(fail(format!(
             "the model takes {} features but its recipe makes {}",
             model.n_features(),
-            recipe.dim()
+            recipe.input_dim()
         )));
     }
     Ok(recipe)
@@ -206,6 +263,16 @@ fn ensemble_temperature(models: &[(Model, Recipe, String)]) -> Result<f64, Pipel
         }
     }
     Ok(t(first).unwrap_or(1.0))
+}
+
+/// Log-softmax of `score / temperature`, in class order.
+fn log_softmax(score: &[f64], temperature: f64) -> Vec<f64> {
+    let max = score.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = score.iter().map(|s| ((s - max) / temperature).exp()).sum();
+    score
+        .iter()
+        .map(|s| (s - max) / temperature - z.ln())
+        .collect()
 }
 
 /// Softmax of `score / temperature`, best `top` classes first (at least one).

@@ -334,6 +334,7 @@ mod tests {
             label: label.map(str::to_string),
             confidence: label.map(|_| 0.9),
             top: Vec::new(),
+            segments: Vec::new(),
             notes,
         }
     }

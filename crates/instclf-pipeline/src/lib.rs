@@ -2,7 +2,8 @@
 //! features, segmentation) and model side (instclf-model: networks, datasets, metrics). It owns
 //! finding labelled recordings ([`inputs`]), turning one recording into notes and feature rows
 //! ([`analysis`]), fixed-length clips for sequence models ([`clips`]), building datasets
-//! ([`build`]), classifying recordings with a model or an ensemble ([`classify`]) and scoring
+//! ([`build`]), classifying recordings with a model or an ensemble ([`classify`]), the segments
+//! of a recording where the instrument changes ([`segments`]) and scoring
 //! a classifier on labelled recordings ([`evaluate`]). It prints nothing and parses no command
 //! line: the `instclf` binary does that.
 
@@ -15,6 +16,7 @@ pub mod clips;
 pub mod evaluate;
 pub mod inputs;
 pub mod progress;
+pub mod segments;
 
 pub use analysis::{analyse, analyse_samples, Analysis};
 pub use classify::{Classifier, FileResult, NoteResult, Ranked};
@@ -22,3 +24,4 @@ pub use clips::{ClipInput, ClipSpec};
 pub use error::PipelineError;
 pub use inputs::{audio_files, expand_inputs, label_of, LabelFrom, AUDIO_EXTENSIONS};
 pub use progress::{NoProgress, Progress};
+pub use segments::Segment;

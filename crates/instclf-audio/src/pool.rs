@@ -1,0 +1,160 @@
+//! Note-level features: one vector per note, pooled from the feature rows of the frames inside
+//! it (the recipe's frames: MFCCs, deltas, partial levels, ...). A frame holds one instant; how a
+//! note unfolds (its attack, its decay, vibrato, how the spectrum moves) is in the spread of its
+//! frames and in its first frames, which the pooled vector keeps: per feature column, the mean
+//! over the note, the standard deviation, the mean of the attack frames, and optionally the
+//! 10th and 90th percentiles. Nothing outside the note enters it, so a note's vector does not
+//! depend on the other notes of its recording.
+
+use crate::Matrix;
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+/// How a note's frames are pooled into one vector. See the module documentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotePool {
+    /// Frames from the note's start averaged as its attack (0: no attack block).
+    pub attack_frames: usize,
+    /// Add each column's standard deviation over the note.
+    pub std: bool,
+    /// Add each column's 10th and 90th percentiles over the note.
+    pub percentiles: bool,
+}
+
+impl Default for NotePool {
+    fn default() -> Self {
+        NotePool {
+            attack_frames: 4,
+            std: true,
+            percentiles: false,
+        }
+    }
+}
+
+/// Largest [`NotePool::attack_frames`] a recipe may ask for.
+pub const MAX_ATTACK_FRAMES: usize = 256;
+
+impl NotePool {
+    /// How many blocks of `frame_dim` values the pooled vector holds.
+    fn blocks(&self) -> usize {
+        1 + usize::from(self.std)
+            + usize::from(self.attack_frames > 0)
+            + 2 * usize::from(self.percentiles)
+    }
+
+    /// Length of the pooled vector of frames with `frame_dim` features.
+    pub fn dim(&self, frame_dim: usize) -> usize {
+        self.blocks() * frame_dim
+    }
+
+    /// The pooled vector of the frame rows `rows` of `frames` (`frames x dim`, one row per
+    /// frame): blocks `[mean; std; attack mean; p10; p90]`, those that are switched on, in that
+    /// order. An empty range gives zeros.
+    pub fn pool(&self, frames: &Matrix, rows: Range<usize>) -> Vec<f32> {
+        let d = frames.cols;
+        let mut out = vec![0f32; self.dim(d)];
+        let rows = rows.start.min(frames.rows)..rows.end.min(frames.rows);
+        let n = rows.len();
+        if n == 0 {
+            return out;
+        }
+        let mut column = vec![0f32; n];
+        for c in 0..d {
+            for (v, r) in column.iter_mut().zip(rows.clone()) {
+                *v = frames.get(r, c);
+            }
+            let mean = column.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+            out[c] = mean as f32;
+            let mut block = 1;
+            if self.std {
+                let var = column
+                    .iter()
+                    .map(|&v| (f64::from(v) - mean).powi(2))
+                    .sum::<f64>()
+                    / n as f64;
+                out[block * d + c] = var.sqrt() as f32;
+                block += 1;
+            }
+            if self.attack_frames > 0 {
+                let a = self.attack_frames.min(n);
+                let attack = column[..a].iter().map(|&v| f64::from(v)).sum::<f64>() / a as f64;
+                out[block * d + c] = attack as f32;
+                block += 1;
+            }
+            if self.percentiles {
+                column.sort_by(f32::total_cmp);
+                out[block * d + c] = percentile(&column, 0.1);
+                out[(block + 1) * d + c] = percentile(&column, 0.9);
+            }
+        }
+        out
+    }
+
+    /// Checks the parameters; the message names the bad field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.attack_frames > MAX_ATTACK_FRAMES {
+            return Err(format!(
+                "pool.attack_frames must be at most {MAX_ATTACK_FRAMES}, got {}",
+                self.attack_frames
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The `q` quantile of `sorted` (ascending, not empty), linearly interpolated as numpy does.
+fn percentile(sorted: &[f32], q: f64) -> f32 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let w = pos - lo as f64;
+    (f64::from(sorted[lo]) * (1.0 - w) + f64::from(sorted[hi]) * w) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames() -> Matrix {
+        // 5 frames x 2 columns: column 0 = 0..5, column 1 = 10, 10, 10, 10, 20.
+        Matrix::from_vec(
+            5,
+            2,
+            vec![0.0, 10.0, 1.0, 10.0, 2.0, 10.0, 3.0, 10.0, 4.0, 20.0],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn pooled_blocks_are_mean_std_attack_and_percentiles() {
+        let p = NotePool {
+            attack_frames: 2,
+            std: true,
+            percentiles: true,
+        };
+        assert_eq!(p.dim(2), 10);
+        let v = p.pool(&frames(), 0..5);
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-5;
+        // mean
+        assert!(close(v[0], 2.0) && close(v[1], 12.0));
+        // population std: sqrt(2) and 4
+        assert!(close(v[2], 2f32.sqrt()) && close(v[3], 4.0));
+        // attack: the first two frames
+        assert!(close(v[4], 0.5) && close(v[5], 10.0));
+        // numpy.percentile([0,1,2,3,4], 10) = 0.4, 90 -> 3.6; [10,10,10,10,20]: 10 and 16
+        assert!(close(v[6], 0.4) && close(v[7], 10.0));
+        assert!(close(v[8], 3.6) && close(v[9], 16.0));
+    }
+
+    #[test]
+    fn a_note_sees_only_its_own_frames() {
+        let p = NotePool::default();
+        let all = frames();
+        let alone = Matrix::from_vec(2, 2, all.data[4..8].to_vec()).unwrap();
+        assert_eq!(p.pool(&all, 2..4), p.pool(&alone, 0..2));
+        // An attack longer than the note is the whole note; an empty note is zeros.
+        assert_eq!(p.pool(&all, 4..5)[4..6], [4.0, 20.0]);
+        assert!(p.pool(&all, 3..3).iter().all(|&v| v == 0.0));
+    }
+}

@@ -39,6 +39,19 @@ fn every_command_has_examples_in_its_help() {
                 "{args:?} has no examples"
             );
         }
+        // The examples run from a checkout: every fixtures/ path they name exists.
+        let examples = text.split("\nExamples:\n").nth(1).unwrap_or("");
+        for word in examples.split_whitespace() {
+            if let Some(rel) = word.trim_matches('\'').strip_prefix("fixtures/") {
+                let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("fixtures")
+                    .join(rel);
+                assert!(
+                    p.exists(),
+                    "{args:?}: example names {word}, which does not exist"
+                );
+            }
+        }
         for sub in commands(&text) {
             let mut p = path.clone();
             p.push(sub);

@@ -108,7 +108,7 @@ for i in "${!names[@]}"; do
   args=(); for x in "${d[@]}"; do args+=(--audio "$x"); done
   echo "== dataset $n ($((SECONDS - t0)) s)" >&2
   # shellcheck disable=SC2086
-  "$BIN" dataset build "${args[@]}" --out "$ds" --seed 0 $BUILD > "$OUT/datasets/$n.txt"
+  "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 $BUILD > "$OUT/datasets/$n.txt"
 done
 if [ -n "$NOTE_ACTS" ]; then
   for i in "${!names[@]}"; do
@@ -118,7 +118,7 @@ if [ -n "$NOTE_ACTS" ]; then
     args=(); for x in "${d[@]}"; do args+=(--audio "$x"); done
     echo "== note dataset $n ($((SECONDS - t0)) s)" >&2
     # shellcheck disable=SC2086
-    "$BIN" dataset build "${args[@]}" --out "$ds" --seed 0 $NOTE_BUILD > "$OUT/datasets/$n.notes.txt"
+    "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 $NOTE_BUILD > "$OUT/datasets/$n.notes.txt"
   done
 fi
 for i in "${!names[@]}"; do
@@ -133,7 +133,7 @@ for i in "${!names[@]}"; do
       [ -f "$m.json" ] && continue
       echo "== fold $held: train $act seed $seed ($((SECONDS - t0)) s)" >&2
       # shellcheck disable=SC2086
-      atomic "$m.json" "$BIN" train "${data[@]}" -o "$m" --activation "$act" --seed "$seed" \
+      atomic "$m.json" "$BIN" train "${data[@]}" -o "$m" --force --activation "$act" --seed "$seed" \
         --json --quiet $TRAIN
     done
   done
@@ -145,7 +145,7 @@ for i in "${!names[@]}"; do
       [ -f "$m.json" ] && continue
       echo "== fold $held: train note-level $act seed $seed ($((SECONDS - t0)) s)" >&2
       # shellcheck disable=SC2086
-      atomic "$m.json" "$BIN" train "${notes[@]}" -o "$m" --activation "$act" --seed "$seed" \
+      atomic "$m.json" "$BIN" train "${notes[@]}" -o "$m" --force --activation "$act" --seed "$seed" \
         --json --quiet $NOTE_TRAIN
     done
   done

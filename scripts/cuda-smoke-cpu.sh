@@ -36,7 +36,7 @@ mkdir "$TMP/audio"   # two copies of each fixture, so train and test can be spli
 for f in fixtures/audio/*.aiff; do
   n=$(basename "$f"); cp "$f" "$TMP/audio/$n"; cp "$f" "$TMP/audio/${n%.aiff}.copy.aiff"
 done
-"$BIN" dataset build --audio "$TMP/audio" --out "$TMP/ds" >/dev/null 2>&1 ||
+"$BIN" dataset build --audio "$TMP/audio" -o "$TMP/ds" >/dev/null 2>&1 ||
   fail "dataset build"
 "$BIN" train --data "$TMP/ds" -o "$TMP/m" --epochs 1 --json --quiet > "$TMP/train.json" ||
   fail "train --device auto"

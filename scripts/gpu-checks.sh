@@ -66,7 +66,7 @@ step gen-bundle 60 python3 scripts/bench/synthetic_npy.py "$BUNDLE" 1371302 9826
 #    batch-size sweep to a target, NVML energy per trial
 step sweep "${SWEEP_LIMIT_S:-240}" "${RUN[@]}" sweep --device cuda --data "$BUNDLE" \
   --batch-size 64,128,256,512,1024,2048,4096,8192 --target-accuracy 0.99 --patience 3 --max-epochs 30 \
-  --validation split:0.2 --shuffle --out "$OUT/sweep-bs" --quiet
+  --validation split:0.2 --shuffle -o "$OUT/sweep-bs" --force --quiet
 rm -rf "$OUT/sweep-bs/trials"
 #    instclf CUDA and PyTorch CUDA eager at batch 128 (the bundled recipe)
 step bundle-instclf 90 "${RUN[@]}" train --device cuda --data "$BUNDLE" -o "$W/bundle-m" --epochs "$BUNDLE_EPOCHS" \

@@ -20,15 +20,15 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release -q
   BIN=target/release/instclf
 fi
-$BIN dataset build --audio data/guitar --out "$OUT/wave" --force --test-fraction 0.2 \
+$BIN dataset build --audio data/guitar -o "$OUT/wave" --force --test-fraction 0.2 \
   --clips 1 --input waveform --rate 10000 --bits 4
-$BIN dataset build --audio data/guitar --out "$OUT/mel" --force --test-fraction 0.2 \
+$BIN dataset build --audio data/guitar -o "$OUT/mel" --force --test-fraction 0.2 \
   --clips 1 --input mel
 run() { # name data epochs args...
   local name=$1 data=$2 epochs=$3
   shift 3
   echo "== $name" >&2
-  $BIN train --data "$OUT/$data" -o "$OUT/model-$name" --epochs "$epochs" --threads "$THREADS" \
+  $BIN train --data "$OUT/$data" -o "$OUT/model-$name" --force --epochs "$epochs" --threads "$THREADS" \
     --batch-size 32 --json "$@" > "$OUT/$name.json"
 }
 run wave-dense wave "$EPOCHS_WAVE" --arch dense

@@ -115,7 +115,7 @@ def wav(channels, rate, bits, fmt, data, data_size=None, fmt_size=16, riff_size=
 
 def audio_cases():
     good = form(b"AIFF", [comm(1, 400, 16, 22050), ssnd(pcm16_be(400))])
-    conv = "convert {bad}/audio/%s {tmp}/out.wav"
+    conv = "convert {bad}/audio/%s -o {tmp}/out.wav"
 
     def a(name, data, fragment, cmd=conv):
         write("audio/" + name, data)
@@ -204,18 +204,20 @@ def audio_cases():
     case("segment_truncated_aiff", "segment {bad}/audio/truncated_header.aiff",
          "truncated or corrupt audio", "{bad}/audio/truncated_header.aiff")
     # Paths.
-    case("missing_path", "convert {bad}/audio/does-not-exist.wav {tmp}/out.wav",
+    case("missing_path", "convert {bad}/audio/does-not-exist.wav -o {tmp}/out.wav",
          "No such file", "{bad}/audio/does-not-exist.wav")
-    case("directory_as_file", "convert {tmp}/folder.wav {tmp}/out.wav", "is a directory",
+    case("directory_as_file", "convert {tmp}/folder.wav -o {tmp}/out.wav", "is a directory",
          "{tmp}/folder.wav", setup="dir_as_file")
-    case("no_read_permission", "convert {tmp}/locked.aiff {tmp}/out.wav", "Permission denied",
+    case("no_read_permission", "convert {tmp}/locked.aiff -o {tmp}/out.wav", "Permission denied",
          "{tmp}/locked.aiff", setup="unreadable")
-    case("output_in_missing_dir", "convert {audio} {tmp}/missing/out.wav",
-         "cannot create output file", "{tmp}/missing/out.wav")
-    case("output_in_readonly_dir", "convert {audio} {tmp}/ro/out.wav",
+    # Missing parent folders of an output are created; where they cannot be, the error names it.
+    case("output_in_missing_dir", "convert {audio} -o {tmp}/ro/missing/out.wav",
+         "cannot create output file", "{tmp}/ro/missing/out.wav", setup="readonly")
+    case("output_in_readonly_dir", "convert {audio} -o {tmp}/ro/out.wav",
          "cannot create output file", "{tmp}/ro/out.wav", setup="readonly")
     case("features_output_in_missing_dir",
-         "features {audio} --kind mel -o {tmp}/missing/f.npy", "{tmp}/missing/f.npy", "-")
+         "features {audio} --kind mel -o {tmp}/ro/missing/f.npy", "{tmp}/ro/missing/f.npy", "-",
+         setup="readonly")
 
 
 # --- npy and datasets --------------------------------------------------------------------------
@@ -446,31 +448,31 @@ def option_cases():
     case("opt_target_accuracy_2", t + "--target-accuracy 2", "--target-accuracy", "-")
     case("opt_top_abc", "classify {audio} --top abc", "invalid value 'abc'", "--top")
     case("opt_features_kind", "features {audio} --kind xyz -o {tmp}/f.npy", "xyz", "-")
-    case("opt_convert_sr_0", "convert {audio} {tmp}/out.wav --sr 0", "0 Hz", "-")
-    case("opt_convert_mp3_output", "convert {audio} {tmp}/out.mp3", "convert writes WAV only",
+    case("opt_convert_sr_0", "convert {audio} -o {tmp}/out.wav --sr 0", "0 Hz", "-")
+    case("opt_convert_mp3_output", "convert {audio} -o {tmp}/out.mp3", "convert writes WAV only",
          "{tmp}/out.mp3")
     case("opt_spectrogram_n_mels_huge", "spectrogram {audio} -o {tmp}/s.png --n-mels 100000000",
          "--n-mels must be between 1 and", "-")
     case("opt_dataset_fmax_above_nyquist",
-         "dataset build --audio {tmp} --out {tmp}/ds --fmax 30000",
+         "dataset build --audio {tmp} -o {tmp}/ds --fmax 30000",
          "fmax must be in (0, 11025] Hz, got 30000", "-")
     case("opt_dataset_context_huge",
-         "dataset build --audio {tmp} --out {tmp}/ds --context 1000000",
+         "dataset build --audio {tmp} -o {tmp}/ds --context 1000000",
          "context must be at most 16 frames, got 1000000", "-")
     case("opt_dataset_harmonics_huge",
-         "dataset build --audio {tmp} --out {tmp}/ds --harmonics 1000000",
+         "dataset build --audio {tmp} -o {tmp}/ds --harmonics 1000000",
          "harmonics must be at most 64, got 1000000", "-")
     case("opt_dataset_augment_lowpass_2",
-         "dataset build --audio {tmp} --out {tmp}/ds --augment 1 --augment-lowpass 2",
+         "dataset build --audio {tmp} -o {tmp}/ds --augment 1 --augment-lowpass 2",
          "--augment-lowpass must be a probability in [0, 1], got 2", "-")
     case("opt_dataset_augment_stretch_13",
-         "dataset build --audio {tmp} --out {tmp}/ds --augment 1 --augment-stretch 13",
+         "dataset build --audio {tmp} -o {tmp}/ds --augment 1 --augment-stretch 13",
          "--augment-stretch must be between 0 and 12 semitones, got 13", "-")
     case("opt_label_smoothing_1", t + "--label-smoothing 1", "label smoothing must be in [0, 1)",
          "-")
     case("opt_mixup_negative", t + "--mixup=-0.5", "mixup alpha must be in [0, 100]", "-")
     case("opt_dataset_n_mels_huge",
-         "dataset build --audio {tmp} --out {tmp}/ds --n-mels 100000000",
+         "dataset build --audio {tmp} -o {tmp}/ds --n-mels 100000000",
          "n_mels must be between 1 and", "-")
     sw = "sweep --data {data} -o {tmp}/sweep --epochs 1 --quiet "
     case("sweep_shard_3_of_2", sw + "--shard 3/2", "invalid shard '3/2'", "--shard")

@@ -47,7 +47,7 @@ rm -rf "$WORK"; mkdir -p "$WORK"
 audio=(); for s in $SOURCES; do audio+=(--audio "data/render/$s"); done
 t0=$SECONDS
 # shellcheck disable=SC2086
-$BIN dataset build "${audio[@]}" --out "$WORK/dataset" --seed 0 $BUILD 2> "$WORK/build.log" | tee "$WORK/build.txt"
+$BIN dataset build "${audio[@]}" -o "$WORK/dataset" --seed 0 $BUILD 2> "$WORK/build.log" | tee "$WORK/build.txt"
 echo "dataset build: $((SECONDS - t0)) s" | tee -a "$WORK/build.txt"
 models=() n=0
 for act in $ACTIVATIONS; do
@@ -62,7 +62,7 @@ done
 if [ -n "$NOTE_ACTIVATIONS" ]; then
   t0=$SECONDS
   # shellcheck disable=SC2086
-  $BIN dataset build "${audio[@]}" --out "$WORK/notes-dataset" --seed 0 $NOTE_BUILD 2>> "$WORK/build.log" \
+  $BIN dataset build "${audio[@]}" -o "$WORK/notes-dataset" --seed 0 $NOTE_BUILD 2>> "$WORK/build.log" \
     | tee -a "$WORK/build.txt"
   echo "note dataset build: $((SECONDS - t0)) s" | tee -a "$WORK/build.txt"
   # The same recordings on the same side of the split as the frame dataset (split by file name).

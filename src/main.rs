@@ -6,6 +6,7 @@
 
 mod cmd;
 mod default_model;
+mod interrupt;
 mod util;
 
 use clap::Parser;
@@ -13,6 +14,7 @@ use clap::Parser;
 fn main() {
     quiet_on_closed_stdout();
     let cli = cmd::Cli::parse();
+    util::set_verbosity(cli.quiet, cli.verbose);
     if let Err(err) = cmd::run(cli) {
         if is_broken_pipe(&err) {
             std::process::exit(0);

@@ -1,17 +1,42 @@
-//! Small helpers shared by the subcommands: atomic output files and progress bars.
+//! Small helpers shared by the subcommands: output paths (parents created, one overwrite rule),
+//! atomic output files and progress bars.
 
 use anyhow::Context;
 use instclf_pipeline::Progress;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicI8, Ordering};
+
+/// -1 with the global `--quiet`, 1 with `--verbose`, else 0 (set once, in `main`).
+static VERBOSITY: AtomicI8 = AtomicI8::new(0);
+
+/// Records the global `-q/--quiet` and `-v/--verbose` flags.
+pub fn set_verbosity(quiet: bool, verbose: bool) {
+    VERBOSITY.store(i8::from(verbose) - i8::from(quiet), Ordering::Relaxed);
+}
+
+/// Whether `-q/--quiet` was given: no progress bars, per-epoch lines or status lines.
+pub fn quiet() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) < 0
+}
+
+/// Prints a status line on stderr when `-v/--verbose` was given.
+pub fn verbose(line: impl std::fmt::Display) {
+    if VERBOSITY.load(Ordering::Relaxed) > 0 {
+        eprintln!("instclf: {line}");
+    }
+}
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so a
 /// failed or interrupted write never leaves a partial output file.
+/// Missing parent folders are created first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create output file", path.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("{}: cannot create output file", path.display()))?;
     // Temporary files are created 0600; an output file gets the usual 0644.
@@ -31,10 +56,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A progress bar on stderr, hidden when stderr is not a terminal.
+/// The one overwrite rule for output folders: a missing folder is written (its missing parents
+/// are created here); an existing one is replaced only with `--force`. Returns whether a folder
+/// is already there (to be replaced). `resume`, where the command can continue the work in an
+/// existing folder, is named in the error (e.g. "--resume to continue its training").
+pub fn output_dir(path: &Path, force: bool, resume: Option<&str>) -> anyhow::Result<bool> {
+    match std::fs::metadata(path) {
+        Err(_) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("{}: cannot create output folder", path.display()))?;
+            }
+            Ok(false)
+        }
+        Ok(m) if !m.is_dir() => anyhow::bail!("{}: exists and is not a folder", path.display()),
+        Ok(_) if force => Ok(true),
+        Ok(_) => anyhow::bail!(
+            "{}: output folder exists (use --force to replace it{})",
+            path.display(),
+            resume.map(|r| format!(", or {r}")).unwrap_or_default()
+        ),
+    }
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal or with `--quiet`.
 pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
+    if quiet() || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);

@@ -49,7 +49,7 @@ PYEOF
 }
 
 for t in 1 "$THREADS"; do
-    "$BIN" train --threads "$t" --data "$DATA" -o "$WORK/model-$t" --epochs "$EPOCHS" \
+    "$BIN" train --threads "$t" --data "$DATA" -o "$WORK/model-$t" --force --epochs "$EPOCHS" \
         --device cpu --seed 0 --json --quiet > "$WORK/instclf-$t.json"
     summarise instclf "$t" "$WORK/instclf-$t.json"
 done

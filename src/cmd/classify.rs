@@ -19,9 +19,9 @@ JSON (--json: one array of files; --jsonl: one file object per line) is describe
 field in docs/json.md.
 
 Examples:
-  instclf classify fixtures/audio/Violin.arco.ff.sulG.G3B3.aiff
-  instclf classify --top 3 recordings/
-  instclf classify --jsonl recordings/ | jq -r '[.file, .label] | @tsv'"
+  instclf classify fixtures/audio/Violin.Vib.mf.G4A4.aiff
+  instclf classify --top 3 fixtures/audio/
+  instclf classify --jsonl fixtures/audio/ | jq -r '[.file, .label] | @tsv'"
 )]
 pub struct Args {
     /// Audio files or folders (searched recursively).

@@ -7,25 +7,39 @@ use instclf_audio::decode::{encode_wav16, load};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf convert fixtures/audio/Flute.Vib.pp.E5Gb5.aiff -o flute.wav
+  instclf convert fixtures/freepats/Piano.NoVib.mf.C4D4.aiff -o wav/piano-22k.wav --sr 22050")]
 pub struct Args {
     /// Input audio file (WAV, AIFF/AIFC, FLAC, MP3, Ogg Vorbis).
     pub input: PathBuf,
-    /// Output WAV file (16-bit PCM, mono).
-    pub output: PathBuf,
+    /// Output WAV file (16-bit PCM, mono; missing parent folders are created).
+    #[arg(
+        short = 'o',
+        long = "output",
+        required_unless_present = "output_positional",
+        conflicts_with = "output_positional"
+    )]
+    pub output: Option<PathBuf>,
+    /// The output as a second positional argument: the old spelling, kept for scripts.
+    #[arg(hide = true, value_name = "OUTPUT")]
+    pub output_positional: Option<PathBuf>,
     /// Resample to this rate in Hz (default: keep the file's rate).
     #[arg(long)]
     pub sr: Option<u32>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let ext = args
-        .output
+    let Some(output) = args.output.or(args.output_positional) else {
+        anyhow::bail!("-o/--output is required");
+    };
+    let ext = output
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
     if ext.as_deref() != Some("wav") {
         anyhow::bail!(
             "{}: convert writes WAV only; give the output a .wav name",
-            args.output.display()
+            output.display()
         );
     }
     if let Some(sr) = args.sr {
@@ -35,11 +49,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let audio = load(&args.input, args.sr)?;
     let bytes = encode_wav16(&audio.samples, audio.sample_rate)
-        .with_context(|| format!("{}: cannot encode WAV", args.output.display()))?;
-    crate::util::write_atomic(&args.output, &bytes)?;
+        .with_context(|| format!("{}: cannot encode WAV", output.display()))?;
+    crate::util::write_atomic(&output, &bytes)?;
     println!(
         "{}: {} samples at {} Hz ({:.2} s)",
-        args.output.display(),
+        output.display(),
         audio.samples.len(),
         audio.sample_rate,
         audio.duration()

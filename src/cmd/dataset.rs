@@ -11,6 +11,9 @@ use instclf_pipeline::clips::{ClipInput, ClipSpec};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder -o sources
+  instclf dataset info sources")]
 pub struct Args {
     #[command(subcommand)]
     command: DatasetCommand,
@@ -27,12 +30,18 @@ enum DatasetCommand {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder -o sources
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder \\
+      --augment 2 --cmn -o sources-aug --force
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder \\
+      --clips 1 --input waveform --rate 10000 --bits 4 -o clips")]
 struct BuildArgs {
     /// Folder(s) of recordings (searched recursively); repeat to combine sources.
     #[arg(long, required = true)]
     audio: Vec<PathBuf>,
-    /// Output dataset folder.
-    #[arg(long)]
+    /// Output dataset folder (missing parent folders are created).
+    #[arg(short = 'o', long = "output", alias = "out")]
     out: PathBuf,
     /// Fraction of each class's recordings held out for the test split.
     #[arg(long, default_value_t = 0.2)]
@@ -43,7 +52,7 @@ struct BuildArgs {
     /// Where each recording's class comes from.
     #[arg(long, value_enum, default_value = "name")]
     label_from: LabelFromArg,
-    /// Replace an existing output folder.
+    /// Replace an existing output folder (it stays as it was until the new one is complete).
     #[arg(long)]
     force: bool,
     /// Feature sample rate (Hz).
@@ -152,6 +161,9 @@ impl From<ClipInputArg> for ClipInput {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf dataset info sources
+  instclf dataset info --json sources | jq .rows_per_class")]
 struct InfoArgs {
     /// Dataset folder.
     dir: PathBuf,
@@ -168,12 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
-    if a.out.exists() && !a.force {
-        anyhow::bail!(
-            "{}: output folder exists (use --force to replace it)",
-            a.out.display()
-        );
-    }
+    let replace = crate::util::output_dir(&a.out, a.force, None)?;
     let recipe = Recipe {
         sr: a.sr,
         n_fft: a.n_fft,
@@ -220,10 +227,10 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
             rate: a.rate,
             bits: a.bits,
         };
-        return clips_cmd(&opts, &clip, &a.out, a.force, &bar);
+        return clips_cmd(&opts, &clip, &a.out, replace, &bar);
     }
     let (ds, notes_csv, report) = build::build(&opts, &bar)?;
-    build::write(&ds, &notes_csv, &a.out, a.force)?;
+    build::write(&ds, &notes_csv, &a.out, replace)?;
     for (path, why) in &report.skipped {
         eprintln!("instclf: skipped {}: {why}", path.display());
     }

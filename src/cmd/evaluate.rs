@@ -4,7 +4,7 @@
 //! with the calibration of note confidences (see `instclf_pipeline::evaluate`). As a table or
 //! as JSON.
 
-use crate::cmd::LabelFromArg;
+use crate::cmd::{LabelFromArg, DEVICE_HELP};
 use instclf_model::{device_from_arg, evaluate, ClassMetrics, Dataset, Model};
 use instclf_pipeline::evaluate::{self as audio_eval, AudioEvaluation, ECE_BINS};
 use std::path::PathBuf;
@@ -15,7 +15,13 @@ use std::path::PathBuf;
     after_help = "With --audio, every note found in a recording is scored against the \
 recording's label (its file name's first dot-separated token, or its folder's name), exactly as \
 `classify` answers it; a recording without notes counts as a wrong file. The expected \
-calibration error takes the note confidences in 15 equal-width bins."
+calibration error takes the note confidences in 15 equal-width bins.
+
+Examples:
+  instclf evaluate --audio fixtures/audio
+  instclf evaluate --model models/sources --data sources
+  instclf evaluate --model models/sources --audio fixtures/audio --audio fixtures/freepats \\
+      --label-from folder --json"
 )]
 pub struct Args {
     /// Model folder written by `instclf train`. With --data: exactly one. With --audio: give it
@@ -31,8 +37,7 @@ pub struct Args {
     /// With --audio: where each recording's true class comes from [default: name].
     #[arg(long, value_enum, conflicts_with = "data")]
     pub label_from: Option<LabelFromArg>,
-    /// Compute device: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_name = "DEVICE", help = DEVICE_HELP)]
     pub device: String,
     /// Print the evaluation as one JSON object.
     #[arg(long)]
@@ -56,6 +61,14 @@ fn run_data(args: &Args, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let device = device_from_arg(&args.device)?;
     let model = Model::load(model_dir, &device)?;
     let data = Dataset::load(data_dir)?;
+    crate::util::verbose(format_args!(
+        "evaluating {} ({} features, {} classes) on {}: {} test rows",
+        model_dir.display(),
+        model.n_features(),
+        model.n_classes(),
+        instclf_model::device_name(&device),
+        data.test.rows()
+    ));
     if data.n_features != model.n_features() {
         anyhow::bail!(
             "{}: the model expects {} features per row but the dataset {} has {}",

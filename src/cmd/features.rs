@@ -23,6 +23,10 @@ pub enum Kind {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf features fixtures/audio/Cello.Vib.ff.C3D3.aiff --kind mfcc --deltas -o cello.npy
+  instclf features fixtures/audio/Cello.Vib.ff.C3D3.aiff --kind db --n-mels 64 -o cello-db.csv
+  instclf features fixtures/audio/Oboe.Vib.mf.C5D5.aiff --kind mel --sr 16000 -o oboe-mel.npy")]
 pub struct Args {
     /// Input audio file.
     pub input: PathBuf,

@@ -3,10 +3,12 @@
 use clap::{Parser, Subcommand};
 
 pub mod classify;
+pub mod completions;
 pub mod convert;
 pub mod dataset;
 pub mod evaluate;
 pub mod features;
+pub mod man;
 pub mod plot;
 pub mod predict;
 pub mod segment;
@@ -19,11 +21,25 @@ pub mod train_seq;
 #[command(
     name = "instclf",
     version,
-    about = "Listens to a recording and says which instrument is playing"
+    about = "Listens to a recording and says which instrument is playing",
+    after_help = "Examples:
+  instclf classify fixtures/audio/Violin.Vib.mf.G4A4.aiff
+  instclf segment --json fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder -o sources
+  instclf train --data sources -o models/sources
+  instclf help train"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print less: no progress bars, no per-epoch or per-trial lines and no status lines
+    /// (results, warnings and errors stay). Accepted before or after the subcommand.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more on stderr: settings, device, data sizes. Accepted before or after the
+    /// subcommand.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -50,6 +66,10 @@ pub enum Command {
     Sweep(sweep::Args),
     /// Predict classes and probabilities of new clips or dataset rows with a trained model.
     Predict(predict::Args),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completions(completions::Args),
+    /// Print the manual page (roff) of instclf or of one of its commands.
+    Man(man::Args),
 }
 
 /// Where a recording's class name comes from: the command-line face of
@@ -71,6 +91,27 @@ impl From<LabelFromArg> for instclf_pipeline::LabelFrom {
     }
 }
 
+/// A hidden layer's activation: the command-line face of [`instclf_model::Activation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ActivationArg {
+    /// The logistic function (as the MARL notebook's Keras model).
+    Sigmoid,
+    /// max(0, x).
+    Relu,
+}
+
+impl From<ActivationArg> for instclf_model::Activation {
+    fn from(a: ActivationArg) -> instclf_model::Activation {
+        match a {
+            ActivationArg::Sigmoid => instclf_model::Activation::Sigmoid,
+            ActivationArg::Relu => instclf_model::Activation::Relu,
+        }
+    }
+}
+
+/// The help of every `--device` option (a string, since it takes `cuda:N`).
+pub const DEVICE_HELP: &str = "Compute device [possible values: auto, cpu, cuda, cuda:N]";
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Classify(a) => classify::run(a),
@@ -84,5 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot(a) => plot::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     }
 }

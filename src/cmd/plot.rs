@@ -11,6 +11,9 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf plot history models/sources -o curves.png
+  instclf plot sweep sweeps/lr -o bars.png --loss-curves loss.svg")]
 pub struct Args {
     #[command(subcommand)]
     pub what: What,
@@ -25,6 +28,9 @@ pub enum What {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf plot history models/sources -o curves.png
+  instclf plot history models/sources -o curves.svg --width 800 --height 300")]
 pub struct HistoryArgs {
     /// Model folder holding history.json (written by `instclf train`).
     pub model_dir: PathBuf,
@@ -40,6 +46,9 @@ pub struct HistoryArgs {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf plot sweep sweeps/lr -o bars.png
+  instclf plot sweep sweeps/bs -o bars.svg --loss-curves loss.svg")]
 pub struct SweepArgs {
     /// Sweep folder holding results.json.
     pub dir: PathBuf,

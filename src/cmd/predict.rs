@@ -14,6 +14,10 @@ use instclf_pipeline::{inputs, PipelineError};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf predict --model models/sources --data sources
+  instclf predict --model models/gru --data fixtures/audio/Flute.Vib.pp.E5Gb5.aiff
+  instclf predict --model models/gru --data clips --json")]
 pub struct Args {
     /// Model folder written by `instclf train`.
     #[arg(long)]
@@ -21,8 +25,8 @@ pub struct Args {
     /// Audio file(s)/folder (sequence models), or a dataset folder (its test rows).
     #[arg(long, required = true)]
     pub data: Vec<PathBuf>,
-    /// Compute device for frame models: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    /// Compute device for frame models [possible values: auto, cpu, cuda, cuda:N].
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
     pub device: String,
     /// Print one JSON object.
     #[arg(long)]

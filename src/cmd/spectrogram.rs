@@ -11,15 +11,20 @@ use instclf_plot::ImageFormat;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf spectrogram fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff -o sax.png
+  instclf spectrogram fixtures/audio/SopSax.Vib.pp.C6Eb6.aiff --fmax 8000 --title 'Soprano sax' -o sax.svg
+  instclf spectrogram fixtures/audio/Trombone.NoVib.pp.F3G3.aiff --sr 8000 -o trombone.png")]
 pub struct Args {
     /// Audio file to draw (WAV, AIFF, FLAC, MP3, Ogg Vorbis).
     pub input: PathBuf,
     /// Output picture; the format follows the extension: .png or .svg.
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Highest frequency of the mel bands, Hz (at most half of --sr).
-    #[arg(long, default_value_t = 8000.0)]
-    pub fmax: f32,
+    /// Highest frequency of the mel bands, Hz (at most half of --sr) [default: half of --sr;
+    /// the MARL notebook's figure used 8000].
+    #[arg(long)]
+    pub fmax: Option<f32>,
     /// Number of mel bands.
     #[arg(long, default_value_t = 128)]
     pub n_mels: usize,
@@ -59,11 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--hop must be between 1 and {MAX_N_FFT} and --n-fft between 2 and {MAX_N_FFT}");
     }
     let nyquist = args.sr as f32 / 2.0;
-    if !(args.fmax > 0.0 && args.fmax <= nyquist) {
-        bail!(
-            "--fmax {} Hz must be above 0 and at most half the sample rate ({nyquist} Hz)",
-            args.fmax
-        );
+    let fmax = args.fmax.unwrap_or(nyquist);
+    if !(fmax > 0.0 && fmax <= nyquist) {
+        bail!("--fmax {fmax} Hz must be above 0 and at most half the sample rate ({nyquist} Hz)");
     }
 
     let audio = instclf_audio::decode::load(&args.input, Some(args.sr)).map_err(|e| {
@@ -84,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         hop: args.hop,
         n_mels: args.n_mels,
         fmin: 0.0,
-        fmax: Some(args.fmax),
+        fmax: Some(fmax),
         htk: false,
     };
     let power = melspectrogram(&audio.samples, &params);
@@ -96,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         sr: args.sr,
         hop: args.hop,
         fmin: 0.0,
-        fmax: args.fmax,
+        fmax,
         title: args.title,
     };
     let bytes = render_spectrogram(&spec, format, args.width, args.height)

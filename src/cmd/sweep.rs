@@ -7,6 +7,7 @@
 //! `instclf sweep merge DIR... -o OUT` combines shard folders.
 
 use crate::cmd::plot::sweep_pictures;
+use crate::cmd::{ActivationArg, DEVICE_HELP};
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use instclf_energy::{Gpus, Monitor};
@@ -15,12 +16,18 @@ use instclf_model::sweep::{
     TrialResult, TrialSpec, RESULTS_CSV, RESULTS_JSON,
 };
 use instclf_model::train::Validation;
-use instclf_model::{device_from_arg, device_name, Activation, Dataset, Device, EpochRecord};
+use instclf_model::{device_from_arg, device_name, Dataset, Device, EpochRecord};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(after_help = "Examples:
+  instclf sweep --data sources --lr 0.1,0.01,0.001 --epochs 3 --shuffle -o sweeps/lr
+  instclf sweep --data sources --batch-size 32,128 --target-accuracy 0.9 --shuffle \\
+      --shard 1/2 -o sweeps/bs-1
+  instclf sweep merge sweeps/bs-1 sweeps/bs-2 -o sweeps/bs
+  instclf plot sweep sweeps/bs -o bars.png")]
 pub struct Args {
     #[command(subcommand)]
     pub sub: Option<Sub>,
@@ -35,13 +42,18 @@ pub enum Sub {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf sweep merge sweeps/bs-1 sweeps/bs-2 -o sweeps/bs")]
 pub struct MergeArgs {
     /// Sweep folders (each with sweep.json and results.json).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
-    /// Output folder (empty, new, or one of the inputs).
-    #[arg(short = 'o', long = "out")]
+    /// Output folder (new, empty, or one of the inputs; missing parent folders are created).
+    #[arg(short = 'o', long = "output", alias = "out")]
     pub out: PathBuf,
+    /// Replace an existing output folder that is not one of the inputs.
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn parse_lr(s: &str) -> Result<f64, String> {
@@ -74,9 +86,12 @@ pub struct RunArgs {
     #[arg(long, required = true)]
     pub data: Option<PathBuf>,
     /// Output folder: sweep.json, results.csv, results.json, trials/*/history.*, loss.png,
-    /// bars.png.
-    #[arg(short = 'o', long = "out", visible_alias = "output", required = true)]
+    /// bars.png (missing parent folders are created).
+    #[arg(short = 'o', long = "output", alias = "out", required = true)]
     pub out: Option<PathBuf>,
+    /// Replace an existing output folder (its old contents are deleted when the sweep starts).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Learning rates, comma separated [default: 0.001].
     #[arg(long, value_delimiter = ',', value_parser = parse_lr)]
     pub lr: Vec<f64>,
@@ -103,9 +118,9 @@ pub struct RunArgs {
     /// Hidden layer sizes, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "256")]
     pub hidden: Vec<usize>,
-    /// Hidden-layer activation: sigmoid or relu.
-    #[arg(long, default_value = "sigmoid")]
-    pub activation: Activation,
+    /// Hidden-layer activation.
+    #[arg(long, value_enum, default_value_t = ActivationArg::Sigmoid)]
+    pub activation: ActivationArg,
     /// Seed for initialisation and shuffling (the same for every trial).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -114,8 +129,7 @@ pub struct RunArgs {
     /// a dataset built by `instclf dataset build`, are the last classes).
     #[arg(long)]
     pub shuffle: bool,
-    /// Compute device: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_name = "DEVICE", help = DEVICE_HELP)]
     pub device: String,
     /// CPU threads for the tensor library (sets RAYON_NUM_THREADS).
     #[arg(long)]
@@ -123,12 +137,9 @@ pub struct RunArgs {
     /// Run only shard i of n (1 <= i <= n): trials i, i+n, i+2n, ... of the grid.
     #[arg(long)]
     pub shard: Option<Shard>,
-    /// Finish the sweep already in --out: run only the trials missing from results.json.
+    /// Finish the sweep already in --output: run only the trials missing from results.json.
     #[arg(long)]
     pub resume: bool,
-    /// No progress bars and no per-trial lines (the table is still printed).
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -167,8 +178,11 @@ fn monitor_for(device: &Device) -> Monitor {
 
 fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
     let (Some(data_dir), Some(out)) = (a.data.clone(), a.out.clone()) else {
-        bail!("--data and --out are required");
+        bail!("--data and -o/--output are required");
     };
+    // --resume finishes the sweep in the folder; anything else replaces it only with --force.
+    let replace = !a.resume
+        && crate::util::output_dir(&out, a.force, Some("--resume to finish the sweep in it"))?;
     if let Some(t) = a.threads {
         if t == 0 {
             bail!("--threads must be at least 1");
@@ -201,25 +215,32 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
         max_epochs: a.max_epochs,
         validation: a.validation.to_string(),
         hidden: a.hidden.clone(),
-        activation: a.activation.to_string(),
+        activation: instclf_model::Activation::from(a.activation).to_string(),
         seed: a.seed,
         shuffle: a.shuffle,
         shard: a.shard.map(|s| s.to_string()),
         device: device_name(&device),
     };
     config.validate()?;
+    crate::util::verbose(format_args!("sweep: {}", serde_json::to_string(&config)?));
     let mut data = Dataset::load(&data_dir)?;
     if a.shuffle {
         shuffle_rows(&mut data, a.seed);
     }
     check_split(&config, &data)?;
+    if replace {
+        std::fs::remove_dir_all(&out)
+            .with_context(|| format!("{}: cannot replace the output folder", out.display()))?;
+    }
     let done = prepare(&out, &config, a.resume)?;
     let todo = missing(&config, a.shard, &done);
     let monitor = monitor_for(&device);
 
-    let visible = !a.quiet && std::io::stderr().is_terminal();
-    let mut progress = Progress::new(visible, a.quiet, todo.len());
-    if !a.quiet {
+    // -q/--quiet: no progress bars and no per-trial lines (the table is still printed).
+    let quiet = crate::util::quiet();
+    let visible = !quiet && std::io::stderr().is_terminal();
+    let mut progress = Progress::new(visible, quiet, todo.len());
+    if !quiet {
         let skipped = done.len();
         let energy = match monitor.source_names().as_slice() {
             [] => "energy unavailable".to_string(),
@@ -274,7 +295,7 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
 }
 
 fn run_merge(m: MergeArgs) -> anyhow::Result<()> {
-    let rep = merge(&m.dirs, &m.out)?;
+    let rep = merge(&m.dirs, &m.out, m.force)?;
     println!(
         "merged {} trial(s) from {} folder(s) into {}",
         rep.results.len(),

@@ -2,16 +2,24 @@
 //! checkpoint after every epoch; `--resume` continues from it), printing a Keras-like line per
 //! epoch, an optional progress bar, and optionally one JSON summary at the end.
 
+use super::{ActivationArg, DEVICE_HELP};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use instclf_model::sequence::SeqArch;
 use instclf_model::train::Validation;
 use instclf_model::{
-    device_from_arg, device_name, evaluate, fit, Activation, Callback, Control, Dataset,
-    EpochRecord, FitOptions, TargetAccuracy,
+    device_from_arg, device_name, evaluate, fit, Callback, Control, Dataset, EpochRecord,
+    FitOptions, TargetAccuracy,
 };
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder -o sources
+  instclf train --data sources -o models/sources --epochs 20
+  instclf train --data sources -o models/sources --epochs 40 --resume
+  instclf train --data sources -o models/relu --hidden 256,128 --activation relu --json > relu.json
+  instclf train --data clips -o models/gru --arch gru --units 8 --states last --lr 0.01")]
 pub struct Args {
     /// Dataset folder (uiowa_{train,test}_{data,labels}.npy, optional classes.json, recipe.json).
     /// Give it several times to train on the rows of several frame datasets built with the same
@@ -19,9 +27,12 @@ pub struct Args {
     #[arg(long, required = true)]
     pub data: Vec<PathBuf>,
     /// Output model folder (model.safetensors, model.json, history.csv, history.json); rewritten
-    /// atomically after every epoch.
-    #[arg(short = 'o', long = "output")]
+    /// atomically after every epoch; missing parent folders are created.
+    #[arg(short = 'o', long = "output", alias = "out")]
     pub output: PathBuf,
+    /// Replace an existing model folder (it stays as it was until the first epoch ends).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Number of epochs [default: 10, or --max-epochs with --target-accuracy].
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -43,9 +54,9 @@ pub struct Args {
     /// Hidden layer sizes, comma separated (e.g. 256,128).
     #[arg(long, value_delimiter = ',', default_value = "256")]
     pub hidden: Vec<usize>,
-    /// Hidden-layer activation: sigmoid or relu.
-    #[arg(long, default_value = "sigmoid")]
-    pub activation: Activation,
+    /// Hidden-layer activation.
+    #[arg(long, value_enum, default_value_t = ActivationArg::Sigmoid)]
+    pub activation: ActivationArg,
     /// Validation rows: `test` (the dataset's test split), `none`, or `split:F` (like Keras
     /// validation_split: the LAST fraction F of the training rows in file order, taken before
     /// shuffling).
@@ -75,34 +86,30 @@ pub struct Args {
     /// (inputs and targets) by a weight from Beta(alpha, alpha) folded to >= 0.5 (0: off).
     #[arg(long, default_value_t = 0.0)]
     pub mixup: f64,
-    /// Compute device: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_name = "DEVICE", help = DEVICE_HELP)]
     pub device: String,
     /// CPU threads for the tensor library (sets RAYON_NUM_THREADS; default: the environment's
     /// RAYON_NUM_THREADS, else all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Print one JSON object at the end (epoch lines go to stderr unless --quiet).
+    /// Print one JSON object at the end (epoch lines go to stderr unless -q/--quiet).
     #[arg(long)]
     pub json: bool,
-    /// No progress bar and no per-epoch lines.
-    #[arg(long)]
-    pub quiet: bool,
     /// Continue an interrupted run from the checkpoint in the output folder (weights, history,
     /// epochs done and the Adam moments) up to --epochs in all; give the same options as the
     /// interrupted run.
     #[arg(long)]
     pub resume: bool,
-    /// Network: mlp (frame rows), or on a clip dataset (`dataset build --clips`): dense
-    /// (Flatten-Dense), rnn or gru (see src/cmd/train_seq.rs).
-    #[arg(long, default_value = "mlp", value_parser = ["mlp", "dense", "rnn", "gru"])]
-    pub arch: String,
+    /// Network: mlp on frame rows, or dense, rnn or gru on a clip dataset (`dataset build
+    /// --clips`).
+    #[arg(long, value_enum, default_value_t = ArchArg::Mlp)]
+    pub arch: ArchArg,
     /// Recurrent units of --arch rnn|gru.
     #[arg(long, default_value_t = 1)]
     pub units: usize,
-    /// Recurrent states fed to the head: all (flattened, like EpyNN sequences=True) or last.
-    #[arg(long, default_value = "all", value_parser = ["all", "last"])]
-    pub states: String,
+    /// Recurrent states fed to the head of --arch rnn|gru.
+    #[arg(long, value_enum, default_value_t = StatesArg::All)]
+    pub states: StatesArg,
     /// Hidden Dense (ReLU) layers after the flatten of --arch dense|rnn|gru, comma separated
     /// (default: none, straight to the softmax layer).
     #[arg(long, value_delimiter = ',')]
@@ -110,6 +117,48 @@ pub struct Args {
     /// Dropout rate before each head layer of --arch dense|rnn|gru.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
+}
+
+/// The network `train` builds (`--arch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArchArg {
+    /// A multi-layer perceptron on frame rows.
+    Mlp,
+    /// Flatten-Dense on clips.
+    Dense,
+    /// A simple recurrent layer on clips.
+    Rnn,
+    /// A GRU layer on clips.
+    Gru,
+}
+
+impl ArchArg {
+    /// The option value (`mlp`, `dense`, `rnn`, `gru`).
+    pub fn name(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The sequence network of a clip model; `None` for the frame MLP.
+    pub fn sequence(self) -> Option<SeqArch> {
+        match self {
+            ArchArg::Mlp => None,
+            ArchArg::Dense => Some(SeqArch::Dense),
+            ArchArg::Rnn => Some(SeqArch::Rnn),
+            ArchArg::Gru => Some(SeqArch::Gru),
+        }
+    }
+}
+
+/// Which recurrent states reach the head (`--states`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatesArg {
+    /// Every step's state, flattened (like EpyNN's sequences=True).
+    All,
+    /// The last step's state only.
+    Last,
 }
 
 /// Prints the per-epoch line and drives the progress bar.
@@ -168,12 +217,20 @@ impl Callback for Reporter {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.arch != "mlp" || instclf_model::sequence::is_sequence_dataset(&args.data[0]) {
+    // --resume continues into the existing folder; anything else replaces it only with --force.
+    if !args.resume {
+        crate::util::output_dir(
+            &args.output,
+            args.force,
+            Some("--resume to continue its training"),
+        )?;
+    }
+    if args.arch != ArchArg::Mlp || instclf_model::sequence::is_sequence_dataset(&args.data[0]) {
         if args.data.len() > 1 {
             anyhow::bail!(
                 "--data given {} times: --arch {} and clip datasets take one folder",
                 args.data.len(),
-                args.arch
+                args.arch.name()
             );
         }
         if args.resume {
@@ -201,6 +258,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, Some(_)) => args.max_epochs,
         (None, None) => 10,
     };
+    crate::interrupt::install(args.output.clone(), epochs, true, args.resume)?;
     let opts = FitOptions {
         epochs,
         batch_size: args.batch_size,
@@ -209,7 +267,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         beta2: args.beta2,
         eps: args.eps,
         hidden: args.hidden.clone(),
-        activation: args.activation,
+        activation: args.activation.into(),
         validation: args.validation,
         seed: args.seed,
         checkpoint: Some(args.output.clone()),
@@ -220,8 +278,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.validate()?;
     let device = device_from_arg(&args.device)?;
     let data = Dataset::load_many(&args.data)?;
+    crate::util::verbose(format_args!(
+        "training an MLP (hidden {:?}, {}) on {}: {} train and {} test rows of {} features, {} classes; {epochs} epochs of batch {}",
+        args.hidden,
+        instclf_model::Activation::from(args.activation),
+        device_name(&device),
+        data.train.rows(),
+        data.test.rows(),
+        data.n_features,
+        data.n_classes(),
+        args.batch_size
+    ));
 
-    let show_bar = !args.quiet && std::io::stdout().is_terminal();
+    let show_bar = !crate::util::quiet() && std::io::stdout().is_terminal();
     let bar = show_bar.then(|| {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stdout());
         if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}") {
@@ -233,12 +302,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar,
         max_epochs: epochs,
         to_stderr: args.json,
-        quiet: args.quiet,
+        quiet: crate::util::quiet(),
     };
     let mut target = args
         .target_accuracy
         .map(|t| TargetAccuracy::new(t, args.patience));
-    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut reporter];
+    let mut checkpoints = crate::interrupt::Checkpoints::default();
+    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut reporter, &mut checkpoints];
     if let Some(t) = target.as_mut() {
         callbacks.push(t);
     }
@@ -247,6 +317,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         fit(&data, &opts, &mut callbacks, &device)?
     };
+    // The last checkpoint holds every epoch but a diverged one.
+    checkpoints.finished(result.history.len() - usize::from(result.diverged));
     let saved = if result.diverged {
         eprintln!(
             "instclf: warning: training diverged at epoch {} (loss is not finite); {}",
@@ -296,7 +368,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "history": result.history,
         });
         println!("{}", serde_json::to_string(&out)?);
-    } else if !args.quiet {
+    } else if !crate::util::quiet() {
         if let Some(e) = &eval {
             println!(
                 "{} epochs in {:.2}s ({:.3}s/epoch) on {}; test loss {:.4}, test accuracy {:.4}; model written to {}",

@@ -3,11 +3,9 @@
 //! `instclf_model::sequence::fit_sequence` and prints a Keras-like line per epoch, then
 //! accuracy, precision, recall and F1 on the training part and the validation rows.
 
-use super::train::Args;
+use super::train::{Args, StatesArg};
 use instclf_model::metrics::Evaluation;
-use instclf_model::sequence::{
-    fit_sequence, is_sequence_dataset, SeqArch, SeqFitOptions, SequenceData,
-};
+use instclf_model::sequence::{fit_sequence, is_sequence_dataset, SeqFitOptions, SequenceData};
 use instclf_model::{Callback, Control, EpochRecord};
 
 struct Lines {
@@ -59,13 +57,12 @@ fn metrics_line(what: &str, e: &Evaluation) -> String {
 
 /// Trains a sequence model (`--arch dense|rnn|gru`, or `mlp` on a clip dataset, which is refused).
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if args.arch == "mlp" {
+    let Some(arch) = args.arch.sequence() else {
         anyhow::bail!(
             "{}: is a clip (sequence) dataset; the frame MLP takes frame rows: use --arch dense (Flatten-Dense), rnn or gru",
             args.data[0].display()
         );
-    }
-    let arch: SeqArch = args.arch.parse()?;
+    };
     if args.device.starts_with("cuda") {
         anyhow::bail!("--arch {arch} trains on the CPU only (--device cpu or auto)");
     }
@@ -79,11 +76,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         std::env::set_var("RAYON_NUM_THREADS", t.to_string());
     }
     let data = SequenceData::load(&args.data[0])?;
+    crate::util::verbose(format_args!(
+        "training {arch} ({} units) on the CPU: {} train and {} test clips of {} steps x {} inputs, {} classes",
+        args.units,
+        data.data.train.rows(),
+        data.data.test.rows(),
+        data.spec.steps,
+        data.spec.input_dim(),
+        data.data.n_classes()
+    ));
     let epochs = args.epochs.unwrap_or(10);
+    crate::interrupt::install(args.output.clone(), epochs, false, false)?;
     let opts = SeqFitOptions {
         arch,
         units: args.units,
-        all_states: args.states == "all",
+        all_states: args.states == StatesArg::All,
         head: args.head.clone(),
         dropout: args.dropout,
         epochs,
@@ -99,17 +106,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut lines = Lines {
         max_epochs: epochs,
         to_stderr: args.json,
-        quiet: args.quiet,
+        quiet: crate::util::quiet(),
     };
-    let mut cbs: Vec<&mut dyn Callback> = vec![&mut lines];
+    let mut checkpoints = crate::interrupt::Checkpoints::default();
+    let mut cbs: Vec<&mut dyn Callback> = vec![&mut lines, &mut checkpoints];
     let r = fit_sequence(&data, &opts, &mut cbs)?;
+    // Release the hold on SIGINT taken at the last epoch's end before saving again below.
+    checkpoints.finished(r.history.len() - usize::from(r.diverged));
     if r.diverged {
         eprintln!(
             "instclf: warning: training diverged at epoch {} (loss is not finite)",
             r.history.len()
         );
     } else {
-        r.model.save(&args.output)?;
+        crate::interrupt::while_writing(|| r.model.save(&args.output))?;
     }
     let n = r.history.len();
     let mean_epoch = r.train_time_s / n.max(1) as f64;
@@ -132,7 +142,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "history": r.history,
         });
         println!("{}", serde_json::to_string(&out)?);
-    } else if !args.quiet {
+    } else if !crate::util::quiet() {
         println!(
             "{arch} ({params} parameters) on {} steps x {} inputs: {n} epochs in {:.2}s ({:.3}s/epoch); model written to {}",
             data.spec.steps,

@@ -260,7 +260,12 @@ fn a_wav_declaring_4_gb_with_real_samples_decodes_what_is_there() {
     std::fs::write(&src, &wav).unwrap();
     let dst = tmp.path().join("out.wav");
     let out = Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(["convert", src.to_str().unwrap(), dst.to_str().unwrap()])
+        .args([
+            "convert",
+            src.to_str().unwrap(),
+            "-o",
+            dst.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(

@@ -118,7 +118,7 @@ pub fn write_wav(path: &Path, sr: u32, samples: &[f32]) {
     std::fs::write(path, b).expect("write wav");
 }
 
-/// `instclf dataset build --audio AUDIO --out OUT --test-fraction 0.5 EXTRA...` (half the
+/// `instclf dataset build --audio AUDIO -o OUT --test-fraction 0.5 EXTRA...` (half the
 /// recordings of each class held out: the test folders hold two per class).
 pub fn dataset_build(audio: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -126,7 +126,7 @@ pub fn dataset_build(audio: &Path, out: &Path, extra: &[&str]) -> Output {
         "build",
         "--audio",
         s(audio),
-        "--out",
+        "-o",
         s(out),
         "--test-fraction",
         "0.5",

@@ -1,7 +1,7 @@
 //! End-to-end tests of `instclf dataset build|info`, and of a model trained on a built dataset
 //! classifying audio with the dataset's recipe.
 
-use crate::common::{audio_dir, dataset_build, fixture, instclf, stderr};
+use crate::common::{audio_dir, dataset_build, fixture, instclf, s, stderr};
 use std::path::Path;
 
 /// Three classes, two recordings each.
@@ -16,7 +16,8 @@ fn build_info_train_and_classify_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
     let audio = audio_dir(tmp.path(), &CLASSES);
     std::fs::write(audio.join("Cello.broken.aiff"), b"FORM garbage").unwrap();
-    let ds = tmp.path().join("ds");
+    // Missing parent folders of the output are created.
+    let ds = tmp.path().join("a/b/ds");
     let o = dataset_build(&audio, &ds, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -73,6 +74,21 @@ fn build_info_train_and_classify_round_trip() {
         "5",
         "--quiet",
     ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // An existing model folder is replaced only with --force (--resume continues it).
+    let again = |extra: &[&str]| {
+        let mut a = vec!["train", "--data", s(&ds), "-o", s(&model), "--epochs", "5"];
+        a.extend_from_slice(extra);
+        instclf(&a)
+    };
+    let o = again(&["--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--force") && stderr(&o).contains(s(&model)),
+        "{}",
+        stderr(&o)
+    );
+    let o = again(&["--quiet", "--force"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let f = fixture("Flute.Vib.pp.E5Gb5.aiff");
     let o = instclf(&[
@@ -176,7 +192,7 @@ fn bad_builds_are_clear_errors_and_leave_nothing() {
         "build",
         "--audio",
         audio.to_str().unwrap(),
-        "--out",
+        "-o",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
@@ -194,7 +210,7 @@ fn bad_builds_are_clear_errors_and_leave_nothing() {
         "build",
         "--audio",
         audio.to_str().unwrap(),
-        "--out",
+        "-o",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));

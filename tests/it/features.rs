@@ -126,10 +126,12 @@ fn db_csv_and_mel_npy_have_librosa_shapes() {
 #[test]
 fn convert_writes_16_bit_wav_and_resamples() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("c.wav");
+    // Missing parent folders of the output are created.
+    let out = dir.path().join("a/b/c.wav");
     let o = instclf(&[
         "convert",
         fixture("dec_pcm16.flac").to_str().unwrap(),
+        "-o",
         out.to_str().unwrap(),
         "--sr",
         "22050",
@@ -138,7 +140,8 @@ fn convert_writes_16_bit_wav_and_resamples() {
     let a = instclf_audio::decode::decode(&out).unwrap();
     assert_eq!(a.sample_rate, 22050);
     assert_eq!(a.samples.len(), 1103);
-    // Without --sr the samples survive exactly (the source is 16-bit).
+    // Without --sr the samples survive exactly (the source is 16-bit). The output as a second
+    // positional argument (the old spelling) still works.
     let same = dir.path().join("same.wav");
     let o = instclf(&[
         "convert",
@@ -191,7 +194,12 @@ fn bad_inputs_fail_cleanly_without_output() {
         assert_failed(&o, needle);
         assert!(!out.exists());
         let wav = dir.path().join("out.wav");
-        let o = instclf(&["convert", input.to_str().unwrap(), wav.to_str().unwrap()]);
+        let o = instclf(&[
+            "convert",
+            input.to_str().unwrap(),
+            "-o",
+            wav.to_str().unwrap(),
+        ]);
         assert_failed(&o, needle);
         assert!(!wav.exists());
     }
@@ -202,7 +210,9 @@ fn bad_inputs_fail_cleanly_without_output() {
 #[test]
 fn unwritable_output_and_bad_parameters_fail() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("no/such/dir/out.npy");
+    // Missing parent folders are created, but not under a plain file.
+    std::fs::write(dir.path().join("plain"), b"x").unwrap();
+    let out = dir.path().join("plain/dir/out.npy");
     let o = instclf(&[
         "features",
         fixture("violin.wav").to_str().unwrap(),

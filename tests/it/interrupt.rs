@@ -1,5 +1,5 @@
 //! Nothing lost (issue 8): `instclf train` killed with SIGINT leaves its last complete
-//! checkpoint loadable, and `--resume` finishes the run from it with the same history and
+//! checkpoint loadable, says so on stderr (exit code 130), and `--resume` finishes the run from it with the same history and
 //! weights as a run that was never interrupted (the Adam moments are part of the checkpoint).
 //! `instclf dataset build` killed at any moment leaves either no dataset folder or a complete
 //! one. Unix only (signals are sent with `kill -INT`).
@@ -86,14 +86,24 @@ fn sigint_keeps_a_loadable_checkpoint_and_resume_finishes_the_run() {
         std::thread::sleep(Duration::from_millis(20));
     }
     sigint(&child);
-    let status = child.wait().unwrap();
+    let out = child.wait_with_output().unwrap();
     let killed_after = history(&model).len();
     assert!(
-        !status.success(),
+        !out.status.success(),
         "the run finished all {epochs} epochs before SIGINT arrived; make epochs longer"
     );
     assert!((1..12).contains(&killed_after), "{killed_after}");
     eprintln!("SIGINT after {killed_after} of {epochs} epochs");
+    // Exit code 130, and one line saying what was kept and how to continue.
+    assert_eq!(out.status.code(), Some(130), "{:?}", out.status);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{m} keeps the model after epoch {killed_after} of {epochs}"
+        )) && err.contains("--resume"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
     let before = metrics(&history(&model));
     // The checkpoint is a complete model folder.
     let o = instclf(&["evaluate", "--model", m, "--data", d, "--json"]);
@@ -195,7 +205,7 @@ fn dataset_build_killed_leaves_no_half_written_folder() {
             "build",
             "--audio",
             audio.to_str().unwrap(),
-            "--out",
+            "-o",
             out.to_str().unwrap(),
         ]);
         std::thread::sleep(Duration::from_millis(delay_ms));

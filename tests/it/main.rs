@@ -8,6 +8,7 @@ mod common;
 mod dataset;
 mod evaluate;
 mod features;
+mod help;
 mod interrupt;
 mod json_schema;
 mod note_level;

@@ -73,12 +73,13 @@ fn history_bad_input() {
     assert_failed(&out, "history.json");
 
     std::fs::write(dir.path().join("history.json"), HISTORY).unwrap();
+    // Missing parent folders are created, but not under a plain file.
     let out = instclf(&[
         "plot",
         "history",
         s(dir.path()),
         "-o",
-        s(&dir.path().join("no/dir/c.png")),
+        s(&dir.path().join("history.json/dir/c.png")),
     ]);
     assert_failed(&out, "c.png");
     assert!(!png.exists());

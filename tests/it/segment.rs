@@ -13,7 +13,10 @@ fn sopsax_run_has_four_notes_in_json() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    // --json prints one array, even for one file.
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+    let v = &all[0];
     assert_eq!(v["sample_rate"], 44100);
     assert_eq!(v["file"], path.to_str().unwrap());
     let notes = v["notes"].as_array().expect("notes array");
@@ -57,6 +60,58 @@ fn table_lists_piano_notes() {
 }
 
 #[test]
+fn several_files_and_folders_print_each_files_notes() {
+    let sax = fixture("SopSax.Vib.pp.C6Eb6.aiff");
+    let piano = fixture("Piano.NoVib.mf.C3D3.aiff");
+    let freepats = fixture_dir("freepats");
+    let in_folder = manifest_onsets(&freepats).len();
+    let out = instclf(&["segment", s(&sax), s(&piano), s(&freepats), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let files = v.as_array().expect("one array");
+    assert_eq!(files.len(), 2 + in_folder, "{v}");
+    assert_eq!(files[0]["file"], s(&sax));
+    assert_eq!(files[0]["notes"].as_array().unwrap().len(), 4);
+    assert_eq!(files[1]["file"], s(&piano));
+    assert_eq!(files[1]["notes"].as_array().unwrap().len(), 3);
+    for f in &files[2..] {
+        assert!(f["file"].as_str().unwrap().starts_with(s(&freepats)), "{f}");
+        assert!(!f["notes"].as_array().unwrap().is_empty(), "{f}");
+    }
+    // As tables: one per file, in the order given.
+    let out = instclf(&["segment", s(&sax), s(&piano)]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let heads: Vec<&str> = text.lines().filter(|l| l.contains(" Hz, ")).collect();
+    assert_eq!(heads.len(), 2, "{text}");
+    assert!(
+        heads[0].starts_with(s(&sax)) && heads[0].ends_with("4 notes"),
+        "{text}"
+    );
+    assert!(
+        heads[1].starts_with(s(&piano)) && heads[1].ends_with("3 notes"),
+        "{text}"
+    );
+    // A bad file among several is reported and the others are still printed; exit code 2.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("noise.wav");
+    std::fs::write(&bad, b"this is not audio").unwrap();
+    let out = instclf(&["segment", s(&sax), s(&bad), "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(s(&bad)) && err.contains("1 of 2 files could not be segmented"),
+        "{err}"
+    );
+}
+
+#[test]
 fn missing_and_bad_files_fail_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("noise.wav");
@@ -93,7 +148,7 @@ fn freepats_renders_have_every_manifest_onset_within_30_ms() {
             String::from_utf8_lossy(&out.stderr)
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
-        let starts: Vec<f64> = v["notes"]
+        let starts: Vec<f64> = v[0]["notes"]
             .as_array()
             .expect("notes array")
             .iter()

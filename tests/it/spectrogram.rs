@@ -72,6 +72,18 @@ fn generated_wav_with_custom_analysis() {
     ]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(png_size(&png), (500, 300));
+    // Without --fmax the mel bands reach half of --sr, whatever it is.
+    for sr in ["8000", "4000"] {
+        let out = instclf(&[
+            "spectrogram",
+            wav.to_str().unwrap(),
+            "-o",
+            png.to_str().unwrap(),
+            "--sr",
+            sr,
+        ]);
+        assert!(out.status.success(), "--sr {sr}: {out:?}");
+    }
 }
 
 fn no_files_in(dir: &Path) -> Vec<PathBuf> {
@@ -107,9 +119,17 @@ fn bad_input_fails_without_output() {
     let out = instclf(&["spectrogram", FIXTURE, "-o", o, "--fmax", "20000"]);
     assert_failed(&out, "--fmax");
 
-    let missing_dir = dir.path().join("missing/out.png");
-    let out = instclf(&["spectrogram", FIXTURE, "-o", missing_dir.to_str().unwrap()]);
+    // Missing parent folders are created, but not under a plain file.
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, b"x").unwrap();
+    let under_file = plain.join("missing/out.png");
+    let out = instclf(&["spectrogram", FIXTURE, "-o", under_file.to_str().unwrap()]);
     assert_failed(&out, "out.png");
+    std::fs::remove_file(&plain).unwrap();
+    let nested = dir.path().join("a/b/out.png");
+    let out = instclf(&["spectrogram", FIXTURE, "-o", nested.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    std::fs::remove_dir_all(dir.path().join("a")).unwrap();
 
     // An output path that is a folder cannot be replaced by a file.
     let folder = dir.path().join("folder.png");

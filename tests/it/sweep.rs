@@ -77,7 +77,7 @@ fn lr_sweep_fixed_epochs_with_a_diverging_trial() {
         "16",
         "--activation",
         "relu",
-        "--out",
+        "-o",
         s(&out),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -169,15 +169,7 @@ fn lr_sweep_fixed_epochs_with_a_diverging_trial() {
     assert!(text.contains("learning rate 0.01") && text.contains("Training loss"));
 
     // Running again into the same folder without --resume is refused.
-    let o = instclf(&[
-        "sweep",
-        "--data",
-        s(&data),
-        "--lr",
-        "0.01",
-        "--out",
-        s(&out),
-    ]);
+    let o = instclf(&["sweep", "--data", s(&data), "--lr", "0.01", "-o", s(&out)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
 }
@@ -204,7 +196,7 @@ fn batch_sweep_to_a_target() {
         "split:0.2",
         "--hidden",
         "16",
-        "--out",
+        "-o",
         s(&out),
         "--quiet",
     ]);
@@ -255,7 +247,7 @@ fn killed_sweep_resumes_to_the_same_results_and_shards_merge() {
             "32",
             "--threads",
             "1",
-            "--out",
+            "-o",
             s(out),
         ]
         .iter()
@@ -392,7 +384,7 @@ fn bad_input_is_a_clear_error() {
         ),
         (vec!["--target-accuracy", "1.5"], "target accuracy"),
     ] {
-        let mut a = vec!["sweep", "--data", d, "--out", o_];
+        let mut a = vec!["sweep", "--data", d, "-o", o_];
         a.extend(args.iter());
         let o = instclf(&a);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
@@ -412,7 +404,7 @@ fn bad_input_is_a_clear_error() {
         .collect();
     ds.train.y = order.iter().map(|&i| ds.train.y[i]).collect();
     ds.save(&sorted).unwrap();
-    let o = instclf(&["sweep", "--data", s(&sorted), "--epochs", "1", "--out", o_]);
+    let o = instclf(&["sweep", "--data", s(&sorted), "--epochs", "1", "-o", o_]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--shuffle"), "{}", stderr(&o));
     assert!(!out.exists());
@@ -425,7 +417,7 @@ fn bad_input_is_a_clear_error() {
         "--hidden",
         "8",
         "--shuffle",
-        "--out",
+        "-o",
         o_,
         "--quiet",
     ]);
@@ -434,7 +426,7 @@ fn bad_input_is_a_clear_error() {
 
     let missing = tmp.path().join("nope");
     let out2 = tmp.path().join("out2");
-    let o = instclf(&["sweep", "--data", s(&missing), "--out", s(&out2)]);
+    let o = instclf(&["sweep", "--data", s(&missing), "-o", s(&out2)]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
@@ -444,7 +436,7 @@ fn bad_input_is_a_clear_error() {
     let o = instclf(&["sweep", "merge", s(&missing), "-o", s(&out2)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("sweep.json"), "{}", stderr(&o));
-    // --data and --out are needed without `merge`.
+    // --data and -o are needed without `merge`.
     let o = instclf(&["sweep", "--lr", "0.1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--data"), "{}", stderr(&o));

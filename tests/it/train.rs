@@ -47,6 +47,27 @@ fn train_then_evaluate() {
     assert!((e["accuracy"].as_f64().unwrap() - acc).abs() < 1e-12);
     assert_eq!(e["confusion"].as_array().unwrap().len(), 5);
 
+    // The global -q/--quiet and -v/--verbose, before or after the subcommand.
+    let again = |args: &[&str]| {
+        let o = instclf(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        o
+    };
+    let o = again(&[
+        "-q", "train", "--data", d, "-o", m, "--epochs", "1", "--force",
+    ]);
+    assert!(o.stdout.is_empty() && o.stderr.is_empty(), "-q: {o:?}");
+    let o = again(&[
+        "train", "--data", d, "-o", m, "--epochs", "1", "--force", "--json", "-v",
+    ]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("training an MLP") && err.contains("Epoch 1/1"),
+        "-v: {err}"
+    );
+    let o = instclf(&["-q", "-v", "train", "--data", d, "-o", m]);
+    assert_eq!(o.status.code(), Some(2), "-q with -v: {}", stderr(&o));
+
     let o = instclf(&["evaluate", "--model", m, "--data", d]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
@@ -118,6 +139,15 @@ fn bad_input_exits_2_with_a_clear_error() {
     check(
         &["train", "--data", d, "-o", m, "--lr", "0", "--quiet"],
         "learning rate",
+    );
+    // Closed sets are checked as the command line is read, listing the choices.
+    check(
+        &["train", "--data", d, "-o", m, "--arch", "lstm"],
+        "[possible values: mlp, dense, rnn, gru]",
+    );
+    check(
+        &["train", "--data", d, "-o", m, "--activation", "tanh"],
+        "[possible values: sigmoid, relu]",
     );
     check(
         &[

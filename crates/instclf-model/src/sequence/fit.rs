@@ -159,6 +159,7 @@ pub fn fit_sequence(
     let (mut diverged, mut stopped_early, mut total) = (false, false, 0.0);
     let mut xb = Vec::with_capacity(bs * cols);
     for epoch in 1..=opts.epochs {
+        callbacks.iter_mut().for_each(|c| c.on_epoch_begin(epoch));
         let t0 = Instant::now();
         perm.shuffle(&mut rng);
         let (mut loss_sum, mut correct_sum) = (0f64, 0f64);

@@ -220,7 +220,7 @@ pub fn prepare(
     if started && !resume {
         return Err(ModelError::Data {
             path: dir.to_path_buf(),
-            msg: "already holds a sweep; pass --resume to finish it, or choose another --out"
+            msg: "already holds a sweep; pass --resume to finish it, --force to replace it, or choose another -o/--output"
                 .into(),
         });
     }
@@ -269,9 +269,10 @@ pub struct MergeReport {
 }
 
 /// Combines the sweep folders `dirs` (shards of one sweep) into `out`: their settings must
-/// agree, no trial may appear twice, and `out` must not hold another sweep. Each trial's
-/// history folder is copied.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, ModelError> {
+/// agree, no trial may appear twice, and `out` must not hold another sweep unless `replace`
+/// (then a folder `out` that is not one of the inputs is deleted once the inputs have been
+/// read and checked). Each trial's history folder is copied.
+pub fn merge(dirs: &[PathBuf], out: &Path, replace: bool) -> Result<MergeReport, ModelError> {
     if dirs.is_empty() {
         return Err(invalid("nothing to merge: give at least one sweep folder"));
     }
@@ -312,10 +313,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, ModelError> {
     }
     let mut config = config.expect("at least one folder");
     let out_is_input = dirs.iter().any(|d| same_dir(d, out));
+    if replace && !out_is_input && out.is_dir() {
+        std::fs::remove_dir_all(out).map_err(|e| io_err(out, e))?;
+    }
     if !out_is_input && (out.join(SWEEP_JSON).exists() || out.join(RESULTS_JSON).exists()) {
         return Err(ModelError::Data {
             path: out.to_path_buf(),
-            msg: "already holds a sweep; merge into an empty folder".into(),
+            msg: "already holds a sweep; merge into an empty folder, or pass --force to replace it"
+                .into(),
         });
     }
     std::fs::create_dir_all(out).map_err(|e| io_err(out, e))?;

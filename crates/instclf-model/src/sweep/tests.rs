@@ -310,7 +310,7 @@ fn sweep_with_fake_energy_writes_results_and_resumes() {
         shards.push(sw.run(done, &todo, &mut Silent).unwrap());
     }
     let merged = tmp.path().join("merged");
-    let rep = merge(&[b.clone(), a.clone()], &merged).unwrap();
+    let rep = merge(&[b.clone(), a.clone()], &merged, false).unwrap();
     assert!(rep.missing.is_empty());
     let strip = |v: &[TrialResult]| -> Vec<(usize, usize, usize, Option<f64>, bool)> {
         v.iter()
@@ -321,11 +321,13 @@ fn sweep_with_fake_energy_writes_results_and_resumes() {
     assert!(merged.join("trials/bs32_lr0.01/history.json").is_file());
     assert!(read_config(&merged).unwrap().unwrap().shard.is_none());
     // A trial in two inputs is refused; so is a folder holding another sweep.
-    assert!(merge(&[a.clone(), a.clone()], &tmp.path().join("m2"))
-        .unwrap_err()
-        .to_string()
-        .contains("also in"));
-    assert!(merge(std::slice::from_ref(&a), &dir)
+    assert!(
+        merge(&[a.clone(), a.clone()], &tmp.path().join("m2"), false)
+            .unwrap_err()
+            .to_string()
+            .contains("also in")
+    );
+    assert!(merge(std::slice::from_ref(&a), &dir, false)
         .unwrap_err()
         .to_string()
         .contains("already holds"));

@@ -94,7 +94,7 @@ source "$cluster/env.sh"
 args=(--data "$work/data" --lr 0.003,0.002,0.001,0.0005 --batch-size 32,16 --epochs 12 --hidden 32)
 
 t_ref=$(now)
-"$INSTCLF" sweep "${args[@]}" --threads 1 --quiet --out "$work/full" >/dev/null
+"$INSTCLF" sweep "${args[@]}" --threads 1 --quiet -o "$work/full" >/dev/null
 t_ref=$(secs "$t_ref" "$(now)")
 
 # Waits for the merge job of the sweep in $1 (its jobs.env read again: requeue.sh may have

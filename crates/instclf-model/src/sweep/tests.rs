@@ -77,7 +77,7 @@ fn merge_and_resume_keep_every_float_bit() {
     let one = std::slice::from_ref(&r);
     write_results(&dir, one).unwrap();
     assert_eq!(prepare(&dir, &c, true).unwrap(), one, "resume");
-    let rep = merge(std::slice::from_ref(&dir), &out).unwrap();
+    let rep = merge(std::slice::from_ref(&dir), &out, false).unwrap();
     assert_eq!(rep.results, one);
     assert_eq!(read_results(&out).unwrap(), one);
     let text = std::fs::read_to_string(out.join(RESULTS_JSON)).unwrap();

@@ -357,6 +357,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "epochs": epochs_run,
             "test_accuracy": eval.as_ref().map(|e| e.accuracy),
             "test_loss": eval.as_ref().map(|e| e.loss),
+            "test": eval,
             "train_time_s": result.train_time_s,
             "mean_epoch_time_s": mean_epoch,
             "diverged": result.diverged,

@@ -124,10 +124,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let n = r.history.len();
     let mean_epoch = r.train_time_s / n.max(1) as f64;
     let params = r.model.net.cfg.n_params();
+    // The dataset's test split, scored as `train` scores dense models (one schema for both).
+    let test = if r.diverged {
+        None
+    } else {
+        Some(r.model.evaluate(&data.data.test.x, &data.data.test.y)?)
+    };
     if args.json {
         let out = serde_json::json!({
             "model": args.output.display().to_string(),
             "model_saved": !r.diverged,
+            "test_accuracy": test.as_ref().map(|e| e.accuracy),
+            "test_loss": test.as_ref().map(|e| e.loss),
+            "test": test,
             "arch": arch.to_string(),
             "units": args.units,
             "parameters": params,

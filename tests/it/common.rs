@@ -134,3 +134,31 @@ pub fn dataset_build(audio: &Path, out: &Path, extra: &[&str]) -> Output {
     args.extend_from_slice(extra);
     instclf(&args)
 }
+
+/// The fields every `train --json` prints, dense or sequence model: `test_accuracy` and
+/// `test_loss` (the test split), `test` with per-class metrics, `epochs`, `train_time_s`,
+/// `history`, `model`, `model_saved`, `diverged`.
+pub fn assert_train_json_schema(v: &serde_json::Value) {
+    for k in [
+        "model",
+        "model_saved",
+        "epochs",
+        "train_time_s",
+        "mean_epoch_time_s",
+        "diverged",
+        "history",
+    ] {
+        assert!(v.get(k).is_some(), "train --json lacks {k}: {v}");
+    }
+    let acc = v["test_accuracy"].as_f64().expect("test_accuracy");
+    assert!((0.0..=1.0).contains(&acc), "{v}");
+    assert!(v["test_loss"].as_f64().unwrap().is_finite());
+    assert_eq!(v["test"]["accuracy"], v["test_accuracy"]);
+    assert!(v["test"]["per_class"]
+        .as_array()
+        .is_some_and(|p| !p.is_empty()));
+    assert_eq!(
+        v["history"].as_array().unwrap().len() as u64,
+        v["epochs"].as_u64().unwrap()
+    );
+}

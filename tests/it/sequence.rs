@@ -75,6 +75,9 @@ fn waveform_clips_train_gru_and_predict() {
         assert!(e["macro_recall"].as_f64().unwrap().is_finite());
     }
     assert_eq!(v["validation"]["rows"], 38);
+    // The fields `train --json` shares with dense models (tests/it/train.rs).
+    crate::common::assert_train_json_schema(&v);
+    assert_eq!(v["test"]["rows"], 38);
     let m = SequenceModel::load(&model).unwrap();
     assert_eq!(m.history.len(), 2);
     assert_eq!(m.spec, spec);

@@ -29,6 +29,7 @@ fn train_then_evaluate() {
     assert_eq!(v["history"].as_array().unwrap().len(), 4);
     let acc = v["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.9, "{v}");
+    crate::common::assert_train_json_schema(&v);
     for f in [
         "model.json",
         "model.safetensors",

@@ -5,9 +5,10 @@ resampling to the model's rate), computes the model's recipe (MFCC + deltas + de
 with `harmonics` the levels of the first partials from a second power STFT, at one f0 per file
 by librosa.yin over a short stretch in the middle), standardises, runs every sigmoid MLP of the
 ensemble in numpy and prints the file's answer (mean frame log-probability over frames and
-networks). It does LESS than instclf (no note segmentation, no per-note pitch or answers, no
-cepstral mean normalisation), so its time is a lower bound for a Python implementation of the
-same job.
+networks). Note-level members (a recipe with `pool`) get the whole file pooled as one note (mean,
+standard deviation and attack of the frames, the file's pitch appended to every frame). It does
+LESS than instclf (no note segmentation, no per-note pitch or answers, no cepstral mean
+normalisation), so its time is a lower bound for a Python implementation of the same job.
 
 Usage: classify_librosa.py MODEL_DIR FILE_OR_DIR...   (MODEL_DIR holds m1, m2, ... or one model)
 """
@@ -34,12 +35,16 @@ def load_model(d):
     return meta, t
 
 
-def harmonic_levels(y, sr, r):
+def file_f0(y, sr):
+    """One f0 for the file: YIN's median over a short stretch in the middle."""
+    mid = len(y) // 2
+    return np.nanmedian(librosa.yin(y[max(0, mid - 2048):mid + 2048], fmin=40, fmax=2200, sr=sr,
+                                    frame_length=2048))
+
+
+def harmonic_levels(y, sr, r, f0):
     """The first r["harmonics"] partial levels per frame, dB below the frame's strongest."""
     h, n_fft = r["harmonics"], r["n_fft"]
-    mid = len(y) // 2
-    f0 = np.nanmedian(librosa.yin(y[max(0, mid - 2048):mid + 2048], fmin=40, fmax=2200, sr=sr,
-                                  frame_length=2048))
     power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=r["hop"])) ** 2
     last = power.shape[0] - 1
     per_hz, half = n_fft / sr, max(0.5 * f0 * n_fft / sr, 1.0)
@@ -60,9 +65,19 @@ def features(path, r):
                              fmax=r["fmax"])
     if r["deltas"]:
         m = np.vstack([m, librosa.feature.delta(m), librosa.feature.delta(m, order=2)])
+    f0 = file_f0(y, sr) if r.get("harmonics", 0) or r.get("pitch") else None
+    if r.get("pitch"):
+        m = np.vstack([m, np.full((1, m.shape[1]), np.log2(f0 / 440.0))])
     if r.get("harmonics", 0):
-        m = np.vstack([m, harmonic_levels(y, sr, r)])
-    return m.T
+        m = np.vstack([m, harmonic_levels(y, sr, r, f0)])
+    m = m.T
+    pool = r.get("pool")
+    if pool:  # the whole file as one note
+        blocks = [m.mean(0), m.std(0)]
+        if pool.get("attack_frames", 0):
+            blocks.append(m[:pool["attack_frames"]].mean(0))
+        m = np.concatenate(blocks)[None, :]
+    return m
 
 
 def main():
@@ -70,7 +85,7 @@ def main():
     dirs = sorted(os.path.join(root, d) for d in os.listdir(root)
                   if os.path.isfile(os.path.join(root, d, "model.json"))) or [root]
     models = [load_model(d) for d in dirs]
-    r, classes = models[0][0]["recipe"], models[0][0]["classes"]
+    classes = models[0][0]["classes"]
     files = []
     for p in sys.argv[2:]:
         if os.path.isdir(p):
@@ -79,11 +94,16 @@ def main():
         else:
             files.append(p)
     for f in files:
-        feats = features(f, r)
+        cache = {}
         score = 0
-        for _, t in models:
-            x = (feats - t["standardise.mean"]) / t["standardise.std"]
-            h = 1.0 / (1.0 + np.exp(-(x @ t["dense0.kernel"] + t["dense0.bias"])))
+        for meta, t in models:
+            key = json.dumps(meta["recipe"], sort_keys=True)
+            if key not in cache:
+                cache[key] = features(f, meta["recipe"])
+            x = (cache[key] - t["standardise.mean"]) / t["standardise.std"]
+            a = x @ t["dense0.kernel"] + t["dense0.bias"]
+            relu = meta["architecture"].get("activation") == "relu"
+            h = np.maximum(a, 0) if relu else 0.5 * (1.0 + np.tanh(0.5 * a))  # sigmoid
             z = h @ t["dense1.kernel"] + t["dense1.bias"]
             logp = z - z.max(1, keepdims=True)
             logp -= np.log(np.exp(logp).sum(1, keepdims=True))

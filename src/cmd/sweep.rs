@@ -12,8 +12,8 @@ use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use instclf_energy::{Gpus, Monitor};
 use instclf_model::sweep::{
-    check_split, merge, missing, prepare, shuffle_rows, Shard, Sweep, SweepConfig, SweepObserver,
-    TrialResult, TrialSpec, RESULTS_CSV, RESULTS_JSON,
+    check_split, merge, missing, prepare, shuffle_rows, split_warning, Shard, Sweep, SweepConfig,
+    SweepObserver, TrialResult, TrialSpec, RESULTS_CSV, RESULTS_JSON,
 };
 use instclf_model::train::Validation;
 use instclf_model::{device_from_arg, device_name, Dataset, Device, EpochRecord};
@@ -228,6 +228,9 @@ fn run_sweep(a: RunArgs) -> anyhow::Result<()> {
         shuffle_rows(&mut data, a.seed);
     }
     check_split(&config, &data)?;
+    if let Some(w) = split_warning(&config, &data) {
+        eprintln!("instclf: warning: {w}");
+    }
     if replace {
         std::fs::remove_dir_all(&out)
             .with_context(|| format!("{}: cannot replace the output folder", out.display()))?;

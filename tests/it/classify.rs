@@ -507,3 +507,29 @@ fn an_empty_folder_and_top_zero_are_clear_errors() {
     assert!(stderr(&o).contains("--top"), "{}", stderr(&o));
     assert!(o.stdout.is_empty());
 }
+
+/// `-` reads the recording from standard input; an empty stdin is one clear error.
+#[test]
+fn a_dash_reads_the_recording_from_standard_input() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let run = |bytes: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_instclf"))
+            .args(["classify", "--json", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let sax = std::fs::read(fixture("SopSax.Vib.pp.C6Eb6.aiff")).unwrap();
+    let o = run(&sax);
+    let v = one_file(&o);
+    assert_eq!(v["label"], "SopSax");
+    assert_eq!(v["file"], "-");
+    let o = run(b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("<stdin>"), "{}", stderr(&o));
+}

@@ -72,8 +72,22 @@ impl Audio {
     }
 }
 
-/// Decodes the whole file at `path` to mono `f32` at its native rate.
+/// How errors name audio read from standard input.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Decodes the whole file at `path` to mono `f32` at its native rate; the path `-` reads the
+/// file from standard input.
 pub fn decode(path: &Path) -> Result<Audio, AudioError> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map_err(|error| {
+            AudioError::Io {
+                path: STDIN_NAME.into(),
+                error,
+            }
+        })?;
+        return decode_bytes(Path::new(STDIN_NAME), bytes);
+    }
     let meta = std::fs::metadata(path).map_err(|error| AudioError::Io {
         path: path.to_path_buf(),
         error,

@@ -149,6 +149,19 @@ pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
         // Very narrow range: fall back to linear ticks inside it.
         return nice_ticks(lo, hi, 4);
     }
+    // With decade ticks only, the top of the axis can run a long way past the last tick (a loss
+    // axis from 0.001 to 2.5 would be unlabelled above 1): label the largest 2 or 5 x 10^e
+    // below the top as well.
+    if let Some(&last) = out.last() {
+        if hi >= 2.0 * last * (1.0 - 1e-9) {
+            let e = hi.log10().floor() as i32;
+            let top = [5.0, 2.0, 1.0]
+                .iter()
+                .map(|m| m * 10f64.powi(e))
+                .find(|v| *v <= hi * (1.0 + 1e-9) && *v > last * (1.0 + 1e-9));
+            out.extend(top);
+        }
+    }
     out
 }
 
@@ -207,5 +220,15 @@ mod tests {
         let t = log_ticks(0.03, 2.5);
         assert!(t.contains(&0.1) && t.contains(&1.0));
         assert!(t.iter().all(|v| *v >= 0.03 && *v <= 2.5));
+    }
+
+    #[test]
+    fn a_long_log_axis_is_labelled_above_its_last_decade() {
+        // Four decades: decade ticks only, then 2 below the top of 2.5.
+        let t = log_ticks(0.0005, 2.5);
+        assert_eq!(t.last(), Some(&2.0), "{t:?}");
+        assert!(t.contains(&0.001) && t.contains(&1.0));
+        // A top just above a decade tick adds nothing.
+        assert_eq!(log_ticks(0.0005, 1.2).last(), Some(&1.0));
     }
 }

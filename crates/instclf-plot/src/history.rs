@@ -127,6 +127,21 @@ impl Figure for HistoryFigure<'_> {
     }
 }
 
+/// Ticks for an epoch axis from `x0` to `x1`: whole numbers only (no epoch 1.5), about six of
+/// them; every epoch when fewer than two nice ticks are whole.
+fn epoch_ticks(x0: f64, x1: f64) -> Vec<f64> {
+    let whole: Vec<f64> = nice_ticks(x0, x1, 6)
+        .into_iter()
+        .filter(|v| v.fract() == 0.0)
+        .collect();
+    if whole.len() >= 2 || x1 - x0 < 1.0 {
+        return whole;
+    }
+    (x0.ceil() as i64..=x1.floor() as i64)
+        .map(|e| e as f64)
+        .collect()
+}
+
 /// Draws a line chart with a title, labelled axes, a legend and a linear or log y axis onto
 /// `area`. Points that are not finite (or not positive on a log axis) are left out.
 /// `canvas` is the whole picture's size, which sets the font size.
@@ -195,18 +210,7 @@ pub(crate) fn draw_line_chart<DB: DrawingBackend>(
         let (lo, hi) = (y0 - pad, y1 + pad);
         TickedAxis::linear(lo, hi, nice_ticks(lo, hi, 6))
     };
-    let x_ticks = {
-        let t = nice_ticks(x0, x1, 6);
-        // Epochs are whole numbers: no 2.5 ticks.
-        if t.iter().all(|v| v.fract() == 0.0) || x1 - x0 < 3.0 {
-            t
-        } else {
-            nice_ticks(x0, x1, 5)
-                .into_iter()
-                .filter(|v| v.fract() == 0.0)
-                .collect()
-        }
-    };
+    let x_ticks = epoch_ticks(x0, x1);
     let x_axis = TickedAxis::linear(x0, x1, x_ticks);
 
     let mut c = ChartBuilder::on(area)
@@ -337,4 +341,23 @@ fn legend_position(
         }
     }
     best.1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::epoch_ticks;
+
+    #[test]
+    fn epoch_ticks_are_whole_numbers() {
+        // Three epochs padded by 4%: nice ticks would be 1, 1.5, 2, 2.5, 3.
+        assert_eq!(epoch_ticks(0.92, 3.08), [1.0, 2.0, 3.0]);
+        for (a, b) in [(0.5, 1.5), (0.6, 50.4), (0.9, 10.1)] {
+            let t = epoch_ticks(a, b);
+            assert!(!t.is_empty(), "{a}..{b}");
+            assert!(
+                t.iter().all(|v| v.fract() == 0.0 && *v >= a && *v <= b),
+                "{t:?}"
+            );
+        }
+    }
 }

@@ -116,7 +116,10 @@ pub(crate) fn render<F: Figure>(
                 fig.draw(&root).map_err(PlotError::Draw)?;
                 root.present().de().map_err(PlotError::Draw)?;
             }
-            Ok(s.into_bytes())
+            // plotters-svg embeds rasters (the spectrogram) as `data:png;base64,`; the media
+            // type is `image/png`, and viewers that check it refuse the other.
+            Ok(s.replace("\"data:png;base64,", "\"data:image/png;base64,")
+                .into_bytes())
         }
     }
 }

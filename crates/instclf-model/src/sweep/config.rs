@@ -243,6 +243,38 @@ pub fn shuffle_rows(data: &mut Dataset, seed: u64) {
     data.train.y = y;
 }
 
+/// A warning when the validation split (the last rows in file order) is lopsided: some class
+/// has more than twice the split's fraction of its rows held out, as happens on a dataset in class
+/// order. `None` for other validations and balanced splits.
+pub fn split_warning(config: &SweepConfig, data: &Dataset) -> Option<String> {
+    let Ok(Validation::Split(f)) = config.validation.parse() else {
+        return None;
+    };
+    let n = data.train.rows();
+    let split_at = ((n as f64 * (1.0 - f)).floor() as usize).min(n);
+    let k = data.n_classes();
+    let (mut all, mut held) = (vec![0usize; k], vec![0usize; k]);
+    for (i, &c) in data.train.y.iter().enumerate() {
+        if let Some(a) = all.get_mut(c as usize) {
+            *a += 1;
+            held[c as usize] += usize::from(i >= split_at);
+        }
+    }
+    let (worst, share) = (0..k)
+        .filter(|&c| all[c] > 0)
+        .map(|c| (c, held[c] as f64 / all[c] as f64))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    (share > 2.0 * f).then(|| {
+        format!(
+            "validation split:{f} holds out the last rows in file order: {:.0}% of class {} \
+             ({}) and an uneven share of the others; add --shuffle for a random split",
+            100.0 * share,
+            worst,
+            data.classes.get(worst).map(String::as_str).unwrap_or("?")
+        )
+    })
+}
+
 /// Checks before any trial runs that the validation split leaves every class some training
 /// rows (datasets built by `instclf dataset build` are in class order, so the last rows are
 /// one or two classes only).

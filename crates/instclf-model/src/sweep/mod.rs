@@ -18,7 +18,7 @@ pub mod config;
 pub mod results;
 pub mod run;
 
-pub use config::{check_split, shuffle_rows, Shard, SweepConfig, TrialSpec};
+pub use config::{check_split, shuffle_rows, split_warning, Shard, SweepConfig, TrialSpec};
 pub use results::{
     history_csv, merge, missing, prepare, read_config, read_results, results_csv, write_results,
     MergeReport, TrialEpoch, TrialResult, CSV_HEADER, RESULTS_CSV, RESULTS_JSON, SWEEP_JSON,

@@ -180,6 +180,24 @@ fn shuffled_rows_keep_their_labels_and_fix_a_class_ordered_split() {
 }
 
 #[test]
+fn a_lopsided_validation_split_is_warned_about() {
+    let mut d = Dataset::synthetic(60, 10, 3, 5, 0.5, 2);
+    let c = config(&[0.1], &[8]);
+    // Interleaved classes: every class loses about the split's share.
+    d.train.y = (0..60).map(|i| i % 5).collect();
+    assert_eq!(split_warning(&c, &d), None);
+    // Class order with a large last class: no class loses all its rows, but most of class 4 is
+    // held out.
+    d.train.y = (0..60).map(|i| if i < 40 { i / 10 } else { 4 }).collect();
+    check_split(&c, &d).unwrap();
+    let w = split_warning(&c, &d).expect("a warning");
+    assert!(
+        w.contains("class 4 (class4)") && w.contains("--shuffle"),
+        "{w}"
+    );
+}
+
+#[test]
 fn reached_needs_patience_epochs_above_target() {
     let rec = |a: f64| EpochRecord {
         epoch: 1,

@@ -99,6 +99,9 @@ fn spectrogram_svg_embeds_one_image() {
     assert!(svg.contains("+0 dB") && svg.contains("-80 dB"));
     // Cells and colorbar are two embedded bitmaps, not thousands of rectangles.
     assert_eq!(svg.matches("<image").count(), 2);
+    // Embedded as image/png, the media type viewers check.
+    assert_eq!(svg.matches("\"data:image/png;base64,").count(), 2);
+    assert!(!svg.contains("\"data:png"));
     assert!(svg.matches("<rect").count() < 50);
 }
 

@@ -24,11 +24,12 @@ Examples:
   instclf classify --jsonl fixtures/audio/ | jq -r '[.file, .label] | @tsv'"
 )]
 pub struct Args {
-    /// Audio files or folders (searched recursively).
+    /// Audio files or folders (searched recursively); `-` reads one file from standard input.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// A model folder made by `instclf train` (default: the bundled model). Give it more than
-    /// once for an ensemble of models trained on the same classes and features.
+    /// once for an ensemble of models trained on the same classes (frame and note-level
+    /// networks may be mixed).
     #[arg(long)]
     model: Vec<PathBuf>,
     /// How many of the best classes to show per note and file (at least 1).

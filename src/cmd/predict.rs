@@ -5,10 +5,8 @@
 
 use instclf_audio::recipe::Recipe;
 use instclf_model::dataset::TEST_DATA;
-use instclf_model::sequence::{
-    is_sequence_dataset, is_sequence_model, SequenceData, SequenceModel,
-};
-use instclf_model::{device_from_arg, Dataset, Model};
+use instclf_model::sequence::{is_sequence_dataset, SequenceData, SequenceModel};
+use instclf_model::{device_from_arg, AnyModel, Dataset, Model};
 use instclf_pipeline::clips::{self, ClipInput, ClipSpec};
 use instclf_pipeline::{inputs, PipelineError};
 use std::path::{Path, PathBuf};
@@ -181,15 +179,17 @@ fn frame_rows(m: &Model, inputs: &[PathBuf]) -> anyhow::Result<Vec<Row>> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (classes, rows) = if is_sequence_model(&args.model) {
-        let m = SequenceModel::load(&args.model)?;
-        let rows = sequence_rows(&m, &args.data)?;
-        (m.classes, rows)
-    } else {
-        let device = device_from_arg(&args.device)?;
-        let m = Model::load(&args.model, &device)?;
-        let rows = frame_rows(&m, &args.data)?;
-        (m.classes, rows)
+    // --device concerns frame models only: it is read when the model is one.
+    let (classes, rows) = match AnyModel::load_with(&args.model, || device_from_arg(&args.device))?
+    {
+        AnyModel::Sequence(m) => {
+            let rows = sequence_rows(&m, &args.data)?;
+            (m.classes, rows)
+        }
+        AnyModel::Dense(m) => {
+            let rows = frame_rows(&m, &args.data)?;
+            (m.classes, rows)
+        }
     };
     let predicted = |p: &[f32]| {
         let mut best = 0;

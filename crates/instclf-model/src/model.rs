@@ -7,6 +7,7 @@
 
 use crate::callback::EpochRecord;
 use crate::error::ModelError;
+use crate::kind::ModelKind;
 use crate::net::{Architecture, Mlp};
 use crate::npy::write_atomic;
 use candle_core::{DType, Device, Tensor};
@@ -14,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub const MODEL_JSON: &str = "model.json";
+pub use crate::kind::MODEL_JSON;
 pub const MODEL_WEIGHTS: &str = "model.safetensors";
 pub const HISTORY_CSV: &str = "history.csv";
 pub const HISTORY_JSON: &str = "history.json";
 /// Adam moments of a training checkpoint (read by `fit_resume`; not needed for prediction).
 pub const OPTIMIZER: &str = "optimizer.safetensors";
-const FORMAT: &str = "instclf-model";
+const FORMAT: &str = ModelKind::Dense.format();
 const MEAN: &str = "standardise.mean";
 const STD: &str = "standardise.std";
 
@@ -269,13 +270,11 @@ impl Model {
         st_path: &Path,
         device: &Device,
     ) -> Result<Model, ModelError> {
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(json) {
-            if v.get("format").and_then(|f| f.as_str()) == Some(crate::sequence::SEQ_FORMAT) {
-                return Err(model_err(
-                    json_path,
-                    "is a sequence model (dense/rnn/gru on clips), not a frame model: use `instclf predict`",
-                ));
-            }
+        if ModelKind::of_json(json) == Some(ModelKind::Sequence) {
+            return Err(model_err(
+                json_path,
+                "is a sequence model (dense/rnn/gru on clips), not a frame model: use `instclf predict`",
+            ));
         }
         let mj: ModelJson = serde_json::from_slice(json).map_err(|e| ModelError::Json {
             path: json_path.to_path_buf(),

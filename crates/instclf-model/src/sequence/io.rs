@@ -6,6 +6,7 @@ use super::data::{check_rows, data_err, SequenceSpec};
 use super::net::{Recurrent, SeqArch, SeqConfig, SeqNet};
 use crate::callback::EpochRecord;
 use crate::error::ModelError;
+use crate::kind::{ModelKind, MODEL_JSON};
 use crate::metrics::{metrics_from_predictions, predictions, Evaluation};
 use crate::model::{
     write_folder_atomic, write_history, HistorySummary, Standardiser, TrainingInfo,
@@ -16,17 +17,6 @@ use candle_core::{DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
-
-/// `format` of a sequence model's `model.json`.
-pub const SEQ_FORMAT: &str = "instclf-sequence-model";
-
-/// Whether `dir` is a sequence-model folder (its `model.json` has the sequence format).
-pub fn is_sequence_model(dir: &Path) -> bool {
-    std::fs::read(dir.join(crate::model::MODEL_JSON))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v.get("format").and_then(|f| f.as_str()) == Some(SEQ_FORMAT))
-}
 
 /// A trained sequence classifier.
 #[derive(Debug, Clone)]
@@ -141,7 +131,7 @@ impl SequenceModel {
     /// `model.json` and the named weight tensors.
     fn json(&self) -> Result<Vec<u8>, ModelError> {
         let mj = SeqModelJson {
-            format: SEQ_FORMAT.to_string(),
+            format: ModelKind::Sequence.format().to_string(),
             version: 1,
             network: self.net.cfg.clone(),
             parameters: self.net.cfg.n_params(),
@@ -166,7 +156,7 @@ impl SequenceModel {
             .map(|(n, v)| (n, v.as_tensor().clone()))
             .collect();
         write_folder_atomic(dir, |tmp| {
-            write_atomic(&tmp.join(crate::model::MODEL_JSON), &json)?;
+            write_atomic(&tmp.join(MODEL_JSON), &json)?;
             candle_core::safetensors::save(&tensors, tmp.join(crate::model::MODEL_WEIGHTS))?;
             write_history(tmp, &self.history)
         })
@@ -177,7 +167,7 @@ impl SequenceModel {
         if !dir.is_dir() {
             return Err(model_err(dir, "model folder not found"));
         }
-        let jp = dir.join(crate::model::MODEL_JSON);
+        let jp = dir.join(MODEL_JSON);
         let bytes = std::fs::read(&jp).map_err(|e| ModelError::Io {
             path: jp.clone(),
             source: e,
@@ -187,7 +177,7 @@ impl SequenceModel {
                 path: jp.clone(),
                 msg: e.to_string(),
             })?;
-        if v.get("format").and_then(|f| f.as_str()) != Some(SEQ_FORMAT) {
+        if ModelKind::of_value(&v) != Some(ModelKind::Sequence) {
             return Err(model_err(
                 &jp,
                 "is a frame (MLP) model, not a sequence model; it takes frame rows, not clips",

@@ -27,5 +27,5 @@ pub mod net;
 
 pub use data::{check_rows, is_sequence_dataset, SequenceData, SequenceSpec, SEQUENCE_JSON};
 pub use fit::{fit_sequence, SeqFitOptions, SeqFitResult};
-pub use io::{is_sequence_model, SequenceModel, SEQ_FORMAT};
+pub use io::SequenceModel;
 pub use net::{stack_states, Recurrent, SeqArch, SeqConfig, SeqNet};

@@ -162,3 +162,20 @@ pub fn assert_train_json_schema(v: &serde_json::Value) {
         v["epochs"].as_u64().unwrap()
     );
 }
+
+/// The samples of the audio file `path` at 22050 Hz, mono, in [-1, 1): `instclf convert` to a
+/// 16-bit WAV in `tmp`, read back with hound.
+pub fn mono_22050(path: &Path, tmp: &Path) -> Vec<f32> {
+    let wav = tmp.join("converted.wav");
+    let o = instclf(&["convert", s(path), "-o", s(&wav), "--sr", "22050"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut r = hound::WavReader::open(&wav).unwrap();
+    let spec = r.spec();
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (22050, 1, 16)
+    );
+    r.samples::<i16>()
+        .map(|x| f32::from(x.unwrap()) / 32768.0)
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! one shape whatever the number of files, and the segments of a recording in which the
 //! instrument changes.
 
-use crate::common::{fixture, instclf, s, stderr, write_wav};
+use crate::common::{fixture, instclf, mono_22050, s, stderr, write_wav};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -97,25 +97,6 @@ fn jsonl_prints_the_same_objects_one_per_line() {
     );
 }
 
-/// Samples of `path` at 22050 Hz, mono (via `instclf convert`).
-fn samples(path: &Path, tmp: &Path) -> Vec<f32> {
-    let wav = tmp.join("converted.wav");
-    let o = instclf(&["convert", s(path), s(&wav), "--sr", "22050"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let mut r = hound::WavReader::open(&wav).unwrap();
-    let spec = r.spec();
-    assert_eq!((spec.sample_rate, spec.channels), (22050, 1));
-    match spec.sample_format {
-        hound::SampleFormat::Float => r.samples::<f32>().map(|x| x.unwrap()).collect(),
-        hound::SampleFormat::Int => {
-            let scale = (1i64 << (spec.bits_per_sample - 1)) as f32;
-            r.samples::<i32>()
-                .map(|x| x.unwrap() as f32 / scale)
-                .collect()
-        }
-    }
-}
-
 /// Two fixtures of different classes played one after the other: two segments, each with its
 /// class, the boundary at the second recording's first onset; each alone is one segment.
 #[test]
@@ -125,9 +106,9 @@ fn two_instruments_one_after_the_other_are_two_segments() {
         fixture("Cello.Vib.ff.C3D3.aiff"),
         fixture("SopSax.Vib.pp.C6Eb6.aiff"),
     );
-    let mut y = samples(&a, dir.path());
+    let mut y = mono_22050(&a, dir.path());
     let first_len = y.len() as f64 / 22050.0;
-    y.extend(samples(&b, dir.path()));
+    y.extend(mono_22050(&b, dir.path()));
     let both = dir.path().join("both.wav");
     write_wav(&both, 22050, &y);
     let files = json_array(&instclf(&["classify", "--json", s(&a), s(&b), s(&both)]));

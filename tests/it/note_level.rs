@@ -2,7 +2,7 @@
 //! trains on it, `classify` answers once per note, a note's answer does not depend on the other
 //! notes of its recording, and frame and note-level models form one ensemble.
 
-use crate::common::{audio_dir, dataset_build, fixture, instclf, s, stderr, write_wav};
+use crate::common::{audio_dir, dataset_build, fixture, instclf, mono_22050, s, stderr, write_wav};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -97,17 +97,6 @@ fn a_note_level_dataset_has_one_row_per_note_and_its_model_classifies() {
     }
 }
 
-/// Samples 22050 Hz mono of a fixture, through `instclf convert`.
-fn samples(path: &Path, tmp: &Path) -> Vec<f32> {
-    let wav = tmp.join("converted.wav");
-    let o = instclf(&["convert", s(path), s(&wav), "--sr", "22050"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let mut r = hound::WavReader::open(&wav).unwrap();
-    r.samples::<i16>()
-        .map(|x| f32::from(x.unwrap()) / 32768.0)
-        .collect()
-}
-
 /// The example: a note cut out of its recording, or played inside another run of
 /// notes, is read the same by a note-level model (its vector holds only its own frames).
 #[test]
@@ -122,7 +111,7 @@ fn a_notes_answer_does_not_depend_on_the_other_notes() {
     train(&ds, &model);
     let trumpet = fixture("Trumpet.NoVib.mf.E4Gb4.aiff");
     let whole = classify(&[&model], &trumpet);
-    let y = samples(&trumpet, tmp.path());
+    let y = mono_22050(&trumpet, tmp.path());
     let n0 = &whole["notes"][1];
     // Cut the second note out with 1 s of silence on either side, at a whole number of hops
     // (512 samples) so the frames line up with the original's.
@@ -134,7 +123,7 @@ fn a_notes_answer_does_not_depend_on_the_other_notes() {
     cut.extend(&y[a..b]);
     cut.extend(vec![0f32; 22050]);
     // ... and the same note after a cello note instead of its own neighbours.
-    let cello = samples(&fixture("Cello.Vib.ff.C3D3.aiff"), tmp.path());
+    let cello = mono_22050(&fixture("Cello.Vib.ff.C3D3.aiff"), tmp.path());
     let mut mixed = cello[..(cello.len() / hop) * hop].to_vec();
     mixed.extend(&y[a..b]);
     for (name, y) in [("alone.wav", cut), ("after-cello.wav", mixed)] {

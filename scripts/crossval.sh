@@ -101,54 +101,42 @@ atomic() { # atomic FILE CMD...: CMD's stdout into FILE, only if CMD succeeds
   "$@" > "$f.tmp" && mv "$f.tmp" "$f" || { rm -f "$f.tmp"; return 1; }
 }
 t0=$SECONDS
-for i in "${!names[@]}"; do
-  n=${names[$i]} ds=$OUT/datasets/${names[$i]}
-  [ -d "$ds" ] && continue
-  IFS=, read -ra d <<<"${dirs[$i]}"
-  args=(); for x in "${d[@]}"; do args+=(--audio "$x"); done
-  echo "== dataset $n ($((SECONDS - t0)) s)" >&2
-  # shellcheck disable=SC2086
-  "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 $BUILD > "$OUT/datasets/$n.txt"
-done
-if [ -n "$NOTE_ACTS" ]; then
+datasets() { # datasets SUFFIX WHAT BUILD_ARGS: one dataset per source, OUT/datasets/NAME$SUFFIX
+  local suffix=$1 what=$2 build=$3 i n ds d x args
   for i in "${!names[@]}"; do
-    n=${names[$i]} ds=$OUT/datasets/${names[$i]}.notes
+    n=${names[$i]} ds=$OUT/datasets/${names[$i]}$suffix
     [ -d "$ds" ] && continue
     IFS=, read -ra d <<<"${dirs[$i]}"
     args=(); for x in "${d[@]}"; do args+=(--audio "$x"); done
-    echo "== note dataset $n ($((SECONDS - t0)) s)" >&2
+    echo "== $what $n ($((SECONDS - t0)) s)" >&2
     # shellcheck disable=SC2086
-    "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 $NOTE_BUILD > "$OUT/datasets/$n.notes.txt"
+    "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 $build > "$OUT/datasets/$n$suffix.txt"
   done
-fi
+}
+networks() { # networks PREFIX WHAT SUFFIX ACTS SEEDS TRAIN_ARGS: this fold's networks on the
+  # other sources' datasets (NAME$SUFFIX), each added to `models`
+  local prefix=$1 what=$2 suffix=$3 acts=$4 seeds=$5 train=$6 n act seed m data=()
+  for n in "${names[@]}"; do [ "$n" != "$held" ] && data+=(--data "$OUT/datasets/$n$suffix"); done
+  for act in $acts; do
+    for seed in $(seq 0 $((seeds - 1))); do
+      m=$fold/$prefix$act-$seed
+      models+=(--model "$m")
+      [ -f "$m.json" ] && continue
+      echo "== fold $held: train $what$act seed $seed ($((SECONDS - t0)) s)" >&2
+      # shellcheck disable=SC2086
+      atomic "$m.json" "$BIN" train "${data[@]}" -o "$m" --force --activation "$act" --seed "$seed" \
+        --json --quiet $train
+    done
+  done
+}
+[ -z "$ACTS" ] || datasets "" dataset "$BUILD"
+[ -z "$NOTE_ACTS" ] || datasets .notes "note dataset" "$NOTE_BUILD"
 for i in "${!names[@]}"; do
   held=${names[$i]} fold=$OUT/folds/${names[$i]}
   mkdir -p "$fold"
-  data=(); for n in "${names[@]}"; do [ "$n" != "$held" ] && data+=(--data "$OUT/datasets/$n"); done
   models=()
-  for act in $ACTS; do
-    for seed in $(seq 0 $((SEEDS - 1))); do
-      m=$fold/$act-$seed
-      models+=(--model "$m")
-      [ -f "$m.json" ] && continue
-      echo "== fold $held: train $act seed $seed ($((SECONDS - t0)) s)" >&2
-      # shellcheck disable=SC2086
-      atomic "$m.json" "$BIN" train "${data[@]}" -o "$m" --force --activation "$act" --seed "$seed" \
-        --json --quiet $TRAIN
-    done
-  done
-  notes=(); for n in "${names[@]}"; do [ "$n" != "$held" ] && notes+=(--data "$OUT/datasets/$n.notes"); done
-  for act in $NOTE_ACTS; do
-    for seed in $(seq 0 $((NOTE_SEEDS - 1))); do
-      m=$fold/note-$act-$seed
-      models+=(--model "$m")
-      [ -f "$m.json" ] && continue
-      echo "== fold $held: train note-level $act seed $seed ($((SECONDS - t0)) s)" >&2
-      # shellcheck disable=SC2086
-      atomic "$m.json" "$BIN" train "${notes[@]}" -o "$m" --force --activation "$act" --seed "$seed" \
-        --json --quiet $NOTE_TRAIN
-    done
-  done
+  networks "" "" "" "$ACTS" "$SEEDS" "$TRAIN"
+  networks note- "note-level " .notes "$NOTE_ACTS" "$NOTE_SEEDS" "$NOTE_TRAIN"
   if [ ! -f "$fold/eval.json" ]; then
     echo "== fold $held: evaluate ($((SECONDS - t0)) s)" >&2
     atomic "$fold/eval.json" "$BIN" evaluate --audio "${dirs[$i]%%,*}" --label-from name \

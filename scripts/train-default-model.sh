@@ -50,15 +50,20 @@ t0=$SECONDS
 $BIN dataset build "${audio[@]}" -o "$WORK/dataset" --seed 0 $BUILD 2> "$WORK/build.log" | tee "$WORK/build.txt"
 echo "dataset build: $((SECONDS - t0)) s" | tee -a "$WORK/build.txt"
 models=() n=0
-for act in $ACTIVATIONS; do
-  for seed in $(seq 0 $((SEEDS - 1))); do
-    n=$((n + 1))
-    # shellcheck disable=SC2086
-    $BIN train --data "$WORK/dataset" -o "$WORK/m$n" --activation "$act" --seed "$seed" \
-      --quiet --json $TRAIN > "$WORK/train-m$n.json"
-    models+=(--model "$WORK/m$n")
+networks() { # networks DATASET ACTS SEEDS TRAIN_ARGS: the next members (m<n+1>, ...), one per
+  # activation and seed, trained on DATASET
+  local data=$1 acts=$2 seeds=$3 train=$4 act seed
+  for act in $acts; do
+    for seed in $(seq 0 $((seeds - 1))); do
+      n=$((n + 1))
+      # shellcheck disable=SC2086
+      $BIN train --data "$data" -o "$WORK/m$n" --activation "$act" --seed "$seed" \
+        --quiet --json $train > "$WORK/train-m$n.json"
+      models+=(--model "$WORK/m$n")
+    done
   done
-done
+}
+networks "$WORK/dataset" "$ACTIVATIONS" "$SEEDS" "$TRAIN"
 if [ -n "$NOTE_ACTIVATIONS" ]; then
   t0=$SECONDS
   # shellcheck disable=SC2086
@@ -70,17 +75,10 @@ if [ -n "$NOTE_ACTIVATIONS" ]; then
     <(awk -F, '$1 == "test" {print $2}' "$WORK/notes-dataset/notes.csv" | sort -u) \
     || { echo "train-default-model.sh: the two datasets split the recordings differently" >&2; exit 1; }
 fi
-for act in $NOTE_ACTIVATIONS; do
-  for seed in $(seq 0 $((NOTE_SEEDS - 1))); do
-    n=$((n + 1))
-    # shellcheck disable=SC2086
-    $BIN train --data "$WORK/notes-dataset" -o "$WORK/m$n" --activation "$act" --seed "$seed" \
-      --quiet --json $NOTE_TRAIN > "$WORK/train-m$n.json"
-    models+=(--model "$WORK/m$n")
-  done
-done
+networks "$WORK/notes-dataset" "$NOTE_ACTIVATIONS" "$NOTE_SEEDS" "$NOTE_TRAIN"
 # Read only now, so a leave-one-source-out run may still be finishing while the networks train.
-CALIBRATION=${CALIBRATION:-$(ls "$CROSSVAL"/folds/*/classify.json 2>/dev/null | tr '\n' ' ')}
+# (No folds, no calibration: `ls` finding nothing must not stop the script under pipefail.)
+CALIBRATION=${CALIBRATION:-$( (ls "$CROSSVAL"/folds/*/classify.json 2>/dev/null || true) | tr '\n' ' ')}
 if [ -n "$CALIBRATION" ]; then
   # shellcheck disable=SC2086
   python3 scripts/fit-temperature.py $CALIBRATION --cross --fitted-on "leave-one-source-out: $CALIBRATION" \

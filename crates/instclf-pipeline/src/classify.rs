@@ -277,18 +277,12 @@ fn log_softmax(score: &[f64], temperature: f64) -> Vec<f64> {
 
 /// Softmax of `score / temperature`, best `top` classes first (at least one).
 fn rank(score: &[f64], classes: &[String], top: usize, temperature: f64) -> Vec<Ranked> {
-    let max = score.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = score
-        .iter()
-        .map(|s| ((s - max) / temperature).exp())
-        .collect();
-    let z: f64 = e.iter().sum();
     let mut r: Vec<Ranked> = classes
         .iter()
-        .zip(&e)
-        .map(|(c, v)| Ranked {
+        .zip(log_softmax(score, temperature))
+        .map(|(c, lp)| Ranked {
             label: c.clone(),
-            p: v / z,
+            p: lp.exp(),
         })
         .collect();
     r.sort_by(|a, b| b.p.total_cmp(&a.p));

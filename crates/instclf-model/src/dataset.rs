@@ -220,8 +220,10 @@ impl Dataset {
 
     /// Loads several dataset folders as one: their train rows one after another, and their test
     /// rows likewise (for training on several sources built apart). The folders must agree on
-    /// the number of features, the class names and the feature recipe; the first folder is the
-    /// dataset's `dir`.
+    /// the number of features and the feature recipe. Their classes merge by name: the first
+    /// folder's in its order, then each class that a later folder adds (a folder of `unknown`
+    /// recordings beside the instrument folders, say), labels renumbered to match. The first
+    /// folder is the dataset's `dir`.
     pub fn load_many(dirs: &[PathBuf]) -> Result<Dataset, ModelError> {
         let Some((first, rest)) = dirs.split_first() else {
             return Err(ModelError::Invalid("no dataset folder given".into()));
@@ -238,16 +240,26 @@ impl Dataset {
             if d.n_features != all.n_features {
                 return Err(differs("feature columns"));
             }
-            if d.classes != all.classes {
-                return Err(differs("class names"));
-            }
-            if d.recipe != all.recipe {
+            if !same_recipe(&d.recipe, &all.recipe) {
                 return Err(differs("feature recipe settings (recipe.json)"));
             }
+            let to: Vec<u32> = d
+                .classes
+                .iter()
+                .map(|c| match all.classes.iter().position(|a| a == c) {
+                    Some(i) => i as u32,
+                    None => {
+                        all.classes.push(c.clone());
+                        all.classes.len() as u32 - 1
+                    }
+                })
+                .collect();
             all.train.x.extend_from_slice(&d.train.x);
-            all.train.y.extend_from_slice(&d.train.y);
+            all.train
+                .y
+                .extend(d.train.y.iter().map(|&l| to[l as usize]));
             all.test.x.extend_from_slice(&d.test.x);
-            all.test.y.extend_from_slice(&d.test.y);
+            all.test.y.extend(d.test.y.iter().map(|&l| to[l as usize]));
         }
         Ok(all)
     }
@@ -330,12 +342,29 @@ impl Dataset {
     }
 }
 
+/// Whether two recipes are the same settings: equal once `null` fields are dropped (a field
+/// added to the recipe later is written as `null` where it is off, and older datasets lack it).
+fn same_recipe(a: &Option<serde_json::Value>, b: &Option<serde_json::Value>) -> bool {
+    fn strip(v: &Option<serde_json::Value>) -> Option<serde_json::Value> {
+        match v {
+            Some(serde_json::Value::Object(o)) => Some(serde_json::Value::Object(
+                o.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )),
+            other => other.clone(),
+        }
+    }
+    strip(a) == strip(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn load_many_stacks_rows_and_refuses_other_classes() {
+    fn load_many_stacks_rows_and_merges_classes_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b, c) = (
             dir.path().join("a"),
@@ -352,12 +381,27 @@ mod tests {
         assert_eq!(&both.train.x[..30 * 4], &da.train.x[..]);
         assert_eq!(&both.train.x[30 * 4..], &db.train.x[..]);
         assert_eq!(&both.test.y[10..], &db.test.y[..]);
-        let mut dc = Dataset::synthetic(20, 6, 4, 3, 0.5, 3);
-        dc.classes = vec!["x".into(), "y".into(), "z".into()];
+        // A folder naming one known class and one new one: the new one is appended and the
+        // labels renumbered to the merged list.
+        let mut dc = Dataset::synthetic(20, 6, 4, 2, 0.5, 3);
+        dc.classes = vec!["unknown".into(), "class1".into()];
         dc.save(&c).unwrap();
-        let err = Dataset::load_many(&[a, c]).unwrap_err().to_string();
-        assert!(err.contains("class names"), "{err}");
+        let merged = Dataset::load_many(&[a.clone(), c]).unwrap();
+        assert_eq!(merged.classes, ["class0", "class1", "class2", "unknown"]);
+        let renumbered: Vec<u32> = dc.train.y.iter().map(|&l| [3, 1][l as usize]).collect();
+        assert_eq!(&merged.train.y[30..], &renumbered[..]);
+        assert!(dc.train.y.contains(&0) && dc.train.y.contains(&1));
+        let d = dir.path().join("d");
+        let mut dd = Dataset::synthetic(20, 6, 5, 3, 0.5, 4);
+        dd.classes = da.classes.clone();
+        dd.save(&d).unwrap();
+        let err = Dataset::load_many(&[a, d]).unwrap_err().to_string();
+        assert!(err.contains("feature columns"), "{err}");
         assert!(Dataset::load_many(&[]).is_err());
+        let r = |s: &str| Some(serde_json::from_str::<serde_json::Value>(s).unwrap());
+        assert!(same_recipe(&r(r#"{"sr":22050,"pool":null}"#), &r(r#"{"sr":22050}"#)));
+        assert!(!same_recipe(&r(r#"{"sr":22050,"pool":{"attack":4}}"#), &r(r#"{"sr":22050}"#)));
+        assert!(!same_recipe(&r(r#"{"sr":22050}"#), &None));
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub struct Args {
     /// Print JSON Lines: one object per file, each on its own line as soon as it is done.
     #[arg(long)]
     jsonl: bool,
+    /// Answer `unknown` when the best class is less probable than P (0..1). The bundled model
+    /// also has a class of its own for what is none of its instruments.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = crate::cmd::probability)]
+    min_confidence: f64,
     /// Device: auto (the first CUDA GPU in a CUDA build when one answers, else the CPU), cpu or
     /// cuda[:N].
     #[arg(long, default_value = "auto")]
@@ -65,7 +69,8 @@ pub fn load_classifier(model: &[PathBuf], device: &str) -> anyhow::Result<Classi
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let clf = load_classifier(&args.model, &args.device)?;
+    let mut clf = load_classifier(&args.model, &args.device)?;
+    clf.min_confidence = args.min_confidence;
     let files = inputs::expand_inputs(&args.inputs)?;
     let bar = crate::util::progress_bar(
         if files.len() > 3 {
@@ -130,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn print_table(r: &FileResult) {
     println!("{}", r.file);
     if r.notes.is_empty() {
-        println!("  no notes detected");
+        println!("  no notes detected\n  => {}", r.label);
         return;
     }
     println!(
@@ -144,7 +149,7 @@ fn print_table(r: &FileResult) {
             n.end,
             n.label,
             n.confidence,
-            runners_up(&n.top, "  (", ")")
+            others(&n.label, &n.top, "  (", ")")
         );
     }
     if r.segments.len() > 1 {
@@ -161,20 +166,25 @@ fn print_table(r: &FileResult) {
             );
         }
     }
-    if let (Some(l), Some(c)) = (&r.label, r.confidence) {
-        println!("  => {l} ({c:.2}){}", runners_up(&r.top, "; then ", ""));
+    if let Some(c) = r.confidence {
+        println!(
+            "  => {} ({c:.2}){}",
+            r.label,
+            others(&r.label, &r.top, "; then ", "")
+        );
     }
 }
 
-/// The classes after the first of `top`, as "A 0.12, B 0.03" between `pre` and `post`; empty
-/// when there are none.
-fn runners_up(top: &[Ranked], pre: &str, post: &str) -> String {
-    if top.len() < 2 {
-        return String::new();
-    }
-    let list: Vec<String> = top[1..]
+/// The classes of `top` other than the answer `label`, as "A 0.12, B 0.03" between `pre` and
+/// `post` (an `unknown` answer thereby still shows the best class); empty when there are none.
+fn others(label: &str, top: &[Ranked], pre: &str, post: &str) -> String {
+    let list: Vec<String> = top
         .iter()
+        .filter(|t| t.label != label)
         .map(|t| format!("{} {:.2}", t.label, t.p))
         .collect();
+    if list.is_empty() {
+        return String::new();
+    }
     format!("{pre}{}{post}", list.join(", "))
 }

@@ -39,6 +39,10 @@ pub struct Args {
     pub label_from: Option<LabelFromArg>,
     #[arg(long, default_value = "cpu", value_name = "DEVICE", help = DEVICE_HELP)]
     pub device: String,
+    /// With --audio: answer `unknown` when the best class is less probable than P (0..1).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = crate::cmd::probability,
+          conflicts_with = "data")]
+    pub min_confidence: f64,
     /// Print the evaluation as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -114,7 +118,8 @@ fn run_data(args: &Args, data_dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 fn run_audio(args: &Args) -> anyhow::Result<()> {
-    let clf = crate::cmd::classify::load_classifier(&args.model, &args.device)?;
+    let mut clf = crate::cmd::classify::load_classifier(&args.model, &args.device)?;
+    clf.min_confidence = args.min_confidence;
     let label_from = args.label_from.unwrap_or(LabelFromArg::Name).into();
     let files = audio_eval::labelled_recordings(&args.audio, label_from, &clf.models[0].classes)?;
     let bar = crate::util::Bar(crate::util::progress_bar(0, "evaluating"));
@@ -152,16 +157,21 @@ fn print_audio(e: &AudioEvaluation, models: &[String], networks: usize, args: &A
         e.files,
         e.notes
     );
-    let correct_files = e
-        .per_file
-        .iter()
-        .filter(|f| f.label.as_deref() == Some(f.truth.as_str()))
-        .count();
+    let correct_files = e.per_file.iter().filter(|f| f.label == f.truth).count();
     let correct_notes: usize = e.per_file.iter().map(|f| f.correct_notes).sum();
     println!(
         "note accuracy {:.4} ({correct_notes}/{})  file accuracy {:.4} ({correct_files}/{})",
         e.note_accuracy, e.notes, e.file_accuracy, e.files
     );
+    if let Some(r) = e.unknown_recognised {
+        println!(
+            "unknown recordings answered unknown {r:.4} (of {})",
+            e.unknown_files
+        );
+    }
+    if let Some(t) = e.notes_turned_unknown {
+        println!("instrument notes answered unknown {t:.4}");
+    }
     println!(
         "expected calibration error {:.4} (note confidences, {ECE_BINS} bins)\n",
         e.ece
@@ -193,7 +203,7 @@ fn print_audio(e: &AudioEvaluation, models: &[String], networks: usize, args: &A
         );
     }
     for f in &e.no_notes {
-        println!("no notes found (a wrong file): {f}");
+        println!("no notes found (answered unknown): {f}");
     }
     for r in &e.remarks {
         println!("note: {r}");

@@ -110,6 +110,14 @@ impl From<ActivationArg> for instclf_model::Activation {
 }
 
 /// The help of every `--device` option (a string, since it takes `cuda:N`).
+/// Parses a probability: a number in 0..=1.
+pub fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("expected a probability from 0 to 1, got '{s}'")),
+    }
+}
+
 pub const DEVICE_HELP: &str = "Compute device [possible values: auto, cpu, cuda, cuda:N]";
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {

@@ -84,7 +84,8 @@ fn silence_has_no_notes_and_is_not_an_error() {
     let o = instclf(&["classify", "--json", p.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v = one_file(&o);
-    assert!(v["label"].is_null());
+    assert_eq!(v["label"], "unknown");
+    assert!(v["confidence"].is_null());
     assert_eq!(v["segments"].as_array().unwrap().len(), 0);
     assert_eq!(v["notes"].as_array().unwrap().len(), 0);
     let o = instclf(&["classify", p.to_str().unwrap()]);
@@ -532,4 +533,42 @@ fn a_dash_reads_the_recording_from_standard_input() {
     let o = run(b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("<stdin>"), "{}", stderr(&o));
+}
+
+/// `--min-confidence`: an answer whose best class is less probable than P is `unknown`, with the
+/// best class still first in `top` and `confidence` its probability; P outside 0..1 is refused.
+#[test]
+fn min_confidence_turns_doubtful_answers_unknown() {
+    let f = fixture("SopSax.Vib.pp.C6Eb6.aiff");
+    let f = f.to_str().unwrap();
+    let o = instclf(&["classify", "--json", "--min-confidence", "1", f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = one_file(&o);
+    assert_eq!(v["label"], "unknown");
+    assert_eq!(v["top"][0]["label"], "SopSax");
+    assert_eq!(v["confidence"], v["top"][0]["p"]);
+    for n in v["notes"].as_array().unwrap() {
+        assert_eq!(n["label"], "unknown", "{n}");
+        assert_eq!(n["top"][0]["label"], "SopSax", "{n}");
+    }
+    for s in v["segments"].as_array().unwrap() {
+        assert_eq!(s["label"], "unknown", "{s}");
+    }
+    let o = instclf(&["classify", "--min-confidence", "1", f]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("=> unknown (") && table.contains("SopSax"),
+        "{table}"
+    );
+    // The default (0) keeps the answer.
+    assert_eq!(
+        one_file(&instclf(&["classify", "--json", f]))["label"],
+        "SopSax"
+    );
+    for bad in ["1.5", "-0.1", "x"] {
+        let o = instclf(&["classify", &format!("--min-confidence={bad}"), f]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {o:?}");
+        assert!(stderr(&o).contains("--min-confidence"), "{}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
 }

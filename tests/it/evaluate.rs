@@ -432,3 +432,55 @@ fn crossval_script_refuses_bad_sources() {
         assert!(!out.exists(), "nothing written for {one} {two}");
     }
 }
+
+/// Recordings labelled `unknown` are accepted whatever the model's classes: with
+/// `--min-confidence 1` every answer is unknown, so the unknown recording is recognised and every
+/// instrument note is turned unknown.
+#[test]
+fn unknown_recordings_and_notes_turned_unknown_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("Flute.Vib.pp.E5Gb5.aiff"),
+        dir.path().join("unknown.copy.aiff"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("Flute.Vib.pp.E5Gb5.aiff"),
+        dir.path().join("Flute.x.aiff"),
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let e = json(&instclf(&[
+        "evaluate",
+        "--audio",
+        d,
+        "--json",
+        "--min-confidence",
+        "1",
+    ]));
+    assert_eq!(e["unknown_files"], 1);
+    assert_eq!(e["unknown_recognised"], 1.0);
+    assert_eq!(e["notes_turned_unknown"], 1.0);
+    assert_eq!(e["file_accuracy"], 0.5);
+    let classes: Vec<&str> = e["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        classes.contains(&"unknown") && classes.contains(&"Flute"),
+        "{classes:?}"
+    );
+    // Without the threshold the Flute recording is right and its notes stay instruments.
+    let e = json(&instclf(&["evaluate", "--audio", d, "--json"]));
+    assert_eq!(e["notes_turned_unknown"], 0.0);
+    assert!(e["per_file"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["truth"] == "Flute" && f["label"] == "Flute"));
+    let o = instclf(&["evaluate", "--audio", d, "--min-confidence", "2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--min-confidence"), "{}", stderr(&o));
+}

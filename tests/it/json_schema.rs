@@ -72,8 +72,8 @@ fn every_documented_field_is_in_the_output_and_nothing_else() {
     for r in f["top"].as_array().unwrap() {
         assert_eq!(keys(r), doc["ranked"]);
     }
-    // The silent file: null answer, empty lists, same fields.
-    assert!(files[1]["label"].is_null() && files[1]["confidence"].is_null());
+    // The silent file: answered unknown without a confidence, empty lists, same fields.
+    assert!(files[1]["label"] == "unknown" && files[1]["confidence"].is_null());
     assert!(files[1]["segments"].as_array().unwrap().is_empty());
 }
 

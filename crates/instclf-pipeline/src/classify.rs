@@ -10,6 +10,11 @@
 //! its length. Confidences are those scores passed through a softmax (renormalised geometric
 //! means) at the models' calibrated temperature. The file's segments come from the notes'
 //! calibrated log-probabilities ([`crate::segments`]).
+//!
+//! Unknown: a note, segment or file is answered [`UNKNOWN`] when its best class is the model's
+//! own `unknown` class (trained on recordings that are none of the instruments), when that best
+//! class's probability is below [`Classifier::min_confidence`], or, for a file, when no note
+//! was found in it. `top` still ranks the model's classes, so the best instrument stays visible.
 
 use crate::analysis;
 use crate::error::PipelineError;
@@ -38,11 +43,15 @@ pub struct NoteResult {
     pub top: Vec<Ranked>,
 }
 
-/// One file's answer; `label` is `None` when no note was found.
+/// The answer for what is none of the classes (and the name of a model's class trained on such
+/// recordings).
+pub const UNKNOWN: &str = "unknown";
+
+/// One file's answer; `label` is [`UNKNOWN`] and `confidence` `None` when no note was found.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileResult {
     pub file: String,
-    pub label: Option<String>,
+    pub label: String,
     pub confidence: Option<f64>,
     pub top: Vec<Ranked>,
     /// Where each class plays: runs of notes of one class ([`crate::segments`]).
@@ -65,6 +74,9 @@ pub struct Classifier {
     /// Nats of calibrated log-probability a change of class between notes costs in the
     /// segments ([`crate::segments::SWITCH_PENALTY`] by default).
     pub switch_penalty: f64,
+    /// Answers whose best class is less probable than this are [`UNKNOWN`] (0 by default:
+    /// only the model's own `unknown` class answers unknown).
+    pub min_confidence: f64,
 }
 
 impl Classifier {
@@ -119,6 +131,7 @@ impl Classifier {
             segment: SegmentParams::default(),
             temperature,
             switch_penalty: SWITCH_PENALTY,
+            min_confidence: 0.0,
         })
     }
 
@@ -171,7 +184,7 @@ impl Classifier {
             notes.push(NoteResult {
                 start: note.start,
                 end: note.end,
-                label: ranked[0].label.clone(),
+                label: self.answer(&ranked[0].label, ranked[0].p),
                 confidence: ranked[0].p,
                 top: ranked,
             });
@@ -181,7 +194,7 @@ impl Classifier {
         if note_scores.is_empty() {
             return Ok(FileResult {
                 file,
-                label: None,
+                label: UNKNOWN.to_string(),
                 confidence: None,
                 top: Vec::new(),
                 segments: Vec::new(),
@@ -200,14 +213,34 @@ impl Classifier {
             .iter()
             .map(|s| log_softmax(s, self.temperature))
             .collect();
+        let mut segments = segments(&times, &log_p, classes, self.switch_penalty);
+        for s in &mut segments {
+            s.label = self.answer(&s.label, s.confidence);
+        }
         Ok(FileResult {
             file,
-            label: Some(ranked[0].label.clone()),
+            label: self.answer(&ranked[0].label, ranked[0].p),
             confidence: Some(ranked[0].p),
             top: ranked,
-            segments: segments(&times, &log_p, classes, self.switch_penalty),
+            segments,
             notes,
         })
+    }
+
+    /// The answer for a best class `label` of probability `p`: the class itself, or
+    /// [`UNKNOWN`] when it is the model's unknown class or `p` is below `min_confidence`.
+    pub fn answer(&self, label: &str, p: f64) -> String {
+        answer(label, p, self.min_confidence)
+    }
+}
+
+/// `label`, or [`UNKNOWN`] when its probability `p` is below `min_confidence` (a model's own
+/// `unknown` class answers unknown by its name).
+fn answer(label: &str, p: f64, min_confidence: f64) -> String {
+    if p < min_confidence {
+        UNKNOWN.to_string()
+    } else {
+        label.to_string()
     }
 }
 
@@ -293,6 +326,14 @@ fn rank(score: &[f64], classes: &[String], top: usize, temperature: f64) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_below_the_minimum_confidence_are_unknown() {
+        assert_eq!(answer("Flute", 0.6, 0.0), "Flute");
+        assert_eq!(answer("Flute", 0.6, 0.6), "Flute");
+        assert_eq!(answer("Flute", 0.59, 0.6), UNKNOWN);
+        assert_eq!(answer(UNKNOWN, 0.9, 0.0), UNKNOWN);
+    }
 
     #[test]
     fn rank_is_a_softmax_sorted_by_probability() {

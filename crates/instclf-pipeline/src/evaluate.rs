@@ -3,9 +3,12 @@
 //! owns finding and checking the labelled recordings, note and file accuracy, per-class
 //! precision/recall/F1 and the confusion matrix of notes (instclf-model's metrics), the most
 //! frequent confusions, and the calibration of note confidences: the expected calibration error
-//! over [`ECE_BINS`] equal-width bins and the reliability table behind it.
+//! over [`ECE_BINS`] equal-width bins and the reliability table behind it. Recordings labelled
+//! `unknown` (none of the instruments) are accepted whatever the model's classes: their right
+//! answer is [`UNKNOWN`], and the evaluation says how many of them got it and how many
+//! instrument notes were turned unknown.
 
-use crate::classify::{Classifier, FileResult};
+use crate::classify::{Classifier, FileResult, UNKNOWN};
 use crate::error::PipelineError;
 use crate::inputs::{self, LabelFrom};
 use crate::progress::Progress;
@@ -63,7 +66,7 @@ pub fn labelled_recordings(
                     msg: msg.to_string(),
                 });
             };
-            if !classes.contains(&label) {
+            if !classes.contains(&label) && label != UNKNOWN {
                 let msg = format!(
                     "its label '{label}' (--label-from {}) is not one of the model's classes ({})",
                     from.as_str(),
@@ -81,8 +84,8 @@ pub fn labelled_recordings(
 pub struct FileOutcome {
     pub file: String,
     pub truth: String,
-    /// The file's answer; `None` when no note was found (the file then counts as wrong).
-    pub label: Option<String>,
+    /// The file's answer (`unknown` when no note was found).
+    pub label: String,
     pub confidence: Option<f64>,
     pub notes: usize,
     pub correct_notes: usize,
@@ -107,8 +110,15 @@ pub struct AudioEvaluation {
     pub notes: usize,
     /// Correct notes / notes (0 when no note was found anywhere).
     pub note_accuracy: f64,
-    /// Files whose answer is their label / files; a file without notes is wrong.
+    /// Files whose answer is their label / files (a file without notes is answered unknown).
     pub file_accuracy: f64,
+    /// Of the notes of instrument recordings (label not `unknown`), the fraction answered
+    /// unknown; `None` without such notes.
+    pub notes_turned_unknown: Option<f64>,
+    /// Recordings labelled `unknown`: how many, and the fraction answered unknown (`None`
+    /// without any).
+    pub unknown_files: usize,
+    pub unknown_recognised: Option<f64>,
     /// Expected calibration error of note confidences over [`ECE_BINS`] equal-width bins.
     pub ece: f64,
     pub classes: Vec<String>,
@@ -159,6 +169,16 @@ pub fn score(
     classes: &[String],
     results: &[(String, FileResult)],
 ) -> Result<AudioEvaluation, PipelineError> {
+    // Labels and answers may be `unknown` whatever the model's classes: when one is, and the
+    // model has no such class, the matrix gets its row and column.
+    let mut classes = classes.to_vec();
+    let any_unknown = results
+        .iter()
+        .any(|(t, r)| t == UNKNOWN || r.notes.iter().any(|n| n.label == UNKNOWN));
+    if any_unknown && !classes.iter().any(|c| c == UNKNOWN) {
+        classes.push(UNKNOWN.to_string());
+    }
+    let classes = &classes[..];
     let index = |label: &str, file: &str| {
         classes
             .iter()
@@ -201,9 +221,18 @@ pub fn score(
         });
     }
     let m = metrics_from_predictions(classes, &truth, &pred, 0.0);
-    let files_ok = per_file
+    let files_ok = per_file.iter().filter(|f| f.label == f.truth).count();
+    let unknown = classes.iter().position(|c| c == UNKNOWN).map(|i| i as u32);
+    let instrument_notes = truth.iter().filter(|&&t| Some(t) != unknown).count();
+    let turned = truth
         .iter()
-        .filter(|f| f.label.as_deref() == Some(f.truth.as_str()))
+        .zip(&pred)
+        .filter(|&(&t, &p)| Some(t) != unknown && Some(p) == unknown)
+        .count();
+    let unknown_files = per_file.iter().filter(|f| f.truth == UNKNOWN).count();
+    let recognised = per_file
+        .iter()
+        .filter(|f| f.truth == UNKNOWN && f.label == UNKNOWN)
         .count();
     let mut top: Vec<((&str, &str), u64)> = pairs.into_iter().collect();
     // Most frequent first; ties in the order of the names, so the list is reproducible.
@@ -223,6 +252,9 @@ pub fn score(
         notes: truth.len(),
         note_accuracy: m.accuracy,
         file_accuracy: ratio(files_ok, per_file.len()),
+        notes_turned_unknown: (instrument_notes > 0).then(|| ratio(turned, instrument_notes)),
+        unknown_files,
+        unknown_recognised: (unknown_files > 0).then(|| ratio(recognised, unknown_files)),
         ece: ece_of(&reliability),
         classes: classes.to_vec(),
         per_class: m.per_class,
@@ -331,7 +363,7 @@ mod tests {
     fn file(name: &str, label: Option<&str>, notes: Vec<NoteResult>) -> FileResult {
         FileResult {
             file: name.to_string(),
-            label: label.map(str::to_string),
+            label: label.unwrap_or(UNKNOWN).to_string(),
             confidence: label.map(|_| 0.9),
             top: Vec::new(),
             segments: Vec::new(),

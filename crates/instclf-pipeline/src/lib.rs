@@ -19,7 +19,7 @@ pub mod progress;
 pub mod segments;
 
 pub use analysis::{analyse, analyse_samples, Analysis};
-pub use classify::{Classifier, FileResult, NoteResult, Ranked};
+pub use classify::{Classifier, FileResult, NoteResult, Ranked, UNKNOWN};
 pub use clips::{ClipInput, ClipSpec};
 pub use error::PipelineError;
 pub use inputs::{audio_files, expand_inputs, label_of, LabelFrom, AUDIO_EXTENSIONS};

@@ -13,7 +13,14 @@
 #   scripts/crossval.sh -o OUT [--bin PATH] [--build "ARGS"] [--train "ARGS"]
 #       [--activations "sigmoid relu"] [--seeds N]
 #       [--note-build "ARGS" --note-train "ARGS" --note-activations "sigmoid relu" --note-seeds N]
-#       NAME=DIR[,DIR...] NAME=DIR ...
+#       [--unknown NAME=DIR ...] NAME=DIR[,DIR...] NAME=DIR ...
+#
+# --unknown NAME=DIR (repeatable) gives source NAME's folder of `unknown.*` recordings (none of
+# the instruments: scripts/render-unknown.py). It is built into datasets of its own
+# (NAME.unknown[.notes]) that train every fold the source is not held out of, which gives the
+# networks their `unknown` class, and the held-out source's is scored apart (eval-unknown.json):
+# the fraction of its recordings answered unknown, per group (`unknown.GROUP-...`), beside the
+# fraction of instrument notes turned unknown.
 #
 # --build: `dataset build` options and --train: `train` options (defaults: the bundled recipe,
 # scripts/bundled-recipe.sh); one network per activation and seed (default: one sigmoid network,
@@ -30,7 +37,7 @@ die() { echo "crossval.sh: error: $*" >&2; exit 2; }
 OUT= BIN= SEEDS=1 ACTS=sigmoid NOTE_ACTS= NOTE_SEEDS=
 . scripts/bundled-recipe.sh
 BUILD=$BUNDLED_BUILD TRAIN=$BUNDLED_TRAIN NOTE_BUILD=$BUNDLED_NOTE_BUILD NOTE_TRAIN=$BUNDLED_NOTE_TRAIN
-names=() dirs=()
+names=() dirs=() unknown_specs=()
 while [ $# -gt 0 ]; do
   case $1 in
     -o|--output) OUT=${2:?}; shift 2 ;;
@@ -43,7 +50,8 @@ while [ $# -gt 0 ]; do
     --note-activations) NOTE_ACTS=${2?}; shift 2 ;;
     --note-seeds) NOTE_SEEDS=${2:?}; shift 2 ;;
     --seeds) SEEDS=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --unknown) unknown_specs+=("${2:?}"); shift 2 ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *=*)
       name=${1%%=*} list=${1#*=}
@@ -57,6 +65,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$OUT" ] || die "-o OUT is required"
+declare -A unknown=()
+for spec in "${unknown_specs[@]}"; do
+  name=${spec%%=*} d=${spec#*=}
+  [[ $spec == *=* ]] || die "--unknown '$spec' is not NAME=DIR"
+  [[ " ${names[*]} " == *" $name "* ]] || die "--unknown $spec: no source named '$name'"
+  [ -d "$d" ] || die "--unknown $spec: $d: no such folder"
+  [ -z "${unknown[$name]:-}" ] || die "--unknown given twice for source '$name'"
+  unknown[$name]=$d
+done
 [ ${#names[@]} -ge 2 ] || die "give at least two sources (NAME=DIR), got ${#names[@]}"
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || die "--seeds must be a whole number >= 1, got '$SEEDS'"
 NOTE_SEEDS=${NOTE_SEEDS:-$SEEDS}
@@ -112,11 +129,23 @@ datasets() { # datasets SUFFIX WHAT BUILD_ARGS: one dataset per source, OUT/data
     # shellcheck disable=SC2086
     "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 $build > "$OUT/datasets/$n$suffix.txt"
   done
+  for n in "${!unknown[@]}"; do  # the source's unknown recordings, a dataset of their own
+    ds=$OUT/datasets/$n.unknown$suffix
+    [ -d "$ds" ] && continue
+    echo "== $what $n unknown ($((SECONDS - t0)) s)" >&2
+    # shellcheck disable=SC2086
+    "$BIN" dataset build --audio "${unknown[$n]}" -o "$ds" --seed 0 $build \
+      > "$OUT/datasets/$n.unknown$suffix.txt"
+  done
 }
 networks() { # networks PREFIX WHAT SUFFIX ACTS SEEDS TRAIN_ARGS: this fold's networks on the
   # other sources' datasets (NAME$SUFFIX), each added to `models`
   local prefix=$1 what=$2 suffix=$3 acts=$4 seeds=$5 train=$6 n act seed m data=()
-  for n in "${names[@]}"; do [ "$n" != "$held" ] && data+=(--data "$OUT/datasets/$n$suffix"); done
+  for n in "${names[@]}"; do
+    [ "$n" = "$held" ] && continue
+    data+=(--data "$OUT/datasets/$n$suffix")
+    [ -z "${unknown[$n]:-}" ] || data+=(--data "$OUT/datasets/$n.unknown$suffix")
+  done
   for act in $acts; do
     for seed in $(seq 0 $((seeds - 1))); do
       m=$fold/$prefix$act-$seed
@@ -142,9 +171,16 @@ for i in "${!names[@]}"; do
     atomic "$fold/eval.json" "$BIN" evaluate --audio "${dirs[$i]%%,*}" --label-from name \
       "${models[@]}" --json
   fi
+  held_unknown=${unknown[$held]:-}
+  if [ -n "$held_unknown" ] && [ ! -f "$fold/eval-unknown.json" ]; then
+    echo "== fold $held: evaluate unknown ($((SECONDS - t0)) s)" >&2
+    atomic "$fold/eval-unknown.json" "$BIN" evaluate --audio "$held_unknown" --label-from name \
+      "${models[@]}" --json
+  fi
   if [ ! -f "$fold/classify.json" ]; then  # every class's probability of every note
     echo "== fold $held: classify for calibration ($((SECONDS - t0)) s)" >&2
-    atomic "$fold/classify.json" "$BIN" classify --json --top 1000 "${models[@]}" "${dirs[$i]%%,*}"
+    atomic "$fold/classify.json" "$BIN" classify --json --top 1000 "${models[@]}" "${dirs[$i]%%,*}" \
+      ${held_unknown:+"$held_unknown"}
   fi
 done
 # The temperature that calibrates these folds, and each fold scored with the T of the others.
@@ -160,12 +196,24 @@ rows = []
 for n in names:
     e = json.load(open(os.path.join(out, "folds", n, "eval.json")))
     trains = [json.load(open(os.path.join(out, "folds", n, f)))
-              for f in sorted(os.listdir(os.path.join(out, "folds", n))) if f.endswith(".json") and f not in ("eval.json", "classify.json")]
+              for f in sorted(os.listdir(os.path.join(out, "folds", n)))
+              if f.endswith(".json") and f not in ("eval.json", "eval-unknown.json", "classify.json")]
+    unk_path = os.path.join(out, "folds", n, "eval-unknown.json")
+    unk = json.load(open(unk_path)) if os.path.exists(unk_path) else None
+    groups = {}
+    for f in unk["per_file"] if unk else []:
+        g = os.path.basename(f["file"]).split(".")[1].split("-")[0]
+        hit, tot = groups.get(g, (0, 0))
+        groups[g] = (hit + (f["label"] == "unknown"), tot + 1)
     rows.append({"held_out": n, "notes": e["notes"], "files": e["files"],
                  "note_accuracy": e["note_accuracy"], "file_accuracy": e["file_accuracy"],
                  "ece": e["ece"], "ece_calibrated": cross[n]["ece_after"],
                  "temperature": cross[n]["temperature"], "top_confusions": e["top_confusions"][:5],
-                 "train_time_s": sum(t["train_time_s"] for t in trains)})
+                 "train_time_s": sum(t["train_time_s"] for t in trains),
+                 "notes_turned_unknown": e.get("notes_turned_unknown") or 0.0,
+                 "unknown_files": unk["files"] if unk else None,
+                 "unknown_recognised": unk["file_accuracy"] if unk else None,
+                 "unknown_by_group": {g: h / t for g, (h, t) in sorted(groups.items())}})
 mean = lambda k: sum(r[k] for r in rows) / len(rows)
 # ece_calibrated: with the temperature fitted on the other sources' notes alone
 worst = min(rows, key=lambda r: r["note_accuracy"])
@@ -176,7 +224,10 @@ summary = {"build": build, "train": train, "activations": acts.split(), "seeds":
            "folds": rows, "mean_note_accuracy": mean("note_accuracy"),
            "mean_file_accuracy": mean("file_accuracy"), "mean_ece": mean("ece"),
            "mean_ece_calibrated": mean("ece_calibrated"), "temperature": cal["temperature"],
-           "worst": {"held_out": worst["held_out"], "note_accuracy": worst["note_accuracy"]}}
+           "worst": {"held_out": worst["held_out"], "note_accuracy": worst["note_accuracy"]},
+           "mean_notes_turned_unknown": mean("notes_turned_unknown")}
+if all(r["unknown_recognised"] is not None for r in rows):
+    summary["mean_unknown_recognised"] = mean("unknown_recognised")
 md = ["| held out | notes | note acc | files | file acc | ECE | ECE, T of the others | top confusions |",
       "|---|---:|---:|---:|---:|---:|---:|---|"]
 for r in rows:
@@ -186,6 +237,16 @@ for r in rows:
 md.append(f"| **mean** | | **{summary['mean_note_accuracy']:.3f}** | | **{summary['mean_file_accuracy']:.3f}** | "
           f"{summary['mean_ece']:.3f} | {summary['mean_ece_calibrated']:.3f} | "
           f"worst: {worst['held_out']} {worst['note_accuracy']:.3f} |")
+if "mean_unknown_recognised" in summary:
+    groups = sorted({g for r in rows for g in r["unknown_by_group"]})
+    md += ["", "| held out | instrument notes -> unknown | unknown files | unknown recognised | "
+           + " | ".join(groups) + " |", "|---|---:|---:|---:|" + "---:|" * len(groups)]
+    for r in rows:
+        md.append(f"| {r['held_out']} | {r['notes_turned_unknown']:.3f} | {r['unknown_files']} | "
+                  f"{r['unknown_recognised']:.3f} | "
+                  + " | ".join(f"{r['unknown_by_group'].get(g, float('nan')):.2f}" for g in groups) + " |")
+    md.append(f"| **mean** | **{summary['mean_notes_turned_unknown']:.3f}** | | "
+              f"**{summary['mean_unknown_recognised']:.3f}** |" + " |" * len(groups))
 for name, text in (("crossval.json", json.dumps(summary, indent=1)), ("crossval.md", "\n".join(md) + "\n")):
     with open(os.path.join(out, name + ".tmp"), "w") as f:
         f.write(text)

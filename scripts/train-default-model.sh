@@ -4,7 +4,9 @@
 #      FreePats; add fluidr3rel etc. for their General MIDI relatives) with scripts/render-all.sh
 #      if missing;
 #   2. builds one dataset from all of them with `instclf dataset build $BUILD` (test split: 20% of
-#      the recordings, the same run in every source on the same side);
+#      the recordings, the same run in every source on the same side), with each source's
+#      recordings of none of the instruments (data/unknown/SOURCE, scripts/render-unknown.py;
+#      rendered if missing, UNKNOWN=0 to leave them out), which give the model its `unknown` class;
 #   3. trains one network per activation in $ACTIVATIONS and seed 0..$SEEDS-1 (`instclf train
 #      $TRAIN`), then, on a second dataset of whole notes (`dataset build $NOTE_BUILD`, the same
 #      split), one note-level network per activation in $NOTE_ACTIVATIONS and seed (`train
@@ -17,8 +19,8 @@
 #      leave-one-source-out table of scripts/crossval.sh when $CROSSVAL/crossval.md exists.
 # The recipe was chosen by leave-one-source-out (scripts/crossval.sh; README). Experiments that
 # change it overwrite src/default_model/ too (`git checkout src/default_model` restores it).
-# Env: SOURCES, BUILD, TRAIN, ACTIVATIONS, NOTE_BUILD, NOTE_TRAIN, NOTE_ACTIVATIONS, SEEDS, NOTE_SEEDS,
-# WORK (data/default-model), CROSSVAL
+# Env: SOURCES, UNKNOWN (1), BUILD, TRAIN, ACTIVATIONS, NOTE_BUILD, NOTE_TRAIN, NOTE_ACTIVATIONS, SEEDS, NOTE_SEEDS,
+# WORK (data/default-model), CROSSVAL, WAIT_CROSSVAL (0)
 # (data/crossval), CALIBRATION, BIN (an instclf binary; default: a release build).
 # Needs: apt-get install fluidsynth timidity sox fluid-soundfont-gm musescore-general-soundfont
 #        csound-soundfont freepats
@@ -36,8 +38,20 @@ SEEDS=${SEEDS:-1}
 NOTE_SEEDS=${NOTE_SEEDS:-$BUNDLED_NOTE_SEEDS}
 WORK=${WORK:-data/default-model}
 CROSSVAL=${CROSSVAL:-data/crossval}
+UNKNOWN=${UNKNOWN:-1}
 for s in $SOURCES; do
   [ -d "data/render/$s" ] || bash scripts/render-all.sh "$s"
+done
+unknown=() k=0 ns=$(echo $SOURCES | wc -w)
+for s in $SOURCES; do  # the generated and spoken recordings are dealt out over the sources
+  k=$((k + 1))
+  [ "$UNKNOWN" = 1 ] || continue
+  case $s in *rel*) continue ;; esac
+  if [ ! -f "data/unknown/$s/unknown.csv" ]; then
+    python3 scripts/render-unknown.py --out "data/unknown/$s" --soundfont "$s" \
+      --generated "$k/$ns" --speech "$k/$ns"
+  fi
+  unknown+=("$s")
 done
 if [ -z "${BIN:-}" ]; then
   cargo build --release -q
@@ -45,6 +59,7 @@ if [ -z "${BIN:-}" ]; then
 fi
 rm -rf "$WORK"; mkdir -p "$WORK"
 audio=(); for s in $SOURCES; do audio+=(--audio "data/render/$s"); done
+for s in "${unknown[@]}"; do audio+=(--audio "data/unknown/$s"); done
 t0=$SECONDS
 # shellcheck disable=SC2086
 $BIN dataset build "${audio[@]}" -o "$WORK/dataset" --seed 0 $BUILD 2> "$WORK/build.log" | tee "$WORK/build.txt"
@@ -76,8 +91,12 @@ if [ -n "$NOTE_ACTIVATIONS" ]; then
     || { echo "train-default-model.sh: the two datasets split the recordings differently" >&2; exit 1; }
 fi
 networks "$WORK/notes-dataset" "$NOTE_ACTIVATIONS" "$NOTE_SEEDS" "$NOTE_TRAIN"
-# Read only now, so a leave-one-source-out run may still be finishing while the networks train.
+# Read only now, so a leave-one-source-out run may still be finishing while the networks train;
+# WAIT_CROSSVAL=1 waits for it to write $CROSSVAL/crossval.json first.
 # (No folds, no calibration: `ls` finding nothing must not stop the script under pipefail.)
+if [ "${WAIT_CROSSVAL:-0}" = 1 ]; then
+  while [ ! -f "$CROSSVAL/crossval.json" ]; do sleep 30; done
+fi
 CALIBRATION=${CALIBRATION:-$( (ls "$CROSSVAL"/folds/*/classify.json 2>/dev/null || true) | tr '\n' ' ')}
 if [ -n "$CALIBRATION" ]; then
   # shellcheck disable=SC2086
@@ -108,6 +127,23 @@ PY
   $BIN evaluate --audio "$WORK/heldout/$s" --label-from name "${models[@]}" --json > "$WORK/eval-$s.json"
   evals+=("$s")
 done
+if [ ${#unknown[@]} -gt 0 ]; then  # the held-out (test-split) unknown recordings of every source
+  mkdir -p "$WORK/heldout/unknown"
+  python3 - "$WORK/dataset/notes.csv" "$WORK/heldout/unknown" "${unknown[@]}" <<'PY'
+import csv, os, sys
+notes, dst, *sources = sys.argv[1:]
+srcs = {os.path.abspath(f"data/unknown/{s}") for s in sources}
+for r in csv.DictReader(open(notes)):
+    f = os.path.abspath(r["file"])
+    if r["split"] == "test" and r["variant"] == "0" and os.path.dirname(f) in srcs:
+        link = os.path.join(dst, os.path.basename(f))
+        if not os.path.lexists(link):
+            os.symlink(f, link)
+PY
+  $BIN evaluate --audio "$WORK/heldout/unknown" --label-from name "${models[@]}" --json \
+    > "$WORK/eval-unknown.json"
+  evals+=(unknown)
+fi
 $BIN evaluate --audio fixtures/audio --label-from name "${models[@]}" --json > "$WORK/eval-fixtures.json"
 python3 - "$WORK" "$n" "$SOURCES" "$BUILD" "$TRAIN" "$CROSSVAL" "$NOTE_BUILD" "$NOTE_TRAIN" "${evals[@]}" <<'PY'
 import json, os, sys
@@ -125,9 +161,11 @@ shapes = "; ".join(sorted({f"{kind(m)} {m['architecture']['n_features']} -> "
                            for m in metas}))
 data = open(f"{work}/build.txt").read().strip()
 rows = []
+pct = lambda v: "-" if v is None else f"{v:.4f}"
 for s in evals + ["fixtures"]:
     e = json.load(open(f"{work}/eval-{s}.json"))
-    rows.append(f"| {s} | {e['files']} | {e['file_accuracy']:.4f} | {e['notes']} | {e['note_accuracy']:.4f} | {e['ece']:.3f} |")
+    rows.append(f"| {s} | {e['files']} | {e['file_accuracy']:.4f} | {e['notes']} | {e['note_accuracy']:.4f} | "
+                f"{pct(e.get('notes_turned_unknown'))} | {e['ece']:.3f} |")
 nets = "\n".join(
     f"| m{i} | {kind(m)} | {m['architecture']['activation']} | {m['training']['seed']} | {t['epochs']} | "
     f"{t['train_time_s']:.1f} | {t['test_accuracy']:.4f} |"
@@ -162,8 +200,11 @@ NOTE_BUILD="{note_build}", NOTE_TRAIN="{note_train}".
 
 ## Held-out recordings of the training sources (test split) and the fixtures
 
-| recordings | files | file accuracy | notes | note accuracy | ECE |
-|---|---:|---:|---:|---:|---:|
+`unknown` holds the recordings of none of the instruments; its file accuracy is the share answered
+unknown. "-> unknown": the share of instrument notes answered unknown.
+
+| recordings | files | file accuracy | notes | note accuracy | -> unknown | ECE |
+|---|---:|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
 ## Each network (accuracy on its dataset's test rows: frames, or notes for note-level ones)

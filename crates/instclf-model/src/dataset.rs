@@ -399,8 +399,14 @@ mod tests {
         assert!(err.contains("feature columns"), "{err}");
         assert!(Dataset::load_many(&[]).is_err());
         let r = |s: &str| Some(serde_json::from_str::<serde_json::Value>(s).unwrap());
-        assert!(same_recipe(&r(r#"{"sr":22050,"pool":null}"#), &r(r#"{"sr":22050}"#)));
-        assert!(!same_recipe(&r(r#"{"sr":22050,"pool":{"attack":4}}"#), &r(r#"{"sr":22050}"#)));
+        assert!(same_recipe(
+            &r(r#"{"sr":22050,"pool":null}"#),
+            &r(r#"{"sr":22050}"#)
+        ));
+        assert!(!same_recipe(
+            &r(r#"{"sr":22050,"pool":{"attack":4}}"#),
+            &r(r#"{"sr":22050}"#)
+        ));
         assert!(!same_recipe(&r(r#"{"sr":22050}"#), &None));
     }
 

@@ -308,7 +308,8 @@ fn log_softmax(score: &[f64], temperature: f64) -> Vec<f64> {
         .collect()
 }
 
-/// Softmax of `score / temperature`, best `top` classes first (at least one).
+/// Softmax of `score / temperature`, best `top` classes first (at least one; at least two when
+/// the best is the model's `unknown` class, so the best instrument is always named).
 fn rank(score: &[f64], classes: &[String], top: usize, temperature: f64) -> Vec<Ranked> {
     let mut r: Vec<Ranked> = classes
         .iter()
@@ -319,7 +320,12 @@ fn rank(score: &[f64], classes: &[String], top: usize, temperature: f64) -> Vec<
         })
         .collect();
     r.sort_by(|a, b| b.p.total_cmp(&a.p));
-    r.truncate(top.max(1));
+    let keep = if r.first().is_some_and(|b| b.label == UNKNOWN) {
+        top.max(2)
+    } else {
+        top.max(1)
+    };
+    r.truncate(keep);
     r
 }
 
@@ -344,6 +350,11 @@ mod tests {
         assert!((r[1].p - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(r[2].p, 0.0);
         assert_eq!(rank(&[1.0, 0.0, 0.0], &classes, 0, 1.0).len(), 1);
+        // A best `unknown` class brings the best instrument with it.
+        let with_unknown = vec!["a".to_string(), UNKNOWN.to_string()];
+        let r = rank(&[0.0, 1.0], &with_unknown, 1, 1.0);
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].label.as_str(), r[1].label.as_str()), (UNKNOWN, "a"));
     }
 
     #[test]

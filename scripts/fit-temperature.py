@@ -8,13 +8,15 @@ note's truth is its file name's first dot-separated token. Confidences become so
 T is chosen to minimise the notes' negative log-likelihood (golden-section search on log T), the
 standard temperature scaling. Prints one JSON object: T, the notes, and the expected calibration
 error (15 bins) and NLL before and after. `--write M...` stores {"temperature": T, "fitted_on":
-TEXT} as `calibration` in each model folder's model.json (classify and evaluate then use it).
+TEXT} as `calibration` in each model folder's model.json (classify and evaluate then use it),
+with `--unknown-bias B` also `unknown_bias` (nats taken from the `unknown` class's calibrated
+log-score; chosen with scripts/unknown-threshold.py on the same folds).
 
 With --cross (one input per held-out source), it also reports each input's ECE with the T fitted
 on the OTHER inputs alone: an honest figure for a source the temperature never saw.
 
 usage: fit-temperature.py CLASSIFY.json [CLASSIFY.json ...] [--cross] [--write MODEL_DIR ...]
-                          [--fitted-on TEXT]
+                          [--fitted-on TEXT] [--unknown-bias B]
 """
 import argparse
 import json
@@ -90,6 +92,8 @@ def main():
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("--write", nargs="*", default=[], help="model folders to store T in")
     ap.add_argument("--fitted-on", default="", help="what T was fitted on, for model.json")
+    ap.add_argument("--unknown-bias", type=float,
+                    help="also store this unknown bias (nats; scripts/unknown-threshold.py chooses it)")
     ap.add_argument("--cross", action="store_true", help="also score each input with T fitted on the others")
     a = ap.parse_args()
     groups = [notes_of([p]) for p in a.inputs]
@@ -105,7 +109,9 @@ def main():
     for d in a.write:
         path = os.path.join(d, "model.json")
         m = json.load(open(path))
-        m["calibration"] = {"temperature": t, **({"fitted_on": a.fitted_on} if a.fitted_on else {})}
+        m["calibration"] = {"temperature": t,
+                            **({"unknown_bias": a.unknown_bias} if a.unknown_bias is not None else {}),
+                            **({"fitted_on": a.fitted_on} if a.fitted_on else {})}
         with open(path + ".tmp", "w") as f:
             json.dump(m, f, indent=2)
         os.replace(path + ".tmp", path)

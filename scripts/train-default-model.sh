@@ -17,10 +17,13 @@
 #   4. writes src/default_model/REPORT.md: the data, training time, and `instclf evaluate
 #      --audio` on the held-out (test-split) recordings of each source, on the fixtures, and the
 #      leave-one-source-out table of scripts/crossval.sh when $CROSSVAL/crossval.md exists.
+# A rerun with the same settings resumes: datasets and networks already made in $WORK are kept
+# (FRESH=1 starts over); other settings start over by themselves.
 # The recipe was chosen by leave-one-source-out (scripts/crossval.sh; README). Experiments that
 # change it overwrite src/default_model/ too (`git checkout src/default_model` restores it).
 # Env: SOURCES, UNKNOWN (1), BUILD, TRAIN, ACTIVATIONS, NOTE_BUILD, NOTE_TRAIN, NOTE_ACTIVATIONS, SEEDS, NOTE_SEEDS,
-# WORK (data/default-model), CROSSVAL, WAIT_CROSSVAL (0)
+# WORK (data/default-model), CROSSVAL, WAIT_CROSSVAL (0), UNKNOWN_BIAS (stored with the
+# temperature; scripts/unknown-threshold.py chooses it), FRESH (0)
 # (data/crossval), CALIBRATION, BIN (an instclf binary; default: a release build).
 # Needs: apt-get install fluidsynth timidity sox fluid-soundfont-gm musescore-general-soundfont
 #        csound-soundfont freepats
@@ -57,13 +60,21 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release -q
   BIN=target/release/instclf
 fi
-rm -rf "$WORK"; mkdir -p "$WORK"
+settings="SOURCES=$SOURCES UNKNOWN=${unknown[*]} BUILD=$BUILD TRAIN=$TRAIN ACTIVATIONS=$ACTIVATIONS \
+SEEDS=$SEEDS NOTE_BUILD=$NOTE_BUILD NOTE_TRAIN=$NOTE_TRAIN NOTE_ACTIVATIONS=$NOTE_ACTIVATIONS NOTE_SEEDS=$NOTE_SEEDS"
+if [ "${FRESH:-0}" = 1 ] || [ "$(cat "$WORK/settings.txt" 2>/dev/null)" != "$settings" ]; then
+  rm -rf "$WORK"; mkdir -p "$WORK"; echo "$settings" > "$WORK/settings.txt"
+fi
 audio=(); for s in $SOURCES; do audio+=(--audio "data/render/$s"); done
 for s in "${unknown[@]}"; do audio+=(--audio "data/unknown/$s"); done
-t0=$SECONDS
-# shellcheck disable=SC2086
-$BIN dataset build "${audio[@]}" -o "$WORK/dataset" --seed 0 $BUILD 2> "$WORK/build.log" | tee "$WORK/build.txt"
-echo "dataset build: $((SECONDS - t0)) s" | tee -a "$WORK/build.txt"
+if [ ! -f "$WORK/build.txt" ]; then
+  t0=$SECONDS
+  # shellcheck disable=SC2086
+  $BIN dataset build "${audio[@]}" -o "$WORK/dataset" --seed 0 $BUILD 2> "$WORK/build.log" > "$WORK/build.tmp"
+  echo "dataset build: $((SECONDS - t0)) s" >> "$WORK/build.tmp"
+  mv "$WORK/build.tmp" "$WORK/build.txt"
+fi
+cat "$WORK/build.txt"
 models=() n=0
 networks() { # networks DATASET ACTS SEEDS TRAIN_ARGS: the next members (m<n+1>, ...), one per
   # activation and seed, trained on DATASET
@@ -71,20 +82,26 @@ networks() { # networks DATASET ACTS SEEDS TRAIN_ARGS: the next members (m<n+1>,
   for act in $acts; do
     for seed in $(seq 0 $((seeds - 1))); do
       n=$((n + 1))
-      # shellcheck disable=SC2086
-      $BIN train --data "$data" -o "$WORK/m$n" --activation "$act" --seed "$seed" \
-        --quiet --json $train > "$WORK/train-m$n.json"
       models+=(--model "$WORK/m$n")
+      [ -f "$WORK/train-m$n.json" ] && continue
+      # shellcheck disable=SC2086
+      $BIN train --data "$data" -o "$WORK/m$n" --force --activation "$act" --seed "$seed" \
+        --quiet --json $train > "$WORK/train-m$n.tmp"
+      mv "$WORK/train-m$n.tmp" "$WORK/train-m$n.json"
     done
   done
 }
 networks "$WORK/dataset" "$ACTIVATIONS" "$SEEDS" "$TRAIN"
 if [ -n "$NOTE_ACTIVATIONS" ]; then
-  t0=$SECONDS
-  # shellcheck disable=SC2086
-  $BIN dataset build "${audio[@]}" -o "$WORK/notes-dataset" --seed 0 $NOTE_BUILD 2>> "$WORK/build.log" \
-    | tee -a "$WORK/build.txt"
-  echo "note dataset build: $((SECONDS - t0)) s" | tee -a "$WORK/build.txt"
+  if [ ! -f "$WORK/notes-build.txt" ]; then
+    t0=$SECONDS
+    # shellcheck disable=SC2086
+    $BIN dataset build "${audio[@]}" -o "$WORK/notes-dataset" --seed 0 $NOTE_BUILD 2>> "$WORK/build.log" \
+      > "$WORK/notes-build.tmp"
+    echo "note dataset build: $((SECONDS - t0)) s" >> "$WORK/notes-build.tmp"
+    mv "$WORK/notes-build.tmp" "$WORK/notes-build.txt"
+  fi
+  cat "$WORK/notes-build.txt"
   # The same recordings on the same side of the split as the frame dataset (split by file name).
   cmp -s <(awk -F, '$1 == "test" {print $2}' "$WORK/dataset/notes.csv" | sort -u) \
     <(awk -F, '$1 == "test" {print $2}' "$WORK/notes-dataset/notes.csv" | sort -u) \
@@ -101,6 +118,7 @@ CALIBRATION=${CALIBRATION:-$( (ls "$CROSSVAL"/folds/*/classify.json 2>/dev/null 
 if [ -n "$CALIBRATION" ]; then
   # shellcheck disable=SC2086
   python3 scripts/fit-temperature.py $CALIBRATION --cross --fitted-on "leave-one-source-out: $CALIBRATION" \
+    ${UNKNOWN_BIAS:+--unknown-bias "$UNKNOWN_BIAS"} \
     --write $(for i in $(seq 1 "$n"); do echo "$WORK/m$i"; done) | tee "$WORK/calibration.json"
 fi
 rm -rf src/default_model/m*/
@@ -159,7 +177,8 @@ recipe = "; ".join(f"{k}: {v}" for k, v in recipes.items())
 shapes = "; ".join(sorted({f"{kind(m)} {m['architecture']['n_features']} -> "
                            f"{' -> '.join(map(str, m['architecture']['hidden']))} -> {m['architecture']['n_classes']}"
                            for m in metas}))
-data = open(f"{work}/build.txt").read().strip()
+data = " ".join(open(f"{work}/{f}").read().strip() for f in ("build.txt", "notes-build.txt")
+                if os.path.exists(f"{work}/{f}"))
 rows = []
 pct = lambda v: "-" if v is None else f"{v:.4f}"
 for s in evals + ["fixtures"]:

@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
-"""How the `unknown` answer trades instrument notes for recognised non-instruments, by threshold.
+"""How the `unknown` answer trades instrument notes for recognised non-instruments, by bias.
 
 Input: leave-one-source-out folds' `instclf classify --json --top 1000` outputs (every class's
 probability of every note and file; scripts/crossval.sh writes them as folds/*/classify.json),
 each on its held-out source's instrument recordings and `unknown.*` recordings, from a model
 with an `unknown` class. Truth is a file name's first dot-separated token.
 
-For each `--min-confidence` value P in the grid, with the probabilities recomputed at
-temperature T (default: OUT/calibration.json's when given with --calibration, else 1), a note or
-file is answered unknown when its best class is `unknown` or the best class's probability is
-below P (what `classify --min-confidence P` does). Prints, per held-out source and as mean and
-worst: the share of instrument notes answered unknown, instrument note accuracy, and the share of
-unknown recordings answered unknown (files; a file without notes counts as answered unknown).
+For each unknown bias B in the grid (nats taken from the `unknown` class's log-score, the
+`unknown_bias` of a model's calibration), with the probabilities recomputed at temperature T
+(default: CAL.json's when given with --calibration, else 1), a note or file is answered unknown
+when its best class is `unknown` or the best class's probability is below --min-confidence P
+(default 0), as `classify` does. Prints, per held-out source and as mean and worst: the share of
+instrument notes answered unknown, instrument note accuracy, and the share of unknown recordings
+answered unknown (files; a file without notes counts as answered unknown).
 
 usage: unknown-threshold.py CLASSIFY.json ... [--temperature T | --calibration CAL.json]
-                            [--grid 0,0.3,0.4,0.5,0.6] [--json]
+                            [--grid 0,1,2,3] [--min-confidence P] [--json]
 """
 import argparse
 import json
@@ -22,9 +23,11 @@ import math
 import os
 
 
-def soften(top, t):
-    """Probabilities of `top` ([{label, p}]) at temperature t, as {label: p}."""
+def soften(top, t, bias):
+    """Probabilities of `top` ([{label, p}]) at temperature t and unknown bias, as {label: p}."""
     lp = {r["label"]: math.log(max(r["p"], 1e-300)) / t for r in top}
+    if "unknown" in lp:
+        lp["unknown"] -= bias
     m = max(lp.values())
     z = sum(math.exp(v - m) for v in lp.values())
     return {k: math.exp(v - m) / z for k, v in lp.items()}
@@ -35,17 +38,17 @@ def answer(p, min_conf):
     return "unknown" if best == "unknown" or p[best] < min_conf else best
 
 
-def fold_figures(path, t, min_conf):
+def fold_figures(path, t, bias, min_conf):
     res = json.load(open(path))
     inst_notes = inst_ok = inst_unknown = unk_files = unk_ok = 0
     for f in res:
         truth = os.path.basename(f["file"]).split(".")[0]
         if truth == "unknown":
             unk_files += 1
-            unk_ok += (not f["top"]) or answer(soften(f["top"], t), min_conf) == "unknown"
+            unk_ok += (not f["top"]) or answer(soften(f["top"], t, bias), min_conf) == "unknown"
             continue
         for n in f["notes"]:
-            a = answer(soften(n["top"], t), min_conf)
+            a = answer(soften(n["top"], t, bias), min_conf)
             inst_notes += 1
             inst_ok += a == truth
             inst_unknown += a == "unknown"
@@ -60,15 +63,17 @@ def main():
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("--temperature", type=float)
     ap.add_argument("--calibration", help="calibration.json of scripts/fit-temperature.py")
-    ap.add_argument("--grid", default="0,0.3,0.4,0.5,0.6,0.7")
+    ap.add_argument("--grid", default="0,0.5,1,1.5,2,2.5,3,4")
+    ap.add_argument("--min-confidence", type=float, default=0.0)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     t = a.temperature or (json.load(open(a.calibration))["temperature"] if a.calibration else 1.0)
     out = []
-    for m in [float(x) for x in a.grid.split(",")]:
-        folds = {os.path.basename(os.path.dirname(p)) or p: fold_figures(p, t, m) for p in a.inputs}
+    for b in [float(x) for x in a.grid.split(",")]:
+        folds = {os.path.basename(os.path.dirname(p)) or p: fold_figures(p, t, b, a.min_confidence)
+                 for p in a.inputs}
         mean = lambda k: sum(f[k] for f in folds.values()) / len(folds)
-        out.append({"min_confidence": m, "temperature": t, "folds": folds,
+        out.append({"unknown_bias": b, "min_confidence": a.min_confidence, "temperature": t, "folds": folds,
                     "mean": {k: mean(k) for k in ("note_accuracy", "notes_turned_unknown",
                                                   "unknown_recognised")},
                     "worst": {"note_accuracy": min(f["note_accuracy"] for f in folds.values()),
@@ -78,14 +83,14 @@ def main():
         print(json.dumps(out, indent=1))
         return
     names = list(out[0]["folds"])
-    print(f"temperature {t:.3f}; per held-out source: instrument notes -> unknown / instrument note "
+    print(f"temperature {t:.3f}, --min-confidence {a.min_confidence:g}; per held-out source: instrument notes -> unknown / instrument note "
           "accuracy / unknown recordings answered unknown")
-    print("| --min-confidence | " + " | ".join(names) + " | mean | worst |")
+    print("| unknown bias | " + " | ".join(names) + " | mean | worst |")
     print("|---:|" + "---|" * (len(names) + 2))
     for r in out:
         cell = lambda f: (f"{f['notes_turned_unknown']:.3f} / {f['note_accuracy']:.3f} / "
                           f"{f['unknown_recognised']:.3f}")
-        print(f"| {r['min_confidence']:g} | " + " | ".join(cell(r["folds"][n]) for n in names)
+        print(f"| {r['unknown_bias']:g} | " + " | ".join(cell(r["folds"][n]) for n in names)
               + f" | {cell(r['mean'])} | {cell(r['worst'])} |")
 
 

@@ -128,11 +128,16 @@ impl HistorySummary {
 }
 
 /// How far to soften a model's (or an ensemble's) note scores so that its confidences match its
-/// accuracy on sample sets it was not trained on: confidences are softmax(score / temperature).
-/// Fitted on held-out sources (leave-one-source-out), never on a model's own test rows.
+/// accuracy on sample sets it was not trained on: confidences are softmax(score / temperature),
+/// with `unknown_bias` nats taken from the `unknown` class (when the model has one) after the
+/// division. Fitted on held-out sources (leave-one-source-out), never on a model's own test rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     pub temperature: f64,
+    /// Nats subtracted from the `unknown` class's calibrated log-score: a prior shift that trades
+    /// unknown recordings recognised for instrument notes kept (scripts/unknown-threshold.py).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_bias: Option<f64>,
     /// What it was fitted on, for the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fitted_on: Option<String>,

@@ -71,6 +71,9 @@ pub struct Classifier {
     pub segment: SegmentParams,
     /// Confidences are softmax(score / temperature): the models' fitted calibration, 1 without.
     pub temperature: f64,
+    /// Nats taken from the `unknown` class's score after the division by the temperature (the
+    /// models' calibration; 0 without, or when the model has no such class).
+    pub unknown_bias: f64,
     /// Nats of calibrated log-probability a change of class between notes costs in the
     /// segments ([`crate::segments::SWITCH_PENALTY`] by default).
     pub switch_penalty: f64,
@@ -108,7 +111,7 @@ impl Classifier {
             }
             checked.push((model, recipe, origin));
         }
-        let temperature = ensemble_temperature(&checked)?;
+        let (temperature, unknown_bias) = ensemble_calibration(&checked)?;
         if checked.is_empty() {
             return Err(PipelineError::Invalid("no model given".to_string()));
         }
@@ -130,6 +133,7 @@ impl Classifier {
             recipe_of,
             segment: SegmentParams::default(),
             temperature,
+            unknown_bias,
             switch_penalty: SWITCH_PENALTY,
             min_confidence: 0.0,
         })
@@ -180,6 +184,7 @@ impl Classifier {
             }
             let n = self.models.len() as f64;
             score.iter_mut().for_each(|s| *s /= n);
+            self.shift_unknown(&mut score);
             let ranked = rank(&score, classes, top, self.temperature);
             notes.push(NoteResult {
                 start: note.start,
@@ -225,6 +230,17 @@ impl Classifier {
             segments,
             notes,
         })
+    }
+
+    /// Takes the unknown bias from the `unknown` class's score (in score units: the bias is in
+    /// nats after the division by the temperature).
+    fn shift_unknown(&self, score: &mut [f64]) {
+        if self.unknown_bias == 0.0 {
+            return;
+        }
+        if let Some(u) = self.models[0].classes.iter().position(|c| c == UNKNOWN) {
+            score[u] -= self.unknown_bias * self.temperature;
+        }
     }
 
     /// The answer for a best class `label` of probability `p`: the class itself, or
@@ -274,15 +290,28 @@ fn model_recipe(model: &Model, origin: &str) -> Result<Recipe, PipelineError> {
     Ok(recipe)
 }
 
-/// The temperature of an ensemble: that of its calibrated models, which must agree (a model
-/// without calibration beside calibrated ones is an error too); 1 when none is calibrated.
-fn ensemble_temperature(models: &[(Model, Recipe, String)]) -> Result<f64, PipelineError> {
+/// The temperature and unknown bias of an ensemble: those of its calibrated models, which must
+/// agree (a model without calibration beside calibrated ones is an error too); 1 and 0 when none
+/// is calibrated.
+fn ensemble_calibration(models: &[(Model, Recipe, String)]) -> Result<(f64, f64), PipelineError> {
     let t = |m: &Model| m.calibration.as_ref().map(|c| c.temperature);
+    let b = |m: &Model| m.calibration.as_ref().and_then(|c| c.unknown_bias);
     let show = |t: Option<f64>| t.map_or("none".to_string(), |t| t.to_string());
     let Some(((first, _, first_origin), rest)) = models.split_first() else {
-        return Ok(1.0);
+        return Ok((1.0, 0.0));
     };
     for (model, _, origin) in rest {
+        if b(model) != b(first) {
+            return Err(PipelineError::Model {
+                origin: origin.clone(),
+                msg: format!(
+                    "its unknown bias ({}) differs from that of {first_origin} ({}); \
+                     an ensemble's models must be calibrated together",
+                    show(b(model)),
+                    show(b(first))
+                ),
+            });
+        }
         if t(model) != t(first) {
             return Err(PipelineError::Model {
                 origin: origin.clone(),
@@ -295,7 +324,7 @@ fn ensemble_temperature(models: &[(Model, Recipe, String)]) -> Result<f64, Pipel
             });
         }
     }
-    Ok(t(first).unwrap_or(1.0))
+    Ok((t(first).unwrap_or(1.0), b(first).unwrap_or(0.0)))
 }
 
 /// Log-softmax of `score / temperature`, in class order.

@@ -151,18 +151,30 @@ pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, Au
         fwd.get_inplace_scratch_len()
             .max(inv.get_inplace_scratch_len())
     ];
-    // The signal with `margin` zeros before it and enough after it for the last pair of blocks.
     let pairs = want.div_ceil(2 * step_out);
-    let mut padded = vec![0f32; 2 * pairs * step + 2 * margin];
-    padded[margin..margin + samples.len()].copy_from_slice(samples);
     let mut out: Vec<f32> = Vec::with_capacity(2 * pairs * step_out);
-    for first in (0..pairs).map(|pair| 2 * pair * step) {
-        let (re, im) = (
-            &padded[first..first + n_in],
-            &padded[first + step..first + step + n_in],
-        );
-        for ((b, &r), &i) in buf.iter_mut().zip(re).zip(im) {
-            *b = Complex::new(r, i);
+    for pair in 0..pairs {
+        // The real part holds x[lo..lo + n_in], the imaginary part x[lo + step..][..n_in]; the
+        // signal is zero outside its samples (only the first and last blocks reach there).
+        let lo = (2 * pair * step) as isize - margin as isize;
+        if lo >= 0 && lo as usize + step + n_in <= samples.len() {
+            let lo = lo as usize;
+            let (re, im) = (
+                &samples[lo..lo + n_in],
+                &samples[lo + step..lo + step + n_in],
+            );
+            for ((b, &r), &i) in buf.iter_mut().zip(re).zip(im) {
+                *b = Complex::new(r, i);
+            }
+        } else {
+            let at = |i: isize| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| samples.get(i).copied())
+            };
+            for (i, b) in (lo..).zip(buf.iter_mut()) {
+                *b = Complex::new(at(i).unwrap_or(0.0), at(i + step as isize).unwrap_or(0.0));
+            }
         }
         fwd.process_with_scratch(&mut buf, &mut scratch);
         // Bins 0..=half_bins, then the negative frequencies -half_bins..=-1 (the top of each

@@ -260,7 +260,7 @@ fn unwritable_output_and_bad_parameters_fail() {
 
 #[test]
 fn resampled_mfcc_matches_librosa_end_to_end() {
-    // 44.1 kHz file -> 22050 Hz (rubato + soxr-like band edge) -> MFCC, against librosa's
+    // 44.1 kHz file -> 22050 Hz (soxr_hq-like low-pass) -> MFCC, against librosa's
     // soxr_hq-resampled MFCCs.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.npy");

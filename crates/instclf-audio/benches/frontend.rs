@@ -1,7 +1,8 @@
 //! Single-threaded timing of the audio front end on one file, for `scripts/bench/features.sh`.
 //! Usage: `cargo bench -p instclf-audio --bench frontend -- FILE.wav [--write-signal SECONDS]`.
 //! With `--write-signal`, first writes a deterministic test recording (harmonic tone with
-//! vibrato plus a little noise, 44.1 kHz 16-bit) to FILE.wav. Prints `stage seconds` lines
+//! vibrato plus a little noise, 44.1 kHz 16-bit) to FILE.wav (and stops there if
+//! `--write-only` is given too; `scripts/bench/load.sh` uses it). Prints `stage seconds` lines
 //! (best wall-clock time of several runs; 20 for the feature stages) and `stage_cpu seconds`
 //! (best thread CPU time, which leaves out waits for a core on a shared machine).
 
@@ -87,6 +88,9 @@ fn main() {
             .collect();
         let bytes = encode_wav16(&y, 44100).expect("encode");
         std::fs::write(path, bytes).expect("write signal");
+        if args.iter().any(|a| a == "--write-only") {
+            return;
+        }
     }
     let (t_decode, audio) = best_of(3, || decode(path).expect("decode"));
     let (t_resample, y) = best_of(3, || {

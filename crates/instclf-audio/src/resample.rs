@@ -1,12 +1,26 @@
-//! Sample-rate conversion with rubato's synchronous FFT resampler, standing in for librosa's
-//! default `soxr_hq`: the output has exactly `ceil(n * sr_out / sr_in)` samples and the filter
-//! delay is removed, so sample `k` of the output is aligned with time `k / sr_out` of the input.
+//! Sample-rate conversion standing in for librosa's default `soxr_hq`: the output has exactly
+//! `ceil(n * sr_out / sr_in)` samples, sample `k` of it is aligned with time `k / sr_out` of the
+//! input (linear phase, delay removed), and the low-pass filter is soxr_hq's: flat to 91.3% of the
+//! lower Nyquist frequency, stop band (126 dB) from 100%. It runs as one pass of FFT overlap-save
+//! with realfft: each block of input is transformed, multiplied by the filter, and transformed
+//! back at the output rate by an inverse FFT of the output block's length, so filtering and
+//! rate change cost one forward and one inverse real FFT per block, for any rational ratio.
 
 use crate::decode::AudioError;
-use rubato::{FftFixedIn, Resampler};
+use realfft::RealFftPlanner;
+use rustfft::num_complex::Complex;
+use rustfft::FftPlanner;
 
-/// Approximate input chunk length handed to rubato; see [`chunk_len`].
-const CHUNK: usize = 4096;
+/// End of soxr_hq's pass band, as a fraction of the lower Nyquist frequency.
+const PASSBAND_END: f64 = 0.913;
+/// Stop-band attenuation in dB: soxr_hq's 20-bit precision, (20 + 1) x 20 log10(2).
+const ATTENUATION_DB: f64 = 126.43;
+/// Longest filter half-length in input samples; extreme ratios (a narrow transition band at a
+/// high input rate) get a shorter Kaiser window, so a wider transition, rather than a filter of
+/// millions of taps.
+const MAX_HALF_TAPS: usize = 1 << 16;
+/// Preferred FFT length of an input block.
+const BLOCK: usize = 8192;
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
@@ -16,16 +30,6 @@ fn gcd(a: u64, b: u64) -> u64 {
     }
 }
 
-/// An input chunk near [`CHUNK`] that is an even multiple of rubato's FFT unit
-/// (`sr_in / gcd`). With an odd FFT length the resampler's delay is not a whole number of
-/// output samples and the delay-compensated output would be misaligned by a fraction of a
-/// sample.
-fn chunk_len(sr_in: u32, sr_out: u32) -> usize {
-    let unit = (sr_in as u64 / gcd(sr_in as u64, sr_out as u64)) as usize;
-    let k = CHUNK.div_ceil(unit).max(2);
-    (k + k % 2) * unit
-}
-
 /// Number of output samples librosa produces, `ceil(n * sr_out / sr_in)`.
 pub fn output_len(n: usize, sr_in: u32, sr_out: u32) -> usize {
     if sr_in == 0 {
@@ -33,6 +37,45 @@ pub fn output_len(n: usize, sr_in: u32, sr_out: u32) -> usize {
     }
     let num = n as u128 * sr_out as u128;
     num.div_ceil(sr_in as u128) as usize
+}
+
+/// Modified Bessel function of the first kind, order 0 (power series), for the Kaiser window.
+fn bessel_i0(x: f64) -> f64 {
+    let (mut sum, mut term, q) = (1.0f64, 1.0f64, x * x / 4.0);
+    for k in 1..200 {
+        term *= q / (k * k) as f64;
+        sum += term;
+        if term < sum * 1e-17 {
+            break;
+        }
+    }
+    sum
+}
+
+/// The zero-phase low-pass at the input rate, taps `h[0..=half]` (h[-n] = h[n]): a
+/// Kaiser-windowed sinc with its cutoff midway through soxr_hq's transition band and the length
+/// Kaiser's formula gives for that band and attenuation. Its DC gain is 1.
+fn lowpass(sr_in: u32, sr_out: u32) -> Vec<f64> {
+    let nyquist = sr_in.min(sr_out) as f64 / 2.0;
+    let width = (1.0 - PASSBAND_END) * nyquist / sr_in as f64; // cycles per input sample
+    let cutoff = (1.0 + PASSBAND_END) / 2.0 * nyquist / sr_in as f64;
+    let taps = (ATTENUATION_DB - 7.95) / (2.285 * 2.0 * std::f64::consts::PI * width);
+    let half = ((taps / 2.0).ceil() as usize).clamp(1, MAX_HALF_TAPS);
+    let beta = 0.1102 * (ATTENUATION_DB - 8.7);
+    let norm = bessel_i0(beta);
+    (0..=half)
+        .map(|n| {
+            let t = n as f64;
+            let arg = 2.0 * cutoff * t;
+            let sinc = if n == 0 {
+                1.0
+            } else {
+                (std::f64::consts::PI * arg).sin() / (std::f64::consts::PI * arg)
+            };
+            let r = t / (half + 1) as f64;
+            2.0 * cutoff * sinc * bessel_i0(beta * (1.0 - r * r).sqrt()) / norm
+        })
+        .collect()
 }
 
 /// Resamples mono `samples` from `sr_in` to `sr_out` Hz. Equal rates return a copy.
@@ -52,135 +95,107 @@ pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, Au
     if want == 0 {
         return Ok(Vec::new());
     }
-    let mut r = FftFixedIn::<f32>::new(
-        sr_in as usize,
-        sr_out as usize,
-        chunk_len(sr_in, sr_out),
-        1,
-        1,
-    )
-    .map_err(|e| err(e.to_string()))?;
-    let delay = r.output_delay();
-    let mut outbuf = r.output_buffer_allocate(true);
-    let mut out: Vec<f32> = Vec::with_capacity(want + delay + outbuf[0].len());
-    let mut pos = 0usize;
-    // Each call yields a fixed, positive number of frames, so this bound is never reached for
-    // valid resamplers; it only guards against an endless loop.
-    let max_calls = want + delay + 16;
-    for _ in 0..max_calls {
-        if out.len() >= want + delay {
-            break;
-        }
-        let need = r.input_frames_next();
-        let (_, produced) = if pos + need <= samples.len() {
-            r.process_into_buffer(&[&samples[pos..pos + need]], &mut outbuf, None)
-        } else if pos < samples.len() {
-            r.process_partial_into_buffer(Some(&[&samples[pos..]]), &mut outbuf, None)
-        } else {
-            r.process_partial_into_buffer(None::<&[&[f32]]>, &mut outbuf, None)
-        }
-        .map_err(|e| err(e.to_string()))?;
-        pos += need;
-        out.extend_from_slice(&outbuf[0][..produced]);
+    let g = gcd(sr_in as u64, sr_out as u64);
+    let (p, q) = ((sr_in as u64 / g) as usize, (sr_out as u64 / g) as usize);
+    let h = lowpass(sr_in, sr_out);
+    let half = h.len() - 1;
+    // Overlap-save geometry, in input samples: each block of `n_in` samples starts `margin`
+    // before the stretch of `step` samples whose outputs it keeps. Block starts are multiples of
+    // `p`, so each block's output grid is the global one.
+    let margin = half.div_ceil(p) * p;
+    let target = (8 * margin)
+        .max(BLOCK)
+        .min(2 * margin + samples.len().div_ceil(p) * p);
+    let mut m = 1usize;
+    while m * p < target || m * p <= 2 * margin {
+        m *= 2;
     }
-    if out.len() < want + delay {
-        return Err(err("resampler produced too few samples".into()));
-    }
-    out.drain(..delay);
-    out.truncate(want);
-    if sr_out < sr_in {
-        soxr_like_band_edge(&mut out);
-    }
-    Ok(out)
-}
+    let (n_in, n_out) = (m * p, m * q);
+    let step = n_in - 2 * margin;
+    let (step_out, margin_out) = (step / p * q, margin / p * q);
 
-/// Start of soxr's transition band (`soxr_hq` pass band end), as a fraction of Nyquist.
-const PASSBAND_END: f64 = 0.913;
-
-/// The taper's gain at `x` (a fraction of Nyquist): 1 in the pass band, a raised cosine down
-/// to 0 at Nyquist.
-fn taper(x: f64) -> f64 {
-    if x <= PASSBAND_END {
-        1.0
-    } else if x >= 1.0 {
-        0.0
-    } else {
-        0.5 * (1.0 + (std::f64::consts::PI * (x - PASSBAND_END) / (1.0 - PASSBAND_END)).cos())
-    }
-}
-
-/// rubato's anti-aliasing filter is flat almost up to the new Nyquist frequency, while soxr's
-/// (`soxr_hq`, librosa's default) rolls off from 91.3% of it. To make the top mel bands agree
-/// with librosa, that band is shaped with a raised-cosine taper: a zero-phase 1023-tap FIR
-/// (the taper's impulse response, which has decayed to ~1e-7 at its ends), applied by FFT
-/// overlap-save.
-fn soxr_like_band_edge(y: &mut [f32]) {
-    const M: usize = 1024; // kernel design grid
-    const K: usize = M - 1; // taps
-    const C: usize = K / 2; // centre tap
-    const L: usize = 8192; // block FFT size
-    const STEP: usize = L - (K - 1);
-    let n = y.len();
-    if n == 0 {
-        return;
-    }
-    let mut planner = realfft::RealFftPlanner::<f32>::new();
-    let fwd = planner.plan_fft_forward(L);
-    let inv = planner.plan_fft_inverse(L);
-    let design = planner.plan_fft_inverse(M);
-    // Zero-phase impulse response on the M grid, then centred into K taps.
-    let mut hs = design.make_input_vec();
-    for (k, v) in hs.iter_mut().enumerate() {
-        *v = realfft::num_complex::Complex::new(
-            (taper(k as f64 / (M / 2) as f64) / M as f64) as f32,
-            0.0,
-        );
-    }
-    let mut hc = design.make_output_vec();
-    if design.process(&mut hs, &mut hc).is_err() {
-        return;
-    }
-    let mut g = vec![0f32; L];
-    for (j, v) in g.iter_mut().take(K).enumerate() {
-        *v = hc[(j + M - C) % M];
-    }
-    let mut gf = fwd.make_output_vec();
-    if fwd.process(&mut g, &mut gf).is_err() {
-        return;
-    }
-    let x = y.to_vec();
-    let mut buf = vec![0f32; L];
-    let mut spec = fwd.make_output_vec();
-    let scale = 1.0 / L as f32;
-    // Linear convolution z[m] = sum_j g[j] x[m - j]; the zero-phase output is y[i] = z[i + C].
-    let mut s = C;
-    while s < C + n {
-        for (i, b) in buf.iter_mut().enumerate() {
-            let idx = (s + i) as isize - (K as isize - 1);
-            *b = if idx >= 0 && (idx as usize) < n {
-                x[idx as usize]
-            } else {
-                0.0
-            };
-        }
-        if fwd.process(&mut buf, &mut spec).is_err() {
-            return;
-        }
-        for (a, b) in spec.iter_mut().zip(&gf) {
-            *a *= b;
-        }
-        if inv.process(&mut spec, &mut buf).is_err() {
-            return;
-        }
-        for (i, &v) in buf.iter().enumerate().skip(K - 1) {
-            let z = s + i - (K - 1);
-            if z >= C + n {
-                break;
+    let mut planner = FftPlanner::<f32>::new();
+    let fwd = planner.plan_fft_forward(n_in);
+    let inv = planner.plan_fft_inverse(n_out);
+    // The filter's spectrum on the input block's bins 0..=half_bins (real: zero phase; even in
+    // frequency), with the inverse FFT's 1/n_in folded in. Bins at or above the lower Nyquist
+    // frequency are dropped: the filter is in its stop band there.
+    let half_bins = (n_in.min(n_out) - 1) / 2;
+    let gain: Vec<f32> = {
+        let mut planner64 = RealFftPlanner::<f64>::new();
+        let f64fft = planner64.plan_fft_forward(n_in);
+        let mut wrapped = vec![0f64; n_in];
+        for (i, &v) in h.iter().enumerate() {
+            wrapped[i % n_in] += v;
+            if i > 0 {
+                wrapped[(n_in - i % n_in) % n_in] += v;
             }
-            y[z - C] = v * scale;
         }
-        s += STEP;
+        let mut spec = f64fft.make_output_vec();
+        f64fft
+            .process(&mut wrapped, &mut spec)
+            .map_err(|e| err(e.to_string()))?;
+        spec[..=half_bins]
+            .iter()
+            .map(|c| (c.re / n_in as f64) as f32)
+            .collect()
+    };
+
+    // Two blocks at a time, one as the real and one as the imaginary part of a complex FFT: the
+    // filter is real and even, so the two never mix and no real-FFT untangling is needed.
+    let zero = Complex::new(0f32, 0.0);
+    let mut buf = vec![zero; n_in];
+    let mut obuf = vec![zero; n_out];
+    let mut scratch = vec![
+        zero;
+        fwd.get_inplace_scratch_len()
+            .max(inv.get_inplace_scratch_len())
+    ];
+    let pairs = want.div_ceil(2 * step_out);
+    let mut out: Vec<f32> = Vec::with_capacity(2 * pairs * step_out);
+    for pair in 0..pairs {
+        // The real part holds x[lo..lo + n_in], the imaginary part x[lo + step..][..n_in]; the
+        // signal is zero outside its samples (only the first and last blocks reach there).
+        let lo = (2 * pair * step) as isize - margin as isize;
+        if lo >= 0 && lo as usize + step + n_in <= samples.len() {
+            let lo = lo as usize;
+            let (re, im) = (
+                &samples[lo..lo + n_in],
+                &samples[lo + step..lo + step + n_in],
+            );
+            for ((b, &r), &i) in buf.iter_mut().zip(re).zip(im) {
+                *b = Complex::new(r, i);
+            }
+        } else {
+            let at = |i: isize| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| samples.get(i).copied())
+            };
+            for (i, b) in (lo..).zip(buf.iter_mut()) {
+                *b = Complex::new(at(i).unwrap_or(0.0), at(i + step as isize).unwrap_or(0.0));
+            }
+        }
+        fwd.process_with_scratch(&mut buf, &mut scratch);
+        // Bins 0..=half_bins, then the negative frequencies -half_bins..=-1 (the top of each
+        // spectrum), with zeros between.
+        let (low, rest) = obuf.split_at_mut(half_bins + 1);
+        let (mid, high) = rest.split_at_mut(n_out - 2 * half_bins - 1);
+        for ((o, &b), &g) in low.iter_mut().zip(&buf).zip(&gain) {
+            *o = b * g;
+        }
+        mid.fill(zero);
+        let top = &buf[n_in - half_bins..];
+        for ((o, &b), &g) in high.iter_mut().rev().zip(top.iter().rev()).zip(&gain[1..]) {
+            *o = b * g;
+        }
+        inv.process_with_scratch(&mut obuf, &mut scratch);
+        let kept = &obuf[margin_out..margin_out + step_out];
+        out.extend(kept.iter().map(|c| c.re));
+        out.extend(kept.iter().map(|c| c.im));
     }
+    out.truncate(want);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -211,10 +226,27 @@ mod tests {
     }
 
     #[test]
-    fn chunks_are_even_multiples_of_the_fft_unit() {
-        assert_eq!(chunk_len(44100, 16000), 10 * 441);
-        assert_eq!(chunk_len(44100, 22050), 4096);
-        assert_eq!(chunk_len(22051, 22050), 2 * 22051);
+    fn other_ratios_keep_a_sine_aligned() {
+        // Downsampling and upsampling by ratios that are not whole numbers, and a signal
+        // shorter than one block.
+        for (from, to, n) in [
+            (48000u32, 22050u32, 48000usize),
+            (44100, 16000, 44100),
+            (16000, 22050, 16000),
+            (44100, 22050, 3000),
+        ] {
+            let f = 440.0f64;
+            let y: Vec<f32> = (0..n)
+                .map(|i| (2.0 * std::f64::consts::PI * f * i as f64 / from as f64).sin() as f32)
+                .collect();
+            let z = resample(&y, from, to).unwrap();
+            assert_eq!(z.len(), output_len(n, from, to));
+            let edge = to as usize / 50;
+            for (k, &v) in z.iter().enumerate().take(z.len() - edge).skip(edge) {
+                let want = (2.0 * std::f64::consts::PI * f * k as f64 / to as f64).sin() as f32;
+                assert!((v - want).abs() < 1e-3, "{from}->{to} {k}: {v} vs {want}");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Times what users wait for in front of every feature: decode + resample of a 60 s 44.1 kHz
+# 16-bit WAV to 22,050 Hz (`instclf convert --sr 22050`, whole process: start, decode, resample,
+# 16-bit WAV written) against `librosa.load(path, sr=22050)` in-process, and `instclf features
+# --kind mfcc` of the same file (whole process) against librosa load + `feature.mfcc` in-process,
+# all in the same run, single-threaded. The file is the deterministic test signal of
+# crates/instclf-audio/benches/frontend.rs. Prints a markdown table.
+# Usage: scripts/bench/load.sh [SECONDS]   (RUNS=N, default 30; PYTHON=... picks the librosa
+# interpreter; needs hyperfine: apt-get install hyperfine)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS=${1:-60}
+RUNS=${RUNS:-30}
+PY=${PYTHON:-.venv/bin/python}
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
+       VECLIB_MAXIMUM_THREADS=1 RAYON_NUM_THREADS=1
+cargo build --release -q
+BIN=$PWD/target/release/instclf
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+WAV="$TMP/bench.wav"
+cargo bench -q -p instclf-audio --bench frontend -- "$WAV" --write-signal "$SECS" --write-only
+hyperfine -N -w 3 -r "$RUNS" --export-json "$TMP/rust.json" \
+  -n convert "$BIN convert $WAV -o $TMP/out.wav --sr 22050" \
+  -n mfcc "$BIN features $WAV --kind mfcc -o $TMP/mfcc.npy" >&2
+"$PY" scripts/bench/load_librosa.py "$WAV" "$RUNS" > "$TMP/py.txt"
+python3 - "$TMP/rust.json" "$TMP/py.txt" <<'PYEOF'
+import json, sys
+rust = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+py = {}
+for line in open(sys.argv[2]):
+    k, *v = line.split()
+    py[k] = [float(x) for x in v]
+dur = py["duration"][0]
+names = {"convert": ("load", "decode + resample to 22,050 Hz", "`librosa.load(sr=22050)`"),
+         "mfcc": ("mfcc", "MFCC (40) of the 44.1 kHz file", "`load` + `feature.mfcc`")}
+print(f"Signal: {dur:.0f} s, 44.1 kHz 16-bit WAV, single thread; instclf as a whole process "
+      f"(hyperfine, {len(rust['convert']['times'])} runs), librosa in-process.\n")
+print("| job | instclf ms (mean ± sd, min) | librosa peer | librosa ms (median, best) "
+      "| speed-up (mean vs median) | speed-up (min vs best) |")
+print("|---|---:|---|---:|---:|---:|")
+for k, (pk, job, peer) in names.items():
+    r = rust[k]
+    mean, sd, lo = r["mean"] * 1e3, r["stddev"] * 1e3, r["min"] * 1e3
+    best, med = py[pk][0] * 1e3, py[pk][1] * 1e3
+    print(f"| {job} | {mean:.1f} ± {sd:.1f}, {lo:.1f} | {peer} | {med:.1f}, {best:.1f} "
+          f"| {med / mean:.1f}x | {best / lo:.1f}x |")
+PYEOF

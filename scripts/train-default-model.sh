@@ -177,8 +177,8 @@ recipe = "; ".join(f"{k}: {v}" for k, v in recipes.items())
 shapes = "; ".join(sorted({f"{kind(m)} {m['architecture']['n_features']} -> "
                            f"{' -> '.join(map(str, m['architecture']['hidden']))} -> {m['architecture']['n_classes']}"
                            for m in metas}))
-data = " ".join(open(f"{work}/{f}").read().strip() for f in ("build.txt", "notes-build.txt")
-                if os.path.exists(f"{work}/{f}"))
+data = "; ".join(open(f"{work}/{f}").read().strip().replace("\n", ", ")
+                 for f in ("build.txt", "notes-build.txt") if os.path.exists(f"{work}/{f}"))
 rows = []
 pct = lambda v: "-" if v is None else f"{v:.4f}"
 for s in evals + ["fixtures"]:

@@ -2,7 +2,9 @@
 # Training speed: `instclf train` (release build, CPU) against PyTorch (CPU) on the same
 # synthetic MARL-shaped dataset (66247 x 120 training rows, 14904 validation rows, 10 classes),
 # 10 epochs, batch 128, the seed model (Dense(256, sigmoid) -> Dense(10)), validation on the
-# test split every epoch. Thread counts are set explicitly: 1 thread, and all cores.
+# test split every epoch. Thread counts are set explicitly: 1 thread, and all cores. In the same
+# run, the matmul floor: numpy doing only the epoch's matrix products on one BLAS thread
+# (scripts/bench/matmul_floor.py).
 #
 # usage: scripts/bench/train.sh [WORK_DIR]   (default /tmp/instclf-bench)
 # env:   PYTHON (a python with torch+numpy; default: python3, then /tmp/torchvenv/bin/python)
@@ -54,6 +56,17 @@ for t in 1 "$THREADS"; do
     summarise instclf "$t" "$WORK/instclf-$t.json"
 done
 
+# The floor: numpy doing only the epoch's matrix products, one BLAS thread, same run.
+for p in "${PY:-}" .venv/bin/python python3; do
+    if [ -n "$p" ] && "$p" -c "import numpy" 2>/dev/null; then
+        OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "$p" scripts/bench/matmul_floor.py \
+            66247 120 256 10 128 "$EPOCHS" | python3 -c '
+import json, sys; r = json.load(sys.stdin); r.update(impl="floor", threads=1, epochs=r["repeats"], val_accuracy=0.0)
+print(json.dumps(r))' >> "$RESULTS"
+        break
+    fi
+done
+
 if [ -n "$PY" ]; then
     for t in 1 "$THREADS"; do
         "$PY" scripts/bench/train_torch.py "$DATA" --epochs "$EPOCHS" --threads "$t" > "$WORK/torch-$t.json"
@@ -73,4 +86,8 @@ torch = [r["best_epoch_s"] for r in rows if r["impl"] == "pytorch"]
 ours = [r["best_epoch_s"] for r in rows if r["impl"] == "instclf"]
 if torch and ours:
     print(f"instclf best / PyTorch best epoch time: {min(ours) / min(torch):.2f}x (target <= 0.5x)")
+floor = [r["best_epoch_s"] for r in rows if r["impl"] == "floor"]
+one = [r["best_epoch_s"] for r in rows if r["impl"] == "instclf" and r["threads"] == 1]
+if floor and one:
+    print(f"instclf 1 thread best / matmul floor best: {one[0] / floor[0]:.2f}x (target <= 2.5x)")
 PYEOF

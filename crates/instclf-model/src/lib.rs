@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod net;
 pub mod npy;
+pub(crate) mod optim;
 pub mod sequence;
 pub mod sweep;
 pub mod train;

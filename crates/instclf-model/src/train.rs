@@ -11,8 +11,8 @@ use crate::device::device_name;
 use crate::error::ModelError;
 use crate::model::{Model, Standardiser, TrainingInfo};
 use crate::net::{Activation, Architecture, Mlp};
-use candle_core::backprop::GradStore;
-use candle_core::{DType, Device, Tensor, Var, D};
+use crate::optim::Adam;
+use candle_core::{DType, Device, Tensor, D};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -212,117 +212,6 @@ pub struct FitResult {
     pub stopped_early: bool,
     /// Total wall time of the epochs, seconds.
     pub train_time_s: f64,
-}
-
-/// A tensor for a safetensors file: name, shape, row-major values.
-type NamedTensor = (String, Vec<usize>, Vec<f32>);
-
-/// Adam exactly as candle-nn's `AdamW` with weight decay 0 (the same tensor operations in the
-/// same order, so training is bit-identical to it), with its moment estimates reachable so a
-/// checkpoint stores them (`optimizer.safetensors`) and [`fit_resume`] restores them.
-struct Adam {
-    /// (parameter, first moment, second moment) in [`Mlp::vars`] order.
-    vars: Vec<(Var, Var, Var)>,
-    step_t: usize,
-    lr: f64,
-    beta1: f64,
-    beta2: f64,
-    eps: f64,
-}
-
-impl Adam {
-    fn new(vars: Vec<Var>, opts: &FitOptions) -> Result<Adam, ModelError> {
-        let vars = vars
-            .into_iter()
-            .map(|v| {
-                let m = Var::zeros(v.shape(), v.dtype(), v.device())?;
-                let s = Var::zeros(v.shape(), v.dtype(), v.device())?;
-                Ok((v, m, s))
-            })
-            .collect::<Result<Vec<_>, ModelError>>()?;
-        Ok(Adam {
-            vars,
-            step_t: 0,
-            lr: opts.lr,
-            beta1: opts.beta1,
-            beta2: opts.beta2,
-            eps: opts.eps,
-        })
-    }
-
-    fn step(&mut self, grads: &GradStore) -> Result<(), ModelError> {
-        self.step_t += 1;
-        let (lr, beta1, beta2) = (self.lr, self.beta1, self.beta2);
-        let scale_m = 1f64 / (1f64 - beta1.powi(self.step_t as i32));
-        let scale_v = 1f64 / (1f64 - beta2.powi(self.step_t as i32));
-        for (theta, m, v) in &self.vars {
-            if let Some(g) = grads.get(theta) {
-                let next_m = ((m.as_tensor() * beta1)? + (g * (1.0 - beta1))?)?;
-                let next_v = ((v.as_tensor() * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
-                let m_hat = (&next_m * scale_m)?;
-                let v_hat = (&next_v * scale_v)?;
-                let adjusted = (m_hat / (v_hat.sqrt()? + self.eps)?)?;
-                let next_theta = (theta.as_tensor() - (adjusted * lr)?)?;
-                m.set(&next_m)?;
-                v.set(&next_v)?;
-                theta.set(&next_theta)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Names of the moment tensors of parameter `i` ([`Mlp::vars`] order) in
-    /// `optimizer.safetensors`.
-    fn names(i: usize) -> (String, String) {
-        let (k, b) = Architecture::tensor_names(i / 2);
-        let p = if i.is_multiple_of(2) { k } else { b };
-        (format!("adam.m.{p}"), format!("adam.v.{p}"))
-    }
-
-    /// The moments as named f32 tensors, for `optimizer.safetensors`.
-    fn state(&self) -> Result<Vec<NamedTensor>, ModelError> {
-        let mut out = Vec::new();
-        for (i, (_, m, v)) in self.vars.iter().enumerate() {
-            let (mn, vn) = Adam::names(i);
-            for (name, t) in [(mn, m), (vn, v)] {
-                let t = t.as_tensor();
-                out.push((name, t.dims().to_vec(), t.flatten_all()?.to_vec1::<f32>()?));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Restores the moments saved by [`Adam::state`] after `step_t` steps.
-    fn restore(
-        &mut self,
-        path: &Path,
-        tensors: &HashMap<String, Tensor>,
-        step_t: usize,
-    ) -> Result<(), ModelError> {
-        for (i, (theta, m, v)) in self.vars.iter().enumerate() {
-            let (mn, vn) = Adam::names(i);
-            for (name, var) in [(mn, m), (vn, v)] {
-                let t = tensors.get(&name).ok_or_else(|| ModelError::Model {
-                    path: path.to_path_buf(),
-                    msg: format!("optimizer tensor '{name}' is missing"),
-                })?;
-                if t.dims() != theta.dims() || t.dtype() != DType::F32 {
-                    return Err(ModelError::Model {
-                        path: path.to_path_buf(),
-                        msg: format!(
-                            "optimizer tensor '{name}' is {:?} {:?}, expected F32 {:?}",
-                            t.dtype(),
-                            t.dims(),
-                            theta.dims()
-                        ),
-                    });
-                }
-                var.set(&t.to_device(theta.device())?)?;
-            }
-        }
-        self.step_t = step_t;
-        Ok(())
-    }
 }
 
 /// Where [`fit_resume`] continues from: a model folder written as a checkpoint by [`fit`].

@@ -198,6 +198,11 @@ def render_program(job):
             name = f"unknown.drums-{detail}.{dyn}.aiff"
             data, end = drum_smf(notes, dyn)
             room = None
+        elif kind == "plain":  # render.py's fixture timing: 1 s notes, 0.5 s gaps, dry
+            p = render.plan_plain(f"unknown.{group}-{detail}", "NoVib", dyn, notes,
+                                  render.SUBSET_TIMING["fixtures"])
+            name, end, room = f"unknown.{group}-{detail}.aiff", p.end, None
+            data = render.smf(program, p.notes, p.ccs, p.end)
         else:
             p = render.plan_varied(f"unknown.{group}-{detail}", "NoVib", dyn, notes)
             name, end, room = p.name, p.end, p.room
@@ -318,27 +323,9 @@ def fixture_jobs(out_dir):
     sweep = ("unknown.sweep-fixture.aiff", "sweep", "sine",
              ["synth", "3", "sine", "200/4000", "gain", "-12"], 3.0)
     fluid = render.SOUNDFONTS["fluidr3"]
-    guitar = ("fluidsynth", fluid, out_dir, "program", "guitar", "fixture", 24, "mf", [52, 55, 59])
+    guitar = ("fluidsynth", fluid, out_dir, "plain", "guitar", "fixture", 24, "mf", [52, 55, 59])
     return [(render_speech, (out_dir, speech)), (render_generated, (out_dir, noise)),
-            (render_generated, (out_dir, sweep)), (render_plain_program, guitar)]
-
-
-def render_plain_program(job):
-    """A plain run (render.py's fixture timing: 1 s notes, 0.5 s gaps) of one program."""
-    engine, path, out_dir, _kind, group, detail, program, dyn, notes = job
-    name = f"unknown.{group}-{detail}.aiff"
-    p = render.plan_plain(f"unknown.{group}-{detail}", "NoVib", dyn, notes,
-                          render.SUBSET_TIMING["fixtures"])
-    with tempfile.TemporaryDirectory(prefix="instclf-unknown-") as tmp:
-        mid, wav = os.path.join(tmp, "run.mid"), os.path.join(tmp, "run.wav")
-        with open(mid, "wb") as f:
-            f.write(render.smf(program, p.notes, p.ccs, p.end))
-        subprocess.run(render.synth_command(engine, path, None, mid, wav),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        aiff = os.path.join(tmp, "run.aiff")
-        to_aiff(wav, aiff, p.end / render.TICKS_PER_SECOND)
-        shutil.move(aiff, os.path.join(out_dir, name))
-    return name, group, detail
+            (render_generated, (out_dir, sweep)), (render_program, guitar)]
 
 
 def main():

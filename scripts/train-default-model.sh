@@ -127,30 +127,12 @@ for i in $(seq 1 "$n"); do
   cp "$WORK/m$i/model.json" "$WORK/m$i/model.safetensors" "src/default_model/m$i/"
 done
 # The held-out recordings of each source: its test-split files, linked into one folder each.
-evals=()
-for s in $SOURCES; do
-  case $s in *rel*) continue ;; esac
-  mkdir -p "$WORK/heldout/$s"
-  python3 - "$WORK/dataset/notes.csv" "data/render/$s" "$WORK/heldout/$s" <<'PY'
+link_heldout() { # link_heldout DST SRC...: the test-split recordings that lie in a SRC into DST
+  mkdir -p "$1"
+  python3 - "$WORK/dataset/notes.csv" "$@" <<'PY'
 import csv, os, sys
-notes, src, dst = sys.argv[1:]
-src = os.path.abspath(src)
-for r in csv.DictReader(open(notes)):
-    f = os.path.abspath(r["file"])
-    if r["split"] == "test" and r["variant"] == "0" and os.path.dirname(f) == src:
-        link = os.path.join(dst, os.path.basename(f))
-        if not os.path.lexists(link):
-            os.symlink(f, link)
-PY
-  $BIN evaluate --audio "$WORK/heldout/$s" --label-from name "${models[@]}" --json > "$WORK/eval-$s.json"
-  evals+=("$s")
-done
-if [ ${#unknown[@]} -gt 0 ]; then  # the held-out (test-split) unknown recordings of every source
-  mkdir -p "$WORK/heldout/unknown"
-  python3 - "$WORK/dataset/notes.csv" "$WORK/heldout/unknown" "${unknown[@]}" <<'PY'
-import csv, os, sys
-notes, dst, *sources = sys.argv[1:]
-srcs = {os.path.abspath(f"data/unknown/{s}") for s in sources}
+notes, dst, *srcs = sys.argv[1:]
+srcs = {os.path.abspath(s) for s in srcs}
 for r in csv.DictReader(open(notes)):
     f = os.path.abspath(r["file"])
     if r["split"] == "test" and r["variant"] == "0" and os.path.dirname(f) in srcs:
@@ -158,10 +140,20 @@ for r in csv.DictReader(open(notes)):
         if not os.path.lexists(link):
             os.symlink(f, link)
 PY
-  $BIN evaluate --audio "$WORK/heldout/unknown" --label-from name "${models[@]}" --json \
-    > "$WORK/eval-unknown.json"
+}
+evals=()
+for s in $SOURCES; do
+  case $s in *rel*) continue ;; esac
+  link_heldout "$WORK/heldout/$s" "data/render/$s"
+  evals+=("$s")
+done
+if [ ${#unknown[@]} -gt 0 ]; then  # the held-out (test-split) unknown recordings of every source
+  link_heldout "$WORK/heldout/unknown" "${unknown[@]/#/data/unknown/}"
   evals+=(unknown)
 fi
+for s in "${evals[@]}"; do
+  $BIN evaluate --audio "$WORK/heldout/$s" --label-from name "${models[@]}" --json > "$WORK/eval-$s.json"
+done
 $BIN evaluate --audio fixtures/audio --label-from name "${models[@]}" --json > "$WORK/eval-fixtures.json"
 python3 - "$WORK" "$n" "$SOURCES" "$BUILD" "$TRAIN" "$CROSSVAL" "$NOTE_BUILD" "$NOTE_TRAIN" "${evals[@]}" <<'PY'
 import json, os, sys

@@ -43,8 +43,8 @@ def answer(p, min_conf):
     return "unknown" if best == "unknown" or p[best] < min_conf else best
 
 
-def fold_figures(path, t, bias, min_conf):
-    res = json.load(open(path))
+def fold_figures(res, t, bias, min_conf):
+    """The figures of one fold's classify output `res` at temperature t, bias and min_conf."""
     inst_notes = inst_ok = inst_unknown = unk_files = unk_ok = 0
     for f in res:
         truth = os.path.basename(f["file"]).split(".")[0]
@@ -74,10 +74,10 @@ def main():
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     t = a.temperature or (json.load(open(a.calibration))["temperature"] if a.calibration else 1.0)
+    runs = {os.path.basename(os.path.dirname(p)) or p: json.load(open(p)) for p in a.inputs}
     out = []
     for b in [float(x) for x in a.grid.split(",")]:
-        folds = {os.path.basename(os.path.dirname(p)) or p: fold_figures(p, t, b, a.min_confidence)
-                 for p in a.inputs}
+        folds = {name: fold_figures(res, t, b, a.min_confidence) for name, res in runs.items()}
         mean = lambda k: sum(f[k] for f in folds.values()) / len(folds)
         out.append({"unknown_bias": b, "min_confidence": a.min_confidence, "temperature": t, "folds": folds,
                     "mean": {k: mean(k) for k in ("note_accuracy", "notes_turned_unknown",

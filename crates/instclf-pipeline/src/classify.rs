@@ -296,32 +296,26 @@ fn model_recipe(model: &Model, origin: &str) -> Result<Recipe, PipelineError> {
 fn ensemble_calibration(models: &[(Model, Recipe, String)]) -> Result<(f64, f64), PipelineError> {
     let t = |m: &Model| m.calibration.as_ref().map(|c| c.temperature);
     let b = |m: &Model| m.calibration.as_ref().and_then(|c| c.unknown_bias);
-    let show = |t: Option<f64>| t.map_or("none".to_string(), |t| t.to_string());
     let Some(((first, _, first_origin), rest)) = models.split_first() else {
         return Ok((1.0, 0.0));
     };
     for (model, _, origin) in rest {
-        if b(model) != b(first) {
-            return Err(PipelineError::Model {
-                origin: origin.clone(),
-                msg: format!(
-                    "its unknown bias ({}) differs from that of {first_origin} ({}); \
-                     an ensemble's models must be calibrated together",
-                    show(b(model)),
-                    show(b(first))
-                ),
-            });
-        }
-        if t(model) != t(first) {
-            return Err(PipelineError::Model {
-                origin: origin.clone(),
-                msg: format!(
-                    "its calibration temperature ({}) differs from that of {first_origin} ({}); \
-                     an ensemble's models must be calibrated together",
-                    show(t(model)),
-                    show(t(first))
-                ),
-            });
+        for (what, get) in [
+            ("unknown bias", &b as &dyn Fn(&Model) -> Option<f64>),
+            ("calibration temperature", &t),
+        ] {
+            if get(model) != get(first) {
+                let show = |v: Option<f64>| v.map_or("none".to_string(), |v| v.to_string());
+                return Err(PipelineError::Model {
+                    origin: origin.clone(),
+                    msg: format!(
+                        "its {what} ({}) differs from that of {first_origin} ({}); \
+                         an ensemble's models must be calibrated together",
+                        show(get(model)),
+                        show(get(first))
+                    ),
+                });
+            }
         }
     }
     Ok((t(first).unwrap_or(1.0), b(first).unwrap_or(0.0)))

@@ -10,48 +10,39 @@
 # fit-temperature.py) and each source's ECE with the temperature fitted on the others alone.
 # Every step's output is written atomically and kept, so a rerun resumes where it stopped.
 #
-#   scripts/crossval.sh -o OUT [--bin PATH] [--build "ARGS"] [--train "ARGS"]
-#       [--activations "sigmoid relu"] [--seeds N]
-#       [--note-build "ARGS" --note-train "ARGS" --note-activations "sigmoid relu" --note-seeds N]
-#       [--unknown NAME=DIR ...] NAME=DIR[,DIR...] NAME=DIR ...
+#   scripts/crossval.sh -o OUT [--bin PATH] [--recipe FILE] [--unknown NAME=DIR ...]
+#       NAME=DIR[,DIR...] NAME=DIR ...
+#
+# --recipe FILE (default recipes/default.toml, the bundled recipe; docs/recipes.md): every fold
+# trains the recipe's networks (`instclf bundle --recipe FILE --list-networks`), each member's on
+# per-source datasets built with that member's features and augmentation (`dataset build
+# --recipe FILE --member M`) and trained with its settings (`train --recipe FILE --member M
+# --activation A --seed S`). The recipe's calibration is not used: the folds are what it is
+# fitted on.
 #
 # --unknown NAME=DIR (repeatable) gives source NAME's folder of `unknown.*` recordings (none of
 # the instruments: scripts/render-unknown.py). It is built into datasets of its own
-# (NAME.unknown[.notes]) that train every fold the source is not held out of, which gives the
+# (NAME.unknown.MEMBER) that train every fold the source is not held out of, which gives the
 # networks their `unknown` class, and the held-out source's is scored apart (eval-unknown.json):
 # the fraction of its recordings answered unknown, per group (`unknown.GROUP-...`), beside the
 # fraction of instrument notes turned unknown.
 #
-# --build: `dataset build` options and --train: `train` options (defaults: the bundled recipe,
-# scripts/bundled-recipe.sh); one network per activation and seed (default: one sigmoid network,
-# seed 0; --activations "" for none); --bin: an instclf binary (default: target/release/instclf,
-# built if missing). --note-activations adds note-level members to every fold's ensemble: one
-# network per activation and seed (--note-seeds, default --seeds) on datasets built with
-# --note-build (which should hold --note-stats), trained with --note-train (defaults: the bundled
-# note recipe). Example (after scripts/render-all.sh):
+# --bin: an instclf binary (default: target/release/instclf, built if missing). Example (after
+# scripts/render-all.sh):
 #   scripts/crossval.sh -o data/crossval fluidr3=data/render/fluidr3,data/render/fluidr3rel \
 #     musescore=data/render/musescore csound=data/render/csound freepats=data/render/freepats
 set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "crossval.sh: error: $*" >&2; exit 2; }
-OUT= BIN= SEEDS=1 ACTS=sigmoid NOTE_ACTS= NOTE_SEEDS=
-. scripts/bundled-recipe.sh
-BUILD=$BUNDLED_BUILD TRAIN=$BUNDLED_TRAIN NOTE_BUILD=$BUNDLED_NOTE_BUILD NOTE_TRAIN=$BUNDLED_NOTE_TRAIN
+OUT= BIN= RECIPE=recipes/default.toml
 names=() dirs=() unknown_specs=()
 while [ $# -gt 0 ]; do
   case $1 in
     -o|--output) OUT=${2:?}; shift 2 ;;
     --bin) BIN=${2:?}; shift 2 ;;
-    --build) BUILD=${2?}; shift 2 ;;
-    --train) TRAIN=${2?}; shift 2 ;;
-    --activations) ACTS=${2?}; shift 2 ;;
-    --note-build) NOTE_BUILD=${2?}; shift 2 ;;
-    --note-train) NOTE_TRAIN=${2?}; shift 2 ;;
-    --note-activations) NOTE_ACTS=${2?}; shift 2 ;;
-    --note-seeds) NOTE_SEEDS=${2:?}; shift 2 ;;
-    --seeds) SEEDS=${2:?}; shift 2 ;;
+    --recipe) RECIPE=${2:?}; shift 2 ;;
     --unknown) unknown_specs+=("${2:?}"); shift 2 ;;
-    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *=*)
       name=${1%%=*} list=${1#*=}
@@ -75,15 +66,14 @@ for spec in "${unknown_specs[@]}"; do
   unknown[$name]=$d
 done
 [ ${#names[@]} -ge 2 ] || die "give at least two sources (NAME=DIR), got ${#names[@]}"
-[[ $SEEDS =~ ^[1-9][0-9]*$ ]] || die "--seeds must be a whole number >= 1, got '$SEEDS'"
-NOTE_SEEDS=${NOTE_SEEDS:-$SEEDS}
-[[ $NOTE_SEEDS =~ ^[1-9][0-9]*$ ]] || die "--note-seeds must be a whole number >= 1, got '$NOTE_SEEDS'"
-[ -n "$ACTS$NOTE_ACTS" ] || die "no networks: --activations and --note-activations are both empty"
 if [ -z "$BIN" ]; then
   BIN=target/release/instclf
   [ -x "$BIN" ] || cargo build --release -q
 fi
 [ -x "$BIN" ] || die "--bin $BIN: not an executable"
+# The recipe's networks, one "MEMBER ACTIVATION SEED" line each (the binary checks the recipe).
+plan=$("$BIN" bundle --recipe "$RECIPE" --list-networks) || exit 2
+members=$(awk '!seen[$1]++ {print $1}' <<<"$plan")
 # Every source must name the same classes (file names' first tokens), at least two of them.
 python3 - "${names[@]}" -- "${dirs[@]}" <<'PY' || exit 2
 import os, sys
@@ -113,59 +103,56 @@ for name in names[1:]:
                  "every source needs the same classes")
 PY
 mkdir -p "$OUT/datasets" "$OUT/folds"
+if [ -f "$OUT/recipe.toml" ]; then  # a rerun resumes only with the recipe it started with
+  cmp -s "$OUT/recipe.toml" "$RECIPE" || die "$OUT holds folds made with another recipe ($OUT/recipe.toml); use another -o"
+else
+  cp "$RECIPE" "$OUT/recipe.toml"
+fi
 atomic() { # atomic FILE CMD...: CMD's stdout into FILE, only if CMD succeeds
   local f=$1; shift
   "$@" > "$f.tmp" && mv "$f.tmp" "$f" || { rm -f "$f.tmp"; return 1; }
 }
 t0=$SECONDS
-datasets() { # datasets SUFFIX WHAT BUILD_ARGS: one dataset per source, OUT/datasets/NAME$SUFFIX
-  local suffix=$1 what=$2 build=$3 i n ds d x args
+datasets() { # datasets MEMBER: one dataset per source, OUT/datasets/NAME.MEMBER
+  local member=$1 i n ds d x args
   for i in "${!names[@]}"; do
-    n=${names[$i]} ds=$OUT/datasets/${names[$i]}$suffix
+    n=${names[$i]} ds=$OUT/datasets/${names[$i]}.$member
     [ -d "$ds" ] && continue
     IFS=, read -ra d <<<"${dirs[$i]}"
     args=(); for x in "${d[@]}"; do args+=(--audio "$x"); done
-    echo "== $what $n ($((SECONDS - t0)) s)" >&2
-    # shellcheck disable=SC2086
-    "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 $build > "$OUT/datasets/$n$suffix.txt"
+    echo "== $member dataset $n ($((SECONDS - t0)) s)" >&2
+    "$BIN" dataset build "${args[@]}" -o "$ds" --seed 0 --recipe "$RECIPE" --member "$member" \
+      > "$OUT/datasets/$n.$member.txt"
   done
   for n in "${!unknown[@]}"; do  # the source's unknown recordings, a dataset of their own
-    ds=$OUT/datasets/$n.unknown$suffix
+    ds=$OUT/datasets/$n.unknown.$member
     [ -d "$ds" ] && continue
-    echo "== $what $n unknown ($((SECONDS - t0)) s)" >&2
-    # shellcheck disable=SC2086
-    "$BIN" dataset build --audio "${unknown[$n]}" -o "$ds" --seed 0 $build \
-      > "$OUT/datasets/$n.unknown$suffix.txt"
+    echo "== $member dataset $n unknown ($((SECONDS - t0)) s)" >&2
+    "$BIN" dataset build --audio "${unknown[$n]}" -o "$ds" --seed 0 --recipe "$RECIPE" \
+      --member "$member" > "$OUT/datasets/$n.unknown.$member.txt"
   done
 }
-networks() { # networks PREFIX WHAT SUFFIX ACTS SEEDS TRAIN_ARGS: this fold's networks on the
-  # other sources' datasets (NAME$SUFFIX), each added to `models`
-  local prefix=$1 what=$2 suffix=$3 acts=$4 seeds=$5 train=$6 n act seed m data=()
+network() { # network MEMBER ACTIVATION SEED: this fold's network on the other sources'
+  # datasets of MEMBER, added to `models`
+  local member=$1 act=$2 seed=$3 n m data=()
   for n in "${names[@]}"; do
     [ "$n" = "$held" ] && continue
-    data+=(--data "$OUT/datasets/$n$suffix")
-    [ -z "${unknown[$n]:-}" ] || data+=(--data "$OUT/datasets/$n.unknown$suffix")
+    data+=(--data "$OUT/datasets/$n.$member")
+    [ -z "${unknown[$n]:-}" ] || data+=(--data "$OUT/datasets/$n.unknown.$member")
   done
-  for act in $acts; do
-    for seed in $(seq 0 $((seeds - 1))); do
-      m=$fold/$prefix$act-$seed
-      models+=(--model "$m")
-      [ -f "$m.json" ] && continue
-      echo "== fold $held: train $what$act seed $seed ($((SECONDS - t0)) s)" >&2
-      # shellcheck disable=SC2086
-      atomic "$m.json" "$BIN" train "${data[@]}" -o "$m" --force --activation "$act" --seed "$seed" \
-        --json --quiet $train
-    done
-  done
+  m=$fold/$member-$act-$seed
+  models+=(--model "$m")
+  [ -f "$m.json" ] && return 0
+  echo "== fold $held: train $member $act seed $seed ($((SECONDS - t0)) s)" >&2
+  atomic "$m.json" "$BIN" train "${data[@]}" -o "$m" --force --recipe "$RECIPE" --member "$member" \
+    --activation "$act" --seed "$seed" --json --quiet
 }
-[ -z "$ACTS" ] || datasets "" dataset "$BUILD"
-[ -z "$NOTE_ACTS" ] || datasets .notes "note dataset" "$NOTE_BUILD"
+for member in $members; do datasets "$member"; done
 for i in "${!names[@]}"; do
   held=${names[$i]} fold=$OUT/folds/${names[$i]}
   mkdir -p "$fold"
   models=()
-  networks "" "" "" "$ACTS" "$SEEDS" "$TRAIN"
-  networks note- "note-level " .notes "$NOTE_ACTS" "$NOTE_SEEDS" "$NOTE_TRAIN"
+  while read -r member act seed; do network "$member" "$act" "$seed"; done <<<"$plan"
   if [ ! -f "$fold/eval.json" ]; then
     echo "== fold $held: evaluate ($((SECONDS - t0)) s)" >&2
     atomic "$fold/eval.json" "$BIN" evaluate --audio "${dirs[$i]%%,*}" --label-from name \
@@ -186,10 +173,10 @@ done
 # The temperature that calibrates these folds, and each fold scored with the T of the others.
 cal=(); for n in "${names[@]}"; do cal+=("$OUT/folds/$n/classify.json"); done
 atomic "$OUT/calibration.json" python3 scripts/fit-temperature.py "${cal[@]}" --cross
-python3 - "$OUT" "$BUILD" "$TRAIN" "$ACTS" "$SEEDS" "$NOTE_BUILD" "$NOTE_TRAIN" "$NOTE_ACTS" "$NOTE_SEEDS" "${names[@]}" <<'PY'
+python3 - "$OUT" "$RECIPE" "$plan" "${names[@]}" <<'PY'
 import json, os, sys
-out, build, train, acts, seeds, note_build, note_train, note_acts, note_seeds = sys.argv[1:10]
-names = sys.argv[10:]
+out, recipe, plan = sys.argv[1:4]
+names = sys.argv[4:]
 cal = json.load(open(os.path.join(out, "calibration.json")))
 cross = {os.path.basename(os.path.dirname(c["input"])): c for c in cal["cross"]}
 rows = []
@@ -217,10 +204,7 @@ for n in names:
 mean = lambda k: sum(r[k] for r in rows) / len(rows)
 # ece_calibrated: with the temperature fitted on the other sources' notes alone
 worst = min(rows, key=lambda r: r["note_accuracy"])
-summary = {"build": build, "train": train, "activations": acts.split(), "seeds": int(seeds),
-           "note_build": note_build if note_acts.split() else None,
-           "note_train": note_train if note_acts.split() else None,
-           "note_activations": note_acts.split(), "note_seeds": int(note_seeds),
+summary = {"recipe": recipe, "networks": plan.splitlines(),
            "folds": rows, "mean_note_accuracy": mean("note_accuracy"),
            "mean_file_accuracy": mean("file_accuracy"), "mean_ece": mean("ece"),
            "mean_ece_calibrated": mean("ece_calibrated"), "temperature": cal["temperature"],

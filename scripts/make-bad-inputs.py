@@ -456,18 +456,9 @@ def option_cases():
     case("opt_dataset_fmax_above_nyquist",
          "dataset build --audio {tmp} -o {tmp}/ds --fmax 30000",
          "fmax must be in (0, 11025] Hz, got 30000", "-")
-    case("opt_dataset_context_huge",
-         "dataset build --audio {tmp} -o {tmp}/ds --context 1000000",
-         "context must be at most 16 frames, got 1000000", "-")
     case("opt_dataset_harmonics_huge",
          "dataset build --audio {tmp} -o {tmp}/ds --harmonics 1000000",
          "harmonics must be at most 64, got 1000000", "-")
-    case("opt_dataset_augment_lowpass_2",
-         "dataset build --audio {tmp} -o {tmp}/ds --augment 1 --augment-lowpass 2",
-         "--augment-lowpass must be a probability in [0, 1], got 2", "-")
-    case("opt_dataset_augment_stretch_13",
-         "dataset build --audio {tmp} -o {tmp}/ds --augment 1 --augment-stretch 13",
-         "--augment-stretch must be between 0 and 12 semitones, got 13", "-")
     case("opt_label_smoothing_1", t + "--label-smoothing 1", "label smoothing must be in [0, 1)",
          "-")
     case("opt_mixup_negative", t + "--mixup=-0.5", "mixup alpha must be in [0, 100]", "-")
@@ -482,6 +473,62 @@ def option_cases():
          "a batch size must be at least 1", "--batch-size")
     case("sweep_data_nan", "sweep --data {bad}/data/nan_features -o {tmp}/sweep --epochs 1 --quiet",
          "is NaN", "{bad}/data/nan_features/uiowa_train_data.npy")
+
+
+# --- recipe files (dataset build --recipe, train --recipe, bundle) ------------------------------
+
+
+def recipe_cases():
+    # One labelled recording: its dataset cannot be split into train and test.
+    write("audio/one_class/Oboe.x.aiff", form(b"AIFF", [comm(1, 22050, 16, 22050),
+                                                         ssnd(pcm16_be(22050))]))
+    recipes = {
+        "context_huge": ("[[member]]\nname = \"a\"\nfeatures = { context = 1000000 }\n",
+                         "member 'a': features: context must be at most 16 frames, got 1000000"),
+        "augment_lowpass_2": ("[[member]]\nname = \"a\"\naugment = { copies = 1, lowpass = 2 }\n",
+                              "member 'a': augment.lowpass must be a probability in [0, 1], got 2"),
+        "augment_stretch_13": ("[[member]]\nname = \"a\"\naugment = { copies = 1, stretch = 13 }\n",
+                               "member 'a': augment.stretch must be between 0 and 12 semitones, got 13"),
+        "unknown_setting": ("[[member]]\nname = \"a\"\nfeatures = { cmn_wieght = 0.5 }\n",
+                            "member 'a': features: unknown setting 'cmn_wieght'"),
+        "unknown_train_field": ("[[member]]\nname = \"a\"\n\n[member.train]\nepocs = 3\n",
+                                "line 5: unknown field `epocs`"),
+        "not_toml": ("[[member]\nname = a\n", "line 1:"),
+        "no_member": ("[calibration]\ntemperature = 1.3\n", "no [[member]]"),
+    }
+    for name, (text, fragment) in recipes.items():
+        write("recipes/%s.toml" % name, text.encode())
+        case("recipe_" + name,
+             "dataset build --audio {tmp} -o {tmp}/ds --recipe {bad}/recipes/%s.toml" % name,
+             fragment, "{bad}/recipes/%s.toml" % name)
+    write("recipes/two_members.toml",
+          b"[[member]]\nname = \"frame\"\n\n[[member]]\nname = \"note\"\nfeatures = { pool = {} }\n")
+    two = "{bad}/recipes/two_members.toml"
+    case("recipe_member_not_chosen", "dataset build --audio {tmp} -o {tmp}/ds --recipe " + two,
+         "the recipe has 2 members (frame, note): choose one with --member", two)
+    case("recipe_member_missing",
+         "train --data {data} -o {tmp}/model --quiet --recipe %s --member chord" % two,
+         "no member named 'chord' (it has: frame, note)", two)
+    case("recipe_missing_file", "dataset build --audio {tmp} -o {tmp}/ds --recipe {tmp}/none.toml",
+         "cannot read the recipe", "{tmp}/none.toml")
+    case("opt_recipe_and_feature_flag",
+         "dataset build --audio {tmp} -o {tmp}/ds --recipe %s --cmn" % two,
+         "cannot be used with", "--cmn")
+    case("opt_recipe_and_training_flag",
+         "train --data {data} -o {tmp}/model --recipe %s --member frame --epochs 3" % two,
+         "cannot be used with", "--epochs")
+    case("opt_member_without_recipe", "train --data {data} -o {tmp}/model --member frame",
+         "the following required arguments were not provided", "--recipe")
+    case("bundle_bad_recipe",
+         "bundle --recipe {bad}/recipes/unknown_setting.toml --audio {tmp} -o {tmp}/b",
+         "unknown setting 'cmn_wieght'", "{bad}/recipes/unknown_setting.toml")
+    case("bundle_missing_audio_folder", "bundle --recipe %s --audio {tmp}/none -o {tmp}/b" % two,
+         "no such folder", "{tmp}/none")
+    case("bundle_empty_audio_folder", "bundle --recipe %s --audio {tmp} -o {tmp}/b" % two,
+         "no audio files in this folder", "{tmp}")
+    # The build fails after the work folder {tmp}/b.work was made: it is removed again.
+    case("bundle_one_recording_per_class", "bundle --recipe %s --audio {bad}/audio/one_class -o {tmp}/b -q" % two,
+         "class Oboe has 1 usable recording(s)", "-")
 
 
 # --- evaluate --audio (labelled recordings) -------------------------------------------------------
@@ -522,6 +569,7 @@ def main():
     data_cases()
     model_cases()
     option_cases()
+    recipe_cases()
     evaluate_audio_cases()
     with open(os.path.join(OUT, "cases.tsv"), "w") as f:
         f.write("# name\targv\tfragment\tnames\tsetup  (generated by scripts/make-bad-inputs.py)\n")

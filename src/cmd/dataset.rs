@@ -2,12 +2,14 @@
 
 use crate::cmd::LabelFromArg;
 use clap::Subcommand;
+use instclf_audio::augment::AugmentParams;
 use instclf_audio::pool::NotePool;
 use instclf_audio::recipe::Recipe;
 use instclf_audio::segment::SegmentParams;
 use instclf_model::dataset::Dataset;
 use instclf_pipeline::build::{self, BuildOptions};
 use instclf_pipeline::clips::{ClipInput, ClipSpec};
+use instclf_pipeline::RecipeFile;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -35,6 +37,8 @@ enum DatasetCommand {
   instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder \\
       --augment 2 --cmn -o sources-aug --force
   instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder \\
+      --recipe recipes/default.toml --member note -o notes
+  instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder \\
       --clips 1 --input waveform --rate 10000 --bits 4 -o clips")]
 struct BuildArgs {
     /// Folder(s) of recordings (searched recursively); repeat to combine sources.
@@ -55,6 +59,13 @@ struct BuildArgs {
     /// Replace an existing output folder (it stays as it was until the new one is complete).
     #[arg(long)]
     force: bool,
+    /// The feature and augmentation settings of a recipe file's member (recipes/*.toml;
+    /// docs/recipes.md) instead of the options below.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["sr", "n_fft", "hop", "n_mels", "fmin", "fmax", "n_mfcc", "no_deltas", "cmn", "pitch", "harmonics", "note_stats", "augment"])]
+    recipe: Option<PathBuf>,
+    /// The member of --recipe to build (needed when it has more than one).
+    #[arg(long, value_name = "NAME", requires = "recipe")]
+    member: Option<String>,
     /// Feature sample rate (Hz).
     #[arg(long, default_value_t = 22050)]
     sr: u32,
@@ -79,24 +90,9 @@ struct BuildArgs {
     /// Subtract each recording's mean feature vector (cepstral mean normalisation).
     #[arg(long)]
     cmn: bool,
-    /// With --cmn: normalise only the first N MFCCs and their deltas (0: all).
-    #[arg(long, default_value_t = 0)]
-    cmn_coeffs: usize,
-    /// With --cmn: the fraction of the mean that is subtracted (0..1).
-    #[arg(long, default_value_t = 1.0)]
-    cmn_weight: f32,
-    /// Leave the first N static MFCCs out of each row (c0 loudness, c1 tilt); deltas stay.
-    #[arg(long, default_value_t = 0)]
-    skip_coeffs: usize,
-    /// Append the mean static MFCCs of each frame's note to the frame.
-    #[arg(long)]
-    note_mean: bool,
     /// Append each frame's note pitch, log2(f0 / 440 Hz) by YIN, to the frame.
     #[arg(long)]
     pitch: bool,
-    /// Append the static MFCCs of the N frames before and after each frame (stacked context).
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    context: usize,
     /// Append the levels of the note's first N partials (dB below the strongest, by the
     /// note's YIN pitch) to each frame.
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -106,27 +102,11 @@ struct BuildArgs {
     /// answers once per note. N = 0 leaves the attack block out.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "4", conflicts_with = "clips")]
     note_stats: Option<usize>,
-    /// With --note-stats: also pool the 10th and 90th percentiles of every feature.
-    #[arg(long, requires = "note_stats")]
-    note_percentiles: bool,
     /// Add N randomly augmented copies of every training recording (gain, noise, spectral
     /// tilt, +-40 cent pitch shift, room reverb; seeded). Test recordings are never augmented.
+    /// A recipe's other augmentations (equaliser, low-pass, key stretch) are set in the file.
     #[arg(long, default_value_t = 0)]
     augment: usize,
-    /// With --augment: multiply the spectral-tilt and pitch-shift ranges by this.
-    #[arg(long, default_value_t = 1.0)]
-    augment_strength: f64,
-    /// With --augment: add a random smooth equaliser of up to this many dB (0: none).
-    #[arg(long, default_value_t = 0.0)]
-    augment_eq: f64,
-    /// With --augment: the probability that a copy is also low-pass filtered (4th-order
-    /// Butterworth, cutoff 2-8 kHz drawn on a log scale: a dull recording).
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
-    augment_lowpass: f64,
-    /// With --augment: on half of the copies, shift pitch and formants together by up to this
-    /// many semitones, as a sampler stretches one recording over a zone of keys (0: none).
-    #[arg(long, default_value_t = 0.0, value_name = "SEMITONES")]
-    augment_stretch: f64,
     /// Cut recordings into clips of this many seconds (one row each, for sequence models)
     /// instead of note frames; writes sequence.json and clips.csv.
     #[arg(long, value_name = "SECONDS")]
@@ -181,28 +161,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
     let replace = crate::util::output_dir(&a.out, a.force, None)?;
-    let recipe = Recipe {
-        sr: a.sr,
-        n_fft: a.n_fft,
-        hop: a.hop,
-        n_mels: a.n_mels,
-        fmin: a.fmin,
-        fmax: a.fmax,
-        n_mfcc: a.n_mfcc,
-        deltas: !a.no_deltas,
-        cmn: a.cmn,
-        cmn_coeffs: a.cmn_coeffs,
-        cmn_weight: a.cmn_weight,
-        skip_coeffs: a.skip_coeffs,
-        note_mean: a.note_mean,
-        pitch: a.pitch,
-        context: a.context,
-        harmonics: a.harmonics,
-        pool: a.note_stats.map(|attack_frames| NotePool {
-            attack_frames,
-            std: true,
-            percentiles: a.note_percentiles,
-        }),
+    let (recipe, augment, augment_params) = match &a.recipe {
+        Some(path) => {
+            let file = RecipeFile::load(path)?;
+            let m = file.member(a.member.as_deref())?;
+            (m.features.clone(), m.augment.copies, m.augment.params())
+        }
+        None => (
+            Recipe {
+                sr: a.sr,
+                n_fft: a.n_fft,
+                hop: a.hop,
+                n_mels: a.n_mels,
+                fmin: a.fmin,
+                fmax: a.fmax,
+                n_mfcc: a.n_mfcc,
+                deltas: !a.no_deltas,
+                cmn: a.cmn,
+                pitch: a.pitch,
+                harmonics: a.harmonics,
+                pool: a.note_stats.map(|attack_frames| NotePool {
+                    attack_frames,
+                    ..NotePool::default()
+                }),
+                ..Recipe::default()
+            },
+            a.augment,
+            AugmentParams::default(),
+        ),
     };
     let opts = BuildOptions {
         inputs: a.audio,
@@ -211,13 +197,8 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         seed: a.seed,
         recipe,
         segment: SegmentParams::default(),
-        augment: a.augment,
-        augment_params: instclf_audio::augment::AugmentParams::scaled(
-            a.augment_strength,
-            a.augment_eq,
-        )
-        .with_lowpass(a.augment_lowpass)
-        .with_stretch(a.augment_stretch),
+        augment,
+        augment_params,
     };
     let bar = crate::util::Bar(crate::util::progress_bar(0, "analysing"));
     if let Some(seconds) = a.clips {

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod bundle;
 pub mod classify;
 pub mod completions;
 pub mod convert;
@@ -58,6 +59,8 @@ pub enum Command {
     Dataset(dataset::Args),
     /// Train an instrument classifier on a dataset folder.
     Train(train::Args),
+    /// Make a model from a recipe file in one step: datasets, networks, calibration, report.
+    Bundle(bundle::Args),
     /// Score a model on a dataset's test rows (--data) or on labelled recordings (--audio).
     Evaluate(evaluate::Args),
     /// Plot a model's training history.
@@ -109,7 +112,6 @@ impl From<ActivationArg> for instclf_model::Activation {
     }
 }
 
-/// The help of every `--device` option (a string, since it takes `cuda:N`).
 /// Parses a probability: a number in 0..=1.
 pub fn probability(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -118,6 +120,7 @@ pub fn probability(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The help of every `--device` option (a string, since it takes `cuda:N`).
 pub const DEVICE_HELP: &str = "Compute device [possible values: auto, cpu, cuda, cuda:N]";
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -129,6 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Segment(a) => segment::run(a),
         Command::Dataset(a) => dataset::run(a),
         Command::Train(a) => train::run(a),
+        Command::Bundle(a) => bundle::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Sweep(a) => sweep::run(a),

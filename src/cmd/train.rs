@@ -17,6 +17,8 @@ use std::path::PathBuf;
 #[command(after_help = "Examples:
   instclf dataset build --audio fixtures/audio --audio fixtures/freepats --label-from folder -o sources
   instclf train --data sources -o models/sources --epochs 20
+  instclf train --data notes -o models/note-relu-1 --recipe recipes/default.toml --member note \\
+      --activation relu --seed 1
   instclf train --data sources -o models/sources --epochs 40 --resume
   instclf train --data sources -o models/relu --hidden 256,128 --activation relu --json > relu.json
   instclf train --data clips -o models/gru --arch gru --units 8 --states last --lr 0.01")]
@@ -55,8 +57,9 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_value = "256")]
     pub hidden: Vec<usize>,
     /// Hidden-layer activation.
-    #[arg(long, value_enum, default_value_t = ActivationArg::Sigmoid)]
-    pub activation: ActivationArg,
+    /// [default: sigmoid, or the first of the --recipe member's activations]
+    #[arg(long, value_enum)]
+    pub activation: Option<ActivationArg>,
     /// Validation rows: `test` (the dataset's test split), `none`, or `split:F` (like Keras
     /// validation_split: the LAST fraction F of the training rows in file order, taken before
     /// shuffling).
@@ -100,6 +103,14 @@ pub struct Args {
     /// interrupted run.
     #[arg(long)]
     pub resume: bool,
+    /// The training settings of a recipe file's member (recipes/*.toml; docs/recipes.md:
+    /// epochs, batch size, learning rate, hidden layers, dropout, smoothing, mixup) instead of
+    /// those options. --activation and --seed pick one of its networks.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["arch", "epochs", "batch_size", "lr", "hidden", "input_dropout", "label_smoothing", "mixup"])]
+    pub recipe: Option<PathBuf>,
+    /// The member of --recipe whose settings train this network (needed when it has more than one).
+    #[arg(long, value_name = "NAME", requires = "recipe")]
+    pub member: Option<String>,
     /// Network: mlp on frame rows, or dense, rnn or gru on a clip dataset (`dataset build
     /// --clips`).
     #[arg(long, value_enum, default_value_t = ArchArg::Mlp)]
@@ -258,36 +269,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, Some(_)) => args.max_epochs,
         (None, None) => 10,
     };
-    crate::interrupt::install(args.output.clone(), epochs, true, args.resume)?;
-    let opts = FitOptions {
-        epochs,
-        batch_size: args.batch_size,
-        lr: args.lr,
-        beta1: args.beta1,
-        beta2: args.beta2,
-        eps: args.eps,
-        hidden: args.hidden.clone(),
-        activation: args.activation.into(),
-        validation: args.validation,
-        seed: args.seed,
-        checkpoint: Some(args.output.clone()),
-        input_dropout: args.input_dropout,
-        label_smoothing: args.label_smoothing,
-        mixup: args.mixup,
+    let opts = match &args.recipe {
+        Some(path) => {
+            let file = instclf_pipeline::RecipeFile::load(path)?;
+            let train = &file.member(args.member.as_deref())?.train;
+            let activation = args.activation.map_or(train.activations[0], Into::into);
+            FitOptions {
+                beta1: args.beta1,
+                beta2: args.beta2,
+                eps: args.eps,
+                validation: args.validation,
+                ..train.fit_options(activation, args.seed, Some(args.output.clone()))
+            }
+        }
+        None => FitOptions {
+            epochs,
+            batch_size: args.batch_size,
+            lr: args.lr,
+            beta1: args.beta1,
+            beta2: args.beta2,
+            eps: args.eps,
+            hidden: args.hidden.clone(),
+            activation: args.activation.unwrap_or(ActivationArg::Sigmoid).into(),
+            validation: args.validation,
+            seed: args.seed,
+            checkpoint: Some(args.output.clone()),
+            input_dropout: args.input_dropout,
+            label_smoothing: args.label_smoothing,
+            mixup: args.mixup,
+        },
     };
+    let epochs = opts.epochs;
     opts.validate()?;
+    crate::interrupt::install(args.output.clone(), epochs, true, args.resume)?;
     let device = device_from_arg(&args.device)?;
     let data = Dataset::load_many(&args.data)?;
     crate::util::verbose(format_args!(
         "training an MLP (hidden {:?}, {}) on {}: {} train and {} test rows of {} features, {} classes; {epochs} epochs of batch {}",
-        args.hidden,
-        instclf_model::Activation::from(args.activation),
+        opts.hidden,
+        opts.activation,
         device_name(&device),
         data.train.rows(),
         data.test.rows(),
         data.n_features,
         data.n_classes(),
-        args.batch_size
+        opts.batch_size
     ));
 
     let show_bar = !crate::util::quiet() && std::io::stdout().is_terminal();

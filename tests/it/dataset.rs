@@ -134,36 +134,50 @@ fn augmented_build_adds_training_rows_only_and_is_reproducible() {
     );
 }
 
+/// The feature flags and a recipe file's `[member.features]` give the same recipe; the recipe
+/// file also reaches the settings that have no flag (stacked context frames here).
 #[test]
 fn the_mel_band_edges_pitch_context_and_harmonics_go_into_the_recipe() {
     let tmp = tempfile::tempdir().unwrap();
     let audio = audio_dir(tmp.path(), &CLASSES[..2]);
-    let ds = tmp.path().join("ds");
+    let recipe_of = |ds: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(ds.join("recipe.json")).unwrap()).unwrap()
+    };
+    let flags = tmp.path().join("flags");
     let o = dataset_build(
         &audio,
-        &ds,
+        &flags,
         &[
             "--fmin",
             "50",
             "--fmax",
             "8000",
             "--pitch",
-            "--context",
-            "1",
             "--harmonics",
             "4",
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let recipe: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ds.join("recipe.json")).unwrap()).unwrap();
-    assert_eq!(recipe["fmin"], 50.0);
-    assert_eq!(recipe["fmax"], 8000.0);
-    assert_eq!(recipe["pitch"], true);
-    assert_eq!(recipe["context"], 1);
-    assert_eq!(recipe["harmonics"], 4);
+    let file = tmp.path().join("r.toml");
+    std::fs::write(
+        &file,
+        "[[member]]\nname = \"edges\"\n\n[member.features]\nfmin = 50\nfmax = 8000\n\
+         pitch = true\nharmonics = 4\ncontext = 1\n",
+    )
+    .unwrap();
+    let from_file = tmp.path().join("file");
+    let o = dataset_build(&audio, &from_file, &["--recipe", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, mut b) = (recipe_of(&flags), recipe_of(&from_file));
+    assert_eq!(a["fmin"], 50.0);
+    assert_eq!(a["fmax"], 8000.0);
+    assert_eq!(a["pitch"], true);
+    assert_eq!(a["harmonics"], 4);
+    assert_eq!(b["context"], 1);
+    b["context"] = 0.into();
+    assert_eq!(a, b, "the same settings by flags and by file");
     // 120 + pitch + 2 x 40 context statics + 4 partials.
-    let info = instclf(&["dataset", "info", ds.to_str().unwrap()]);
+    let info = instclf(&["dataset", "info", from_file.to_str().unwrap()]);
     assert!(
         String::from_utf8_lossy(&info.stdout).contains("205"),
         "{info:?}"

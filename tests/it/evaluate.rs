@@ -301,19 +301,19 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
     let one = common::audio_dir(&a, &names);
     let two = common::audio_dir(&b, &names);
     let out = dir.path().join("cv");
+    let recipe = dir.path().join("recipe.toml");
+    std::fs::write(
+        &recipe,
+        "[[member]]\nname = \"frame\"\ntrain = { epochs = 2 }\n\n\
+         [[member]]\nname = \"note\"\nfeatures = { pool = {} }\ntrain = { epochs = 2 }\n",
+    )
+    .unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/crossval.sh");
     let run = || {
         std::process::Command::new("bash")
             .arg(&script)
             .args(["-o", s(&out), "--bin", env!("CARGO_BIN_EXE_instclf")])
-            .args(["--build", "--augment 0", "--train", "--epochs 2"])
-            .args([
-                "--note-build",
-                "--augment 0 --note-stats",
-                "--note-train",
-                "--epochs 2",
-            ])
-            .args(["--note-activations", "sigmoid"])
+            .args(["--recipe", s(&recipe)])
             .arg(format!("one={}", s(&one)))
             .arg(format!("two={}", s(&two)))
             .output()
@@ -322,12 +322,12 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
     let first = run();
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(
-        stderr(&first).contains("== fold two: train"),
+        stderr(&first).contains("== fold two: train frame sigmoid seed 0"),
         "{}",
         stderr(&first)
     );
     assert!(
-        stderr(&first).contains("== fold two: train note-level sigmoid"),
+        stderr(&first).contains("== fold two: train note sigmoid seed 0"),
         "{}",
         stderr(&first)
     );
@@ -337,7 +337,10 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
     }
     let cv: Value =
         serde_json::from_slice(&std::fs::read(out.join("crossval.json")).unwrap()).unwrap();
-    assert_eq!(cv["note_activations"], serde_json::json!(["sigmoid"]));
+    assert_eq!(
+        cv["networks"],
+        serde_json::json!(["frame sigmoid 0", "note sigmoid 0"])
+    );
     let folds = cv["folds"].as_array().unwrap();
     assert_eq!(folds.len(), 2);
     let acc: Vec<f64> = folds

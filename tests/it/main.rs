@@ -3,6 +3,7 @@
 //! share. Run one module with `cargo test --test it classify::`.
 
 mod bad_input;
+mod bundle;
 mod classify;
 mod common;
 mod dataset;

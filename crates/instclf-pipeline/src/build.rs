@@ -41,6 +41,8 @@ pub struct BuildReport {
     pub train_files: usize,
     pub test_files: usize,
     pub notes: usize,
+    /// The recordings of the test split, in path order.
+    pub test_recordings: Vec<PathBuf>,
     /// Files left out, with the reason.
     pub skipped: Vec<(PathBuf, String)>,
 }
@@ -148,11 +150,11 @@ fn check_options(opts: &BuildOptions) -> Result<(), PipelineError> {
     }
     let lowpass = opts.augment_params.lowpass_p;
     if !(0.0..=1.0).contains(&lowpass) {
-        bail_invalid!("--augment-lowpass must be a probability in [0, 1], got {lowpass}");
+        bail_invalid!("augment.lowpass must be a probability in [0, 1], got {lowpass}");
     }
     let stretch = opts.augment_params.stretch_semitones;
     if !(0.0..=12.0).contains(&stretch) {
-        bail_invalid!("--augment-stretch must be between 0 and 12 semitones, got {stretch}");
+        bail_invalid!("augment.stretch must be between 0 and 12 semitones, got {stretch}");
     }
     opts.recipe
         .validate()
@@ -267,6 +269,11 @@ pub fn build(
         train_files,
         test_files,
         notes: n_notes,
+        test_recordings: ok
+            .iter()
+            .filter(|f| f.is_test)
+            .map(|f| f.path.clone())
+            .collect(),
         skipped,
     };
     Ok((ds, csv, report))
@@ -502,6 +509,11 @@ pub fn build_clips(
             train_files,
             test_files,
             notes: n_clips,
+            test_recordings: ok
+                .iter()
+                .filter(|(p, _, _)| test_names.contains(file_name(p)))
+                .map(|(p, _, _)| p.clone())
+                .collect(),
             skipped,
         },
     })

@@ -1,0 +1,483 @@
+//! Recipe files (`recipes/*.toml`): the feature, augmentation and training settings of a model, in
+//! one file a user can read, diff and keep. A recipe holds one or more *members*, each a dataset
+//! kind and the networks trained on it (the bundled model has a frame member and a note-level
+//! one); an optional `[calibration]` holds the temperature and unknown bias chosen for the whole
+//! ensemble. This module owns parsing and checking a recipe (every error names the file, the line
+//! where there is one, and the setting) and turning a member into [`BuildOptions`] parts and
+//! [`FitOptions`]. `dataset build --recipe`, `train --recipe` and `bundle` read it.
+//!
+//! ```toml
+//! [calibration]            # optional: written into every network `bundle` makes
+//! temperature = 1.29
+//! unknown_bias = 3.0
+//!
+//! [[member]]
+//! name = "frame"
+//! features = { cmn = true, cmn_weight = 0.5, harmonics = 20 }   # instclf_audio::recipe::Recipe
+//! augment = { copies = 2 }                                      # AugmentSpec
+//! train = { epochs = 10, activations = ["sigmoid", "relu"] }    # TrainSpec
+//! ```
+
+use crate::error::PipelineError;
+use instclf_audio::augment::AugmentParams;
+use instclf_audio::recipe::Recipe;
+use instclf_model::model::Calibration;
+use instclf_model::train::FitOptions;
+use instclf_model::Activation;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A parsed, checked recipe file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipeFile {
+    /// Where it was read from (for messages).
+    pub path: PathBuf,
+    /// The file's text, kept so a model folder can store it as it was written.
+    pub text: String,
+    pub calibration: Option<Calibration>,
+    pub members: Vec<Member>,
+}
+
+/// One dataset kind and the networks trained on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    pub name: String,
+    /// The feature recipe of its dataset (`[member.features]`, librosa names; a `pool` table
+    /// makes it note-level: one row per note).
+    pub features: Recipe,
+    pub augment: AugmentSpec,
+    pub train: TrainSpec,
+}
+
+/// `[member.augment]`: augmented copies of every training recording and the ranges they are
+/// drawn from (see [`AugmentParams`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AugmentSpec {
+    /// Augmented copies of every training recording (0: none).
+    pub copies: usize,
+    /// Multiplies the spectral-tilt and pitch-shift ranges.
+    pub strength: f64,
+    /// A random smooth equaliser of up to this many dB (0: none).
+    pub eq_db: f64,
+    /// Probability that a copy is also low-pass filtered (cutoff 2-8 kHz).
+    pub lowpass: f64,
+    /// On half of the copies, pitch and formants shifted together by up to this many semitones.
+    pub stretch: f64,
+}
+
+impl Default for AugmentSpec {
+    fn default() -> Self {
+        AugmentSpec {
+            copies: 0,
+            strength: 1.0,
+            eq_db: 0.0,
+            lowpass: 0.0,
+            stretch: 0.0,
+        }
+    }
+}
+
+impl AugmentSpec {
+    /// The ranges the copies are drawn from.
+    pub fn params(&self) -> AugmentParams {
+        AugmentParams::scaled(self.strength, self.eq_db)
+            .with_lowpass(self.lowpass)
+            .with_stretch(self.stretch)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !(self.strength.is_finite() && self.strength >= 0.0) {
+            return Err(format!(
+                "augment.strength must be >= 0, got {}",
+                self.strength
+            ));
+        }
+        if !(self.eq_db.is_finite() && (0.0..=24.0).contains(&self.eq_db)) {
+            return Err(format!(
+                "augment.eq_db must be between 0 and 24, got {}",
+                self.eq_db
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.lowpass) {
+            return Err(format!(
+                "augment.lowpass must be a probability in [0, 1], got {}",
+                self.lowpass
+            ));
+        }
+        if !(0.0..=12.0).contains(&self.stretch) {
+            return Err(format!(
+                "augment.stretch must be between 0 and 12 semitones, got {}",
+                self.stretch
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[member.train]`: how each of the member's networks is trained, and which networks: one per
+/// activation and seed (`0..seeds`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSpec {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Hidden layer sizes.
+    pub hidden: Vec<usize>,
+    pub activations: Vec<Activation>,
+    /// Networks per activation, with seeds 0, 1, ...
+    pub seeds: u64,
+    pub input_dropout: f64,
+    pub label_smoothing: f64,
+    pub mixup: f64,
+}
+
+impl Default for TrainSpec {
+    fn default() -> Self {
+        let d = FitOptions::default();
+        TrainSpec {
+            epochs: d.epochs,
+            batch_size: d.batch_size,
+            lr: d.lr,
+            hidden: d.hidden,
+            activations: vec![d.activation],
+            seeds: 1,
+            input_dropout: 0.0,
+            label_smoothing: 0.0,
+            mixup: 0.0,
+        }
+    }
+}
+
+impl TrainSpec {
+    /// The options of one network (`activation`, `seed`), checkpointed into `checkpoint`.
+    pub fn fit_options(
+        &self,
+        activation: Activation,
+        seed: u64,
+        checkpoint: Option<PathBuf>,
+    ) -> FitOptions {
+        FitOptions {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            hidden: self.hidden.clone(),
+            activation,
+            seed,
+            checkpoint,
+            input_dropout: self.input_dropout,
+            label_smoothing: self.label_smoothing,
+            mixup: self.mixup,
+            ..FitOptions::default()
+        }
+    }
+
+    /// The member's networks in training order: each activation, and within it each seed.
+    pub fn networks(&self) -> Vec<(Activation, u64)> {
+        self.activations
+            .iter()
+            .flat_map(|&a| (0..self.seeds).map(move |s| (a, s)))
+            .collect()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.activations.is_empty() {
+            return Err("train.activations is empty: name at least one (sigmoid, relu)".into());
+        }
+        if self.seeds == 0 {
+            return Err("train.seeds must be at least 1".into());
+        }
+        self.fit_options(self.activations[0], 0, None)
+            .validate()
+            .map_err(|e| format!("train: {e}"))
+    }
+}
+
+impl Member {
+    /// `frame` or `note-level`: what one row of its dataset holds.
+    pub fn kind(&self) -> &'static str {
+        if self.features.pool.is_some() {
+            "note-level"
+        } else {
+            "frame"
+        }
+    }
+}
+
+/// What a member looks like in the file, before its features become a [`Recipe`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberToml {
+    name: String,
+    #[serde(default)]
+    features: toml::Table,
+    #[serde(default)]
+    augment: AugmentSpec,
+    #[serde(default)]
+    train: TrainSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalibrationToml {
+    temperature: f64,
+    #[serde(default)]
+    unknown_bias: Option<f64>,
+    #[serde(default)]
+    fitted_on: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileToml {
+    #[serde(default)]
+    calibration: Option<CalibrationToml>,
+    #[serde(default, rename = "member")]
+    members: Vec<MemberToml>,
+}
+
+impl RecipeFile {
+    /// Reads and checks a recipe file.
+    pub fn load(path: &Path) -> Result<RecipeFile, PipelineError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PipelineError::io(path, "cannot read the recipe", e))?;
+        RecipeFile::parse(&text, path)
+    }
+
+    /// Parses and checks recipe `text`; `path` names it in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<RecipeFile, PipelineError> {
+        let bad = |msg: String| PipelineError::Input {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let file: FileToml = toml::from_str(text).map_err(|e| bad(toml_message(text, &e)))?;
+        if file.members.is_empty() {
+            return Err(bad(
+                "no [[member]]: a recipe names at least one dataset kind and its networks".into(),
+            ));
+        }
+        let mut members: Vec<Member> = Vec::with_capacity(file.members.len());
+        for m in file.members {
+            let name = m.name;
+            let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+            if name.is_empty() || !name.chars().all(valid) {
+                return Err(bad(format!(
+                    "member name '{name}' must be letters, digits, - or _"
+                )));
+            }
+            if members.iter().any(|o| o.name == name) {
+                return Err(bad(format!("member '{name}' is given twice")));
+            }
+            let in_member = |msg: String| bad(format!("member '{name}': {msg}"));
+            let features = features_of(m.features).map_err(in_member)?;
+            features
+                .validate()
+                .map_err(|e| in_member(format!("features: {e}")))?;
+            m.augment.check().map_err(in_member)?;
+            m.train.check().map_err(in_member)?;
+            members.push(Member {
+                name,
+                features,
+                augment: m.augment,
+                train: m.train,
+            });
+        }
+        let calibration = match file.calibration {
+            None => None,
+            Some(c) => {
+                if !(c.temperature.is_finite() && c.temperature > 0.0) {
+                    return Err(bad(format!(
+                        "calibration.temperature must be a positive number, got {}",
+                        c.temperature
+                    )));
+                }
+                if let Some(b) = c.unknown_bias {
+                    if !b.is_finite() {
+                        return Err(bad(format!(
+                            "calibration.unknown_bias must be a finite number, got {b}"
+                        )));
+                    }
+                }
+                Some(Calibration {
+                    temperature: c.temperature,
+                    unknown_bias: c.unknown_bias,
+                    fitted_on: c.fitted_on,
+                })
+            }
+        };
+        Ok(RecipeFile {
+            path: path.to_path_buf(),
+            text: text.to_string(),
+            calibration,
+            members,
+        })
+    }
+
+    /// The member called `name`, or the only member when `name` is `None`.
+    pub fn member(&self, name: Option<&str>) -> Result<&Member, PipelineError> {
+        let names = || {
+            self.members
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let found = match name {
+            Some(n) => self.members.iter().find(|m| m.name == n),
+            None if self.members.len() == 1 => self.members.first(),
+            None => {
+                return Err(PipelineError::Input {
+                    path: self.path.clone(),
+                    msg: format!(
+                        "the recipe has {} members ({}): choose one with --member",
+                        self.members.len(),
+                        names()
+                    ),
+                })
+            }
+        };
+        found.ok_or_else(|| PipelineError::Input {
+            path: self.path.clone(),
+            msg: format!(
+                "no member named '{}' (it has: {})",
+                name.unwrap_or_default(),
+                names()
+            ),
+        })
+    }
+}
+
+/// The feature recipe of a `[member.features]` table: every key must be a [`Recipe`] field
+/// (a misspelt one would silently fall back to its default).
+fn features_of(table: toml::Table) -> Result<Recipe, String> {
+    let known = match serde_json::to_value(Recipe::default()) {
+        Ok(serde_json::Value::Object(o)) => o,
+        _ => return Err("cannot list the feature settings".into()),
+    };
+    if let Some(k) = table.keys().find(|k| !known.contains_key(k.as_str())) {
+        let names: Vec<&str> = known.keys().map(String::as_str).collect();
+        return Err(format!(
+            "features: unknown setting '{k}' (known: {})",
+            names.join(", ")
+        ));
+    }
+    toml::Value::Table(table)
+        .try_into::<Recipe>()
+        .map_err(|e| format!("features: {}", e.message()))
+}
+
+/// A TOML error as one line: its line number and message.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())]
+                .bytes()
+                .filter(|&b| b == b'\n')
+                .count()
+                + 1;
+            format!("line {line}: {}", e.message().trim())
+        }
+        None => e.message().trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RecipeFile, String> {
+        RecipeFile::parse(text, Path::new("r.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn members_settings_and_networks() {
+        let r = parse(
+            "[calibration]\ntemperature = 1.5\nunknown_bias = 3\n\n\
+             [[member]]\nname = \"frame\"\nfeatures = { cmn = true, cmn_weight = 0.5 }\n\
+             augment = { copies = 2, eq_db = 6 }\n\
+             train = { epochs = 3, activations = [\"sigmoid\", \"relu\"], seeds = 2 }\n\n\
+             [[member]]\nname = \"note\"\n[member.features]\npool = { attack_frames = 2 }\n",
+        )
+        .unwrap();
+        assert_eq!(r.members.len(), 2);
+        let f = r.member(Some("frame")).unwrap();
+        assert!(f.features.cmn && f.features.cmn_weight == 0.5);
+        assert_eq!(f.features.n_mfcc, 40, "unset features keep their defaults");
+        assert_eq!(f.augment.copies, 2);
+        assert_eq!(f.augment.params().eq_db, 6.0);
+        assert_eq!(f.kind(), "frame");
+        assert_eq!(
+            f.train.networks(),
+            vec![
+                (Activation::Sigmoid, 0),
+                (Activation::Sigmoid, 1),
+                (Activation::Relu, 0),
+                (Activation::Relu, 1)
+            ]
+        );
+        let o = f.train.fit_options(Activation::Relu, 1, None);
+        assert_eq!((o.epochs, o.seed, o.batch_size), (3, 1, 128));
+        let n = r.member(Some("note")).unwrap();
+        assert_eq!(n.kind(), "note-level");
+        assert_eq!(n.features.pool.as_ref().unwrap().attack_frames, 2);
+        assert!(n.features.pool.as_ref().unwrap().std, "pool defaults apply");
+        assert_eq!(n.train, TrainSpec::default());
+        let c = r.calibration.as_ref().unwrap();
+        assert_eq!((c.temperature, c.unknown_bias), (1.5, Some(3.0)));
+        assert!(r.member(None).unwrap_err().to_string().contains("--member"));
+        assert!(r
+            .member(Some("x"))
+            .unwrap_err()
+            .to_string()
+            .contains("no member named 'x' (it has: frame, note)"));
+    }
+
+    #[test]
+    fn mistakes_name_the_file_line_and_setting() {
+        let cases = [
+            (
+                "[[member]]\nname = \"a\"\nfeatures = { cmn_wieght = 1 }\n",
+                "unknown setting 'cmn_wieght'",
+            ),
+            (
+                "[[member]]\nname = \"a\"\n\n[member.train]\nepocs = 3\n",
+                "line 5: unknown field `epocs`",
+            ),
+            (
+                "[[member]]\nname = \"a\"\ntrain = { activations = [\"tanh\"] }\n",
+                "unknown variant `tanh`",
+            ),
+            (
+                "[[member]]\nname = \"a\"\naugment = { lowpass = 2 }\n",
+                "augment.lowpass must be a probability",
+            ),
+            (
+                "[[member]]\nname = \"a\"\nfeatures = { context = 1000000 }\n",
+                "member 'a': features: context must be at most",
+            ),
+            (
+                "[[member]]\nname = \"a\"\n[[member]]\nname = \"a\"\n",
+                "member 'a' is given twice",
+            ),
+            ("[calibration]\ntemperature = 1\n", "no [[member]]"),
+            ("[[member]]\nname = \"a b\"\n", "must be letters, digits"),
+            (
+                "[[member]]\nname = \"a\"\ntrain = { seeds = 0 }\n",
+                "train.seeds must be at least 1",
+            ),
+            (
+                "[[member]]\nname = \"a\"\n[calibration]\ntemperature = -1\n",
+                "calibration.temperature must be a positive",
+            ),
+            ("[[member]\n", "line 1:"),
+        ];
+        for (text, want) in cases {
+            let e = parse(text).unwrap_err();
+            assert!(e.starts_with("r.toml: "), "{e}");
+            assert!(e.contains(want), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "one line: {e:?}");
+        }
+    }
+}

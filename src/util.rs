@@ -3,7 +3,6 @@
 
 use anyhow::Context;
 use instclf_pipeline::Progress;
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicI8, Ordering};
 
@@ -37,23 +36,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create output file", path.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("{}: cannot create output file", path.display()))?;
-    // Temporary files are created 0600; an output file gets the usual 0644.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("{}: cannot write output file", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("{}: cannot write output file", path.display()))?;
-    Ok(())
+    instclf_fs::write_atomic(path, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// The one overwrite rule for output folders: a missing folder is written (its missing parents

@@ -5,7 +5,6 @@
 
 use crate::error::ModelError;
 use npyz::{DType, Endianness, NpyHeader, Order, TypeChar};
-use std::io::Write;
 use std::path::Path;
 
 /// The largest header length accepted (numpy itself refuses headers above 10 000 bytes by
@@ -335,37 +334,13 @@ pub fn i64_1d_bytes(data: &[i64]) -> Vec<u8> {
     out
 }
 
-/// Writes `bytes` to `path` atomically: a hidden temporary sibling (`.NAME.XXXX.tmp`), synced,
-/// then renamed over `path` (mode 0644), so a failed or interrupted write leaves no partial file.
+/// Writes `bytes` to `path` atomically ([`instclf_fs::write_atomic`]), so a failed or
+/// interrupted write leaves no partial file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let io_err = |e: std::io::Error| ModelError::Io {
+    instclf_fs::write_atomic(path, bytes).map_err(|e| ModelError::Io {
         path: path.to_path_buf(),
-        source: e,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_err)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    tmp.write_all(bytes).map_err(io_err)?;
-    tmp.as_file().sync_all().map_err(io_err)?;
-    tmp.persist(path).map_err(|e| io_err(e.error))?;
-    Ok(())
+        source: e.into_io(),
+    })
 }
 
 /// Writes a `rows x cols` float32 matrix (row-major `data`) as `numpy.save` would, atomically.

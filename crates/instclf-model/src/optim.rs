@@ -1,4 +1,4 @@
-//! The Adam optimiser of [`crate::train`]: candle-nn's `AdamW` with weight decay 0, with its
+//! The one Adam optimiser of every network ([`crate::train`], [`crate::sequence`]): candle-nn's `AdamW` with weight decay 0, with its
 //! moments reachable for checkpoints (`optimizer.safetensors`). On the CPU, with contiguous f32
 //! tensors, a step updates each parameter and its moments in place, in three passes that do the
 //! tensor path's f32 arithmetic in its order (bit-identical results, no allocation per batch).
@@ -31,6 +31,17 @@ pub(crate) struct Adam {
 
 impl Adam {
     pub(crate) fn new(vars: Vec<Var>, opts: &FitOptions) -> Result<Adam, ModelError> {
+        Adam::with(vars, opts.lr, opts.beta1, opts.beta2, opts.eps)
+    }
+
+    /// Adam over `vars` with these hyperparameters (the sequence networks' trainer).
+    pub(crate) fn with(
+        vars: Vec<Var>,
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    ) -> Result<Adam, ModelError> {
         let vars = vars
             .into_iter()
             .map(|v| {
@@ -42,10 +53,10 @@ impl Adam {
         Ok(Adam {
             vars,
             step_t: 0,
-            lr: opts.lr,
-            beta1: opts.beta1,
-            beta2: opts.beta2,
-            eps: opts.eps,
+            lr,
+            beta1,
+            beta2,
+            eps,
             in_place: true,
         })
     }

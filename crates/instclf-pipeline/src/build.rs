@@ -13,6 +13,7 @@ use crate::progress::Progress;
 use instclf_audio::augment::{augment, AugmentParams, Rng};
 use instclf_audio::recipe::Recipe;
 use instclf_audio::segment::SegmentParams;
+use instclf_fs::csv_field;
 use instclf_model::dataset::{Dataset, Split};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -281,14 +282,6 @@ pub fn build(
 
 fn file_name(p: &Path) -> &str {
     p.file_name().and_then(|n| n.to_str()).unwrap_or("")
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 fn display_list(p: &[PathBuf]) -> String {

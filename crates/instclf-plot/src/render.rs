@@ -4,7 +4,6 @@
 use crate::PlotError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -161,30 +160,10 @@ pub(crate) fn draw_to_file<F: Figure>(
     write_atomic(path, &bytes)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` atomically ([`instclf_fs::write_atomic`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
-    let fail = |what: &str, e: std::io::Error| PlotError::Output {
+    instclf_fs::write_atomic(path, bytes).map_err(|e| PlotError::Output {
         path: path.to_path_buf(),
-        reason: format!("{what}: {e}"),
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| fail("cannot create output file", e))?;
-    // Temporary files are created private (0600); a picture is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| fail("cannot write output file", e))?;
-    }
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| fail("cannot write output file", e))?;
-    tmp.persist(path)
-        .map_err(|e| fail("cannot write output file", e.error))?;
-    Ok(())
+        reason: e.to_string(),
+    })
 }

@@ -10,9 +10,9 @@ use crate::device::device_name;
 use crate::error::ModelError;
 use crate::metrics::Evaluation;
 use crate::model::{Standardiser, TrainingInfo};
+use crate::optim::Adam;
 use crate::train::Validation;
 use candle_core::{Device, Tensor};
-use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::path::PathBuf;
@@ -113,16 +113,14 @@ pub fn fit_sequence(
         .levels()
         .is_none()
         .then(|| Standardiser::fit(&train.x, spec.step_values));
-    let mut opt = AdamW::new(
+    let mut opt = Adam::with(
         net.named_vars().into_iter().map(|(_, v)| v).collect(),
-        ParamsAdamW {
-            lr: opts.lr,
-            beta1: opts.beta1,
-            beta2: opts.beta2,
-            eps: opts.eps,
-            weight_decay: 0.0,
-        },
+        opts.lr,
+        opts.beta1,
+        opts.beta2,
+        opts.eps,
     )?;
+
     let mut model = SequenceModel {
         net,
         classes: ds.classes.clone(),

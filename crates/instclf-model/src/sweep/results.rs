@@ -6,6 +6,7 @@
 use super::config::{invalid, Shard, SweepConfig, TrialSpec};
 use crate::error::ModelError;
 use crate::npy::write_atomic;
+use instclf_fs::csv_field;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -118,14 +119,6 @@ fn opt(v: Option<f64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// The columns of `results.csv`.
 pub const CSV_HEADER: &str = "trial,batch_size,learning_rate,epochs,test_accuracy,test_loss,\
 train_time_s,time_per_epoch_s,energy_j,energy_per_epoch_j,energy_source,energy_approximate,\
@@ -147,15 +140,15 @@ pub fn results_csv(results: &[TrialResult]) -> String {
             r.time_per_epoch_s.to_string(),
             opt(r.energy_j),
             opt(r.energy_per_epoch_j),
-            csv_field(r.energy_source.as_deref().unwrap_or("")),
+            csv_field(r.energy_source.as_deref().unwrap_or("")).into_owned(),
             r.energy_approximate.to_string(),
             opt(r.gpu_energy_j),
             opt(r.cpu_energy_j),
             opt(r.dram_energy_j),
             r.reached_target.map(|b| b.to_string()).unwrap_or_default(),
             r.diverged.to_string(),
-            csv_field(&r.device),
-            csv_field(r.energy_unavailable.as_deref().unwrap_or("")),
+            csv_field(&r.device).into_owned(),
+            csv_field(r.energy_unavailable.as_deref().unwrap_or("")).into_owned(),
         ];
         s.push_str(&fields.join(","));
         s.push('\n');

@@ -10,6 +10,7 @@ pub mod any;
 pub mod callback;
 pub mod dataset;
 pub mod device;
+mod epochs;
 pub mod error;
 pub mod kind;
 pub mod metrics;

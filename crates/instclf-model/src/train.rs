@@ -5,9 +5,10 @@
 //! checkpoints. The whole dataset is uploaded to the device once; batches are index gathers and
 //! the loss/accuracy sums stay on the device until the end of each epoch.
 
-use crate::callback::{epoch_end, Callback, EpochRecord};
+use crate::callback::{Callback, EpochRecord};
 use crate::dataset::Dataset;
 use crate::device::device_name;
+use crate::epochs::{run_epochs, EpochTrainer};
 use crate::error::ModelError;
 use crate::model::{Model, Standardiser, TrainingInfo};
 use crate::net::{Activation, Architecture, Mlp};
@@ -17,7 +18,6 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Where validation rows come from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -471,7 +471,7 @@ fn fit_inner(
         history = r.model.history.clone();
         total = r.model.training.as_ref().map_or(0.0, |i| i.train_time_s);
     }
-    let mut model = Model {
+    let model = Model {
         net,
         classes: data.classes.clone(),
         standardiser,
@@ -481,7 +481,7 @@ fn fit_inner(
         device: device.clone(),
         calibration: None,
     };
-    let mut info = TrainingInfo {
+    let info = TrainingInfo {
         epochs: done,
         batch_size: opts.batch_size,
         lr: opts.lr,
@@ -515,13 +515,65 @@ fn fit_inner(
     } else {
         None
     };
-    let mut diverged = false;
-    let mut stopped_early = false;
-    for epoch in done + 1..=opts.epochs {
-        callbacks.iter_mut().for_each(|c| c.on_epoch_begin(epoch));
-        let t0 = Instant::now();
-        perm.shuffle(&mut rng);
-        let perm_dev = Tensor::from_slice(&perm, n, device)?;
+    let mut trainer = FrameTrainer {
+        opts,
+        device,
+        x: x_dev,
+        y: y_dev,
+        onehot: onehot_dev,
+        val: val_dev,
+        nf,
+        perm,
+        rng,
+        mixup,
+        every,
+        model,
+        opt,
+        info,
+    };
+    let run = run_epochs(&mut trainer, done + 1..=opts.epochs, total, callbacks)?;
+    let model = trainer.model;
+    Ok(FitResult {
+        history: model.history.clone(),
+        model,
+        diverged: run.diverged,
+        stopped_early: run.stopped_early,
+        train_time_s: run.total_s,
+    })
+}
+
+/// A frame MLP inside [`run_epochs`]: the rows on the device, the shuffling stream, Adam.
+struct FrameTrainer<'a> {
+    opts: &'a FitOptions,
+    device: &'a Device,
+    /// Standardised training rows, their classes and (smoothed) one-hot targets.
+    x: Tensor,
+    y: Tensor,
+    onehot: Tensor,
+    val: Option<(Tensor, Tensor)>,
+    nf: usize,
+    perm: Vec<u32>,
+    rng: rand::rngs::StdRng,
+    mixup: Option<rand_distr::Beta<f64>>,
+    /// Batches between running-metric reads (a device sync), as the callbacks ask.
+    every: Option<usize>,
+    model: Model,
+    opt: Adam,
+    info: TrainingInfo,
+}
+
+impl EpochTrainer for FrameTrainer<'_> {
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<(f64, f64), ModelError> {
+        let (opts, device, nf) = (self.opts, self.device, self.nf);
+        let n = self.perm.len();
+        let bs = opts.batch_size;
+        let n_batches = n.div_ceil(bs);
+        self.perm.shuffle(&mut self.rng);
+        let perm_dev = Tensor::from_slice(&self.perm, n, device)?;
         let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
         let mut correct_sum = Tensor::zeros((), DType::F32, device)?;
         let mut mask_rng = rand::rngs::StdRng::seed_from_u64(
@@ -534,7 +586,7 @@ fn fit_inner(
             let start = b * bs;
             let len = bs.min(n - start);
             let idx = perm_dev.narrow(0, start, len)?;
-            let mut xb = x_dev.index_select(&idx, 0)?;
+            let mut xb = self.x.index_select(&idx, 0)?;
             if opts.input_dropout > 0.0 {
                 let p = opts.input_dropout;
                 let keep = (1.0 / (1.0 - p)) as f32;
@@ -549,17 +601,17 @@ fn fit_inner(
                     .collect();
                 xb = (xb * Tensor::from_vec(mask, (len, nf), device)?)?;
             }
-            let yb = y_dev.index_select(&idx, 0)?;
-            let mut ob = onehot_dev.index_select(&idx, 0)?;
-            if let Some(beta) = &mixup {
+            let yb = self.y.index_select(&idx, 0)?;
+            let mut ob = self.onehot.index_select(&idx, 0)?;
+            if let Some(beta) = &self.mixup {
                 (xb, ob) = mix_rows(&xb, &ob, beta, &mut mix_rng)?;
             }
-            let (grads, loss, correct) = model.net.loss_and_grads(&xb, &yb, &ob)?;
-            opt.step(&grads)?;
+            let (grads, loss, correct) = self.model.net.loss_and_grads(&xb, &yb, &ob)?;
+            self.opt.step(&grads)?;
             loss_sum = (loss_sum + loss)?;
             correct_sum = (correct_sum + correct)?;
             if !callbacks.is_empty() {
-                let running = match every {
+                let running = match self.every {
                     Some(k) if k > 0 && ((b + 1) % k == 0 || b + 1 == n_batches) => {
                         let seen = (start + len) as f64;
                         Some((
@@ -574,51 +626,33 @@ fn fit_inner(
                 }
             }
         }
-        let loss = f64::from(loss_sum.to_scalar::<f32>()?) / n as f64;
-        let accuracy = f64::from(correct_sum.to_scalar::<f32>()?) / n as f64;
-        let (val_loss, val_accuracy) = match &val_dev {
-            Some((vx, vy)) if loss.is_finite() => {
-                let (l, a) = evaluate_on_device(&model.net, vx, vy)?;
-                (Some(l), Some(a))
-            }
-            _ => (None, None),
-        };
-        let time_s = t0.elapsed().as_secs_f64();
-        total += time_s;
-        let record = EpochRecord {
-            epoch,
-            loss,
-            accuracy,
-            val_loss,
-            val_accuracy,
-            time_s,
-        };
-        model.history.push(record.clone());
-        if !loss.is_finite() || val_loss.is_some_and(|v| !v.is_finite()) {
-            diverged = true;
-        }
-        let stop = epoch_end(callbacks, &record);
-        info.epochs = epoch;
-        info.train_time_s = total;
-        info.diverged = diverged;
-        model.training = Some(info.clone());
-        if diverged {
-            break;
-        }
-        if let Some(dir) = &opts.checkpoint {
-            let state = crate::model::safetensors_bytes(&opt.state()?)?;
-            model.save_with(dir, &[(crate::model::OPTIMIZER, &state)])?;
-        }
-        if stop {
-            stopped_early = epoch < opts.epochs;
-            break;
+        Ok((
+            f64::from(loss_sum.to_scalar::<f32>()?) / n as f64,
+            f64::from(correct_sum.to_scalar::<f32>()?) / n as f64,
+        ))
+    }
+
+    fn validate(&mut self) -> Result<Option<(f64, f64)>, ModelError> {
+        match &self.val {
+            Some((vx, vy)) => Ok(Some(evaluate_on_device(&self.model.net, vx, vy)?)),
+            None => Ok(None),
         }
     }
-    Ok(FitResult {
-        history: model.history.clone(),
-        model,
-        diverged,
-        stopped_early,
-        train_time_s: total,
-    })
+
+    fn record(&mut self, record: &EpochRecord, total_s: f64, diverged: bool) {
+        self.model.history.push(record.clone());
+        self.info.epochs = record.epoch;
+        self.info.train_time_s = total_s;
+        self.info.diverged = diverged;
+        self.model.training = Some(self.info.clone());
+    }
+
+    fn checkpoint(&mut self) -> Result<(), ModelError> {
+        if let Some(dir) = &self.opts.checkpoint {
+            let state = crate::model::safetensors_bytes(&self.opt.state()?)?;
+            self.model
+                .save_with(dir, &[(crate::model::OPTIMIZER, &state)])?;
+        }
+        Ok(())
+    }
 }

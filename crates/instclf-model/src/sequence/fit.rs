@@ -4,9 +4,10 @@
 use super::data::SequenceData;
 use super::io::SequenceModel;
 use super::net::{SeqArch, SeqConfig, SeqNet};
-use crate::callback::{epoch_end, Callback, EpochRecord};
+use crate::callback::{Callback, EpochRecord};
 use crate::dataset::Split;
 use crate::device::device_name;
+use crate::epochs::{run_epochs, EpochTrainer};
 use crate::error::ModelError;
 use crate::metrics::Evaluation;
 use crate::model::{Standardiser, TrainingInfo};
@@ -16,7 +17,6 @@ use candle_core::{Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Options of [`fit_sequence`].
 #[derive(Debug, Clone)]
@@ -113,7 +113,7 @@ pub fn fit_sequence(
         .levels()
         .is_none()
         .then(|| Standardiser::fit(&train.x, spec.step_values));
-    let mut opt = Adam::with(
+    let opt = Adam::with(
         net.named_vars().into_iter().map(|(_, v)| v).collect(),
         opts.lr,
         opts.beta1,
@@ -121,7 +121,7 @@ pub fn fit_sequence(
         opts.eps,
     )?;
 
-    let mut model = SequenceModel {
+    let model = SequenceModel {
         net,
         classes: ds.classes.clone(),
         spec: spec.clone(),
@@ -130,7 +130,7 @@ pub fn fit_sequence(
         training: None,
         history: Vec::new(),
     };
-    let mut info = TrainingInfo {
+    let info = TrainingInfo {
         epochs: 0,
         batch_size: opts.batch_size,
         lr: opts.lr,
@@ -145,89 +145,27 @@ pub fn fit_sequence(
         train_rows: n,
         dataset: (!ds.dir.as_os_str().is_empty()).then(|| ds.dir.display().to_string()),
     };
-    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x5348_5546_464c_4521);
-    let mut drop_rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x4452_4f50);
-    let mut perm: Vec<usize> = (0..n).collect();
-    let bs = opts.batch_size;
-    let n_batches = n.div_ceil(bs);
     let every = callbacks
         .iter()
         .filter_map(|c| c.running_metrics_every())
         .min();
-    let (mut diverged, mut stopped_early, mut total) = (false, false, 0.0);
-    let mut xb = Vec::with_capacity(bs * cols);
-    for epoch in 1..=opts.epochs {
-        callbacks.iter_mut().for_each(|c| c.on_epoch_begin(epoch));
-        let t0 = Instant::now();
-        perm.shuffle(&mut rng);
-        let (mut loss_sum, mut correct_sum) = (0f64, 0f64);
-        for bi in 0..n_batches {
-            let idx = &perm[bi * bs..(bi * bs + bs).min(n)];
-            xb.clear();
-            let mut yb = Vec::with_capacity(idx.len());
-            let mut oh = vec![0f32; idx.len() * k];
-            for (r, &i) in idx.iter().enumerate() {
-                xb.extend_from_slice(&train.x[i * cols..(i + 1) * cols]);
-                yb.push(train.y[i]);
-                oh[r * k + train.y[i] as usize] = 1.0;
-            }
-            let x = model.inputs(&xb, idx.len())?;
-            let y = Tensor::from_slice(&yb, idx.len(), &Device::Cpu)?;
-            let onehot = Tensor::from_vec(oh, (idx.len(), k), &Device::Cpu)?;
-            let (grads, loss, correct) =
-                model.net.loss_and_grads(&x, &y, &onehot, &mut drop_rng)?;
-            opt.step(&grads)?;
-            loss_sum += f64::from(loss);
-            correct_sum += f64::from(correct);
-            let done = bi * bs + idx.len();
-            let running = match every {
-                Some(e) if e > 0 && ((bi + 1) % e == 0 || bi + 1 == n_batches) => {
-                    Some((loss_sum / done as f64, correct_sum / done as f64))
-                }
-                _ => None,
-            };
-            for c in callbacks.iter_mut() {
-                c.on_batch_end(epoch, bi + 1, n_batches, running);
-            }
-        }
-        let loss = loss_sum / n as f64;
-        let accuracy = correct_sum / n as f64;
-        let (val_loss, val_accuracy) = match &val {
-            Some(v) if loss.is_finite() => {
-                let e = model.evaluate(&v.x, &v.y)?;
-                (Some(e.loss), Some(e.accuracy))
-            }
-            _ => (None, None),
-        };
-        let time_s = t0.elapsed().as_secs_f64();
-        total += time_s;
-        let record = EpochRecord {
-            epoch,
-            loss,
-            accuracy,
-            val_loss,
-            val_accuracy,
-            time_s,
-        };
-        let stop = epoch_end(callbacks, &record);
-        model.history.push(record);
-        if !loss.is_finite() {
-            diverged = true;
-            break;
-        }
-        info.epochs = epoch;
-        info.train_time_s = total;
-        model.training = Some(info.clone());
-        if let Some(dir) = &opts.checkpoint {
-            model.save(dir)?;
-        }
-        if stop {
-            stopped_early = epoch < opts.epochs;
-            break;
-        }
-    }
-    info.diverged = diverged;
-    model.training = Some(info);
+    let mut trainer = SeqTrainer {
+        opts,
+        train: &train,
+        val: val.as_ref(),
+        cols,
+        k,
+        perm: (0..n).collect(),
+        rng: rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x5348_5546_464c_4521),
+        drop_rng: rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x4452_4f50),
+        every,
+        model,
+        opt,
+        info,
+    };
+    let run = run_epochs(&mut trainer, 1..=opts.epochs, 0.0, callbacks)?;
+    let model = trainer.model;
+    let (diverged, stopped_early, total) = (run.diverged, run.stopped_early, run.total_s);
     let train_eval = model.evaluate(&train.x, &train.y)?;
     let val_eval = match &val {
         Some(v) if !diverged => Some(model.evaluate(&v.x, &v.y)?),
@@ -242,4 +180,94 @@ pub fn fit_sequence(
         train_eval,
         val_eval,
     })
+}
+
+/// A sequence network inside [`run_epochs`]: its rows on the CPU, the shuffling and dropout
+/// streams, Adam.
+struct SeqTrainer<'a> {
+    opts: &'a SeqFitOptions,
+    train: &'a Split,
+    val: Option<&'a Split>,
+    /// Values per clip, and classes.
+    cols: usize,
+    k: usize,
+    perm: Vec<usize>,
+    rng: rand::rngs::StdRng,
+    drop_rng: rand::rngs::StdRng,
+    every: Option<usize>,
+    model: SequenceModel,
+    opt: Adam,
+    info: TrainingInfo,
+}
+
+impl EpochTrainer for SeqTrainer<'_> {
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<(f64, f64), ModelError> {
+        let (bs, cols, k) = (self.opts.batch_size, self.cols, self.k);
+        let n = self.perm.len();
+        let n_batches = n.div_ceil(bs);
+        self.perm.shuffle(&mut self.rng);
+        let (mut loss_sum, mut correct_sum) = (0f64, 0f64);
+        let mut xb = Vec::with_capacity(bs * cols);
+        for bi in 0..n_batches {
+            let idx = &self.perm[bi * bs..(bi * bs + bs).min(n)];
+            xb.clear();
+            let mut yb = Vec::with_capacity(idx.len());
+            let mut oh = vec![0f32; idx.len() * k];
+            for (r, &i) in idx.iter().enumerate() {
+                xb.extend_from_slice(&self.train.x[i * cols..(i + 1) * cols]);
+                yb.push(self.train.y[i]);
+                oh[r * k + self.train.y[i] as usize] = 1.0;
+            }
+            let x = self.model.inputs(&xb, idx.len())?;
+            let y = Tensor::from_slice(&yb, idx.len(), &Device::Cpu)?;
+            let onehot = Tensor::from_vec(oh, (idx.len(), k), &Device::Cpu)?;
+            let (grads, loss, correct) =
+                self.model
+                    .net
+                    .loss_and_grads(&x, &y, &onehot, &mut self.drop_rng)?;
+            self.opt.step(&grads)?;
+            loss_sum += f64::from(loss);
+            correct_sum += f64::from(correct);
+            let done = bi * bs + idx.len();
+            let running = match self.every {
+                Some(e) if e > 0 && ((bi + 1) % e == 0 || bi + 1 == n_batches) => {
+                    Some((loss_sum / done as f64, correct_sum / done as f64))
+                }
+                _ => None,
+            };
+            for c in callbacks.iter_mut() {
+                c.on_batch_end(epoch, bi + 1, n_batches, running);
+            }
+        }
+        Ok((loss_sum / n as f64, correct_sum / n as f64))
+    }
+
+    fn validate(&mut self) -> Result<Option<(f64, f64)>, ModelError> {
+        match self.val {
+            Some(v) => {
+                let e = self.model.evaluate(&v.x, &v.y)?;
+                Ok(Some((e.loss, e.accuracy)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn record(&mut self, record: &EpochRecord, total_s: f64, diverged: bool) {
+        self.model.history.push(record.clone());
+        self.info.epochs = record.epoch;
+        self.info.train_time_s = total_s;
+        self.info.diverged = diverged;
+        self.model.training = Some(self.info.clone());
+    }
+
+    fn checkpoint(&mut self) -> Result<(), ModelError> {
+        if let Some(dir) = &self.opts.checkpoint {
+            self.model.save(dir)?;
+        }
+        Ok(())
+    }
 }

@@ -7,6 +7,7 @@
 mod cmd;
 mod default_model;
 mod interrupt;
+mod pictures;
 mod util;
 
 use clap::Parser;

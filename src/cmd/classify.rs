@@ -1,6 +1,6 @@
 //! `instclf classify`: name the instrument in recordings, note by note and per file.
 
-use instclf_pipeline::{inputs, Classifier, FileResult, Ranked};
+use instclf_pipeline::{inputs, FileResult, Ranked};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -51,25 +51,8 @@ pub struct Args {
     device: String,
 }
 
-/// The classifier of `--model` folders (several: an ensemble), or the bundled model when none is
-/// given, on `device` (`auto`, `cpu`, `cuda[:N]`).
-pub fn load_classifier(model: &[PathBuf], device: &str) -> anyhow::Result<Classifier> {
-    let device = instclf_model::device::device_from_arg(device)?;
-    let models = if model.is_empty() {
-        crate::default_model::load(&device)?
-    } else {
-        let mut models = Vec::with_capacity(model.len());
-        for p in model {
-            let m = instclf_model::model::Model::load(p, &device)?;
-            models.push((m, p.display().to_string()));
-        }
-        models
-    };
-    Ok(Classifier::new(models)?)
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut clf = load_classifier(&args.model, &args.device)?;
+    let mut clf = crate::default_model::classifier(&args.model, &args.device)?;
     clf.min_confidence = args.min_confidence;
     let files = inputs::expand_inputs(&args.inputs)?;
     let bar = crate::util::progress_bar(

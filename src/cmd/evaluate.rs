@@ -118,7 +118,7 @@ fn run_data(args: &Args, data_dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 fn run_audio(args: &Args) -> anyhow::Result<()> {
-    let mut clf = crate::cmd::classify::load_classifier(&args.model, &args.device)?;
+    let mut clf = crate::default_model::classifier(&args.model, &args.device)?;
     clf.min_confidence = args.min_confidence;
     let label_from = args.label_from.unwrap_or(LabelFromArg::Name).into();
     let files = audio_eval::labelled_recordings(&args.audio, label_from, &clf.models[0].classes)?;

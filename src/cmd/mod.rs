@@ -16,7 +16,6 @@ pub mod segment;
 pub mod spectrogram;
 pub mod sweep;
 pub mod train;
-pub mod train_seq;
 
 #[derive(Parser)]
 #[command(

@@ -6,8 +6,8 @@
 //! every trial, log scale) and `OUT/bars.png` (see `instclf plot sweep`).
 //! `instclf sweep merge DIR... -o OUT` combines shard folders.
 
-use crate::cmd::plot::sweep_pictures;
 use crate::cmd::{ActivationArg, DEVICE_HELP};
+use crate::pictures::sweep_pictures;
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use instclf_energy::{Gpus, Monitor};

@@ -2,6 +2,8 @@
 //! checkpoint after every epoch; `--resume` continues from it), printing a Keras-like line per
 //! epoch, an optional progress bar, and optionally one JSON summary at the end.
 
+mod seq;
+
 use super::{ActivationArg, DEVICE_HELP};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use instclf_model::sequence::SeqArch;
@@ -247,7 +249,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if args.resume {
             anyhow::bail!("--resume is available for --arch mlp on frame datasets only");
         }
-        return super::train_seq::run(&args);
+        return seq::run(&args);
     }
     if let Some(t) = args.threads {
         if t == 0 {

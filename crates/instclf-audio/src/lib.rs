@@ -7,6 +7,7 @@
 pub mod augment;
 pub mod decode;
 pub mod delta;
+pub mod error;
 pub mod matrix;
 pub mod mel;
 pub mod mfcc;

@@ -6,7 +6,7 @@
 //! back at the output rate by an inverse FFT of the output block's length, so filtering and
 //! rate change cost one forward and one inverse real FFT per block, for any rational ratio.
 
-use crate::decode::AudioError;
+use crate::error::AudioError;
 use realfft::RealFftPlanner;
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;

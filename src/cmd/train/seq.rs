@@ -3,7 +3,7 @@
 //! `instclf_model::sequence::fit_sequence` and prints a Keras-like line per epoch, then
 //! accuracy, precision, recall and F1 on the training part and the validation rows.
 
-use super::train::{Args, StatesArg};
+use super::{Args, StatesArg};
 use instclf_model::metrics::Evaluation;
 use instclf_model::sequence::{fit_sequence, is_sequence_dataset, SeqFitOptions, SequenceData};
 use instclf_model::{Callback, Control, EpochRecord};

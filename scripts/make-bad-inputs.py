@@ -524,6 +524,13 @@ def recipe_cases():
          "unknown setting 'cmn_wieght'", "{bad}/recipes/unknown_setting.toml")
     case("bundle_missing_audio_folder", "bundle --recipe %s --audio {tmp}/none -o {tmp}/b" % two,
          "no such folder", "{tmp}/none")
+    case("bundle_audio_given_twice",
+         "bundle --recipe %s --audio {bad}/audio/one_class --audio {bad}/audio/one_class -o {tmp}/b" % two,
+         "the folder is given twice", "{bad}/audio/one_class")
+    # Checked before anything is built: `random` is not a class of the --audio recordings.
+    case("bundle_eval_label_not_a_class",
+         "bundle --recipe %s --audio {bad}/audio/one_class --eval {bad}/audio -o {tmp}/b" % two,
+         "is not one of the model's classes (Oboe)", "{bad}/audio/")
     case("bundle_empty_audio_folder", "bundle --recipe %s --audio {tmp} -o {tmp}/b" % two,
          "no audio files in this folder", "{tmp}")
     # The build fails after the work folder {tmp}/b.work was made: it is removed again.

@@ -119,15 +119,7 @@ pub fn bundle(
             opts.output.display()
         );
     }
-    for d in opts.inputs.iter().chain(&opts.eval) {
-        if !d.is_dir() {
-            return Err(PipelineError::Input {
-                path: d.clone(),
-                msg: "no such folder".into(),
-            });
-        }
-        inputs::audio_files_in(d)?;
-    }
+    check_inputs(opts)?;
     let created = prepare_work(opts)?;
     let result = make(opts, status, bar);
     if result.is_err() && created && !opts.work.join(DATASET_DONE_MARK).exists() {
@@ -193,6 +185,42 @@ fn make(
     };
     write_output(opts, &models, &report)?;
     Ok(report)
+}
+
+/// Checks the folders before anything is built: each exists, holds audio and is given once, and
+/// every `--eval` recording is labelled with a class of the `--audio` recordings (or `unknown`),
+/// so a typo fails now rather than after the training.
+fn check_inputs(opts: &BundleOptions) -> Result<(), PipelineError> {
+    let mut seen: Vec<&PathBuf> = Vec::new();
+    let mut classes = std::collections::BTreeSet::new();
+    for d in opts.inputs.iter().chain(&opts.eval) {
+        if !d.is_dir() {
+            return Err(PipelineError::Input {
+                path: d.clone(),
+                msg: "no such folder".into(),
+            });
+        }
+        if seen.contains(&d) {
+            return Err(PipelineError::Input {
+                path: d.clone(),
+                msg: "the folder is given twice".into(),
+            });
+        }
+        seen.push(d);
+        let files = inputs::audio_files_in(d)?;
+        if opts.inputs.contains(d) {
+            classes.extend(
+                files
+                    .iter()
+                    .filter_map(|f| inputs::label_of(f, opts.label_from)),
+            );
+        }
+    }
+    let classes: Vec<String> = classes.into_iter().collect();
+    for d in &opts.eval {
+        evaluate::labelled_recordings(std::slice::from_ref(d), opts.label_from, &classes)?;
+    }
+    Ok(())
 }
 
 /// Creates the work folder (true), or checks that the one there was made with these settings

@@ -187,7 +187,8 @@ fn make(
     Ok(report)
 }
 
-/// Checks the folders before anything is built: each exists, holds audio and is given once, and
+/// Checks the folders before anything is built: each exists, holds audio and is given once (an
+/// `--audio` folder may also be an `--eval` folder, scored whole), and
 /// every `--eval` recording is labelled with a class of the `--audio` recordings (or `unknown`),
 /// so a typo fails now rather than after the training.
 fn check_inputs(opts: &BundleOptions) -> Result<(), PipelineError> {
@@ -200,7 +201,7 @@ fn check_inputs(opts: &BundleOptions) -> Result<(), PipelineError> {
                 msg: "no such folder".into(),
             });
         }
-        if seen.contains(&d) {
+        if seen.contains(&d) && !(opts.inputs.contains(d) && opts.eval.contains(d)) {
             return Err(PipelineError::Input {
                 path: d.clone(),
                 msg: "the folder is given twice".into(),

@@ -1,15 +1,12 @@
 //! `instclf predict`: a trained model's predictions on new data, one line per item (id,
 //! predicted class, class probabilities), like EpyNN's `model.predict`. A sequence model takes
 //! audio files or folders (cut into clips as its dataset was) or a clip dataset folder (its
-//! test rows); a frame (MLP) model takes a frame dataset folder (its test rows).
+//! test rows); a frame (MLP) model takes a frame dataset folder (its test rows). The predictions
+//! come from instclf-pipeline's `predict`; this file parses and prints them.
 
-use instclf_audio::recipe::Recipe;
-use instclf_model::dataset::TEST_DATA;
-use instclf_model::sequence::{is_sequence_dataset, SequenceData, SequenceModel};
-use instclf_model::{device_from_arg, AnyModel, Dataset, Model};
-use instclf_pipeline::clips::{self, ClipInput, ClipSpec};
-use instclf_pipeline::{inputs, PipelineError};
-use std::path::{Path, PathBuf};
+use instclf_model::{device_from_arg, AnyModel};
+use instclf_pipeline::predict::{frame_predictions, sequence_predictions};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
@@ -31,163 +28,20 @@ pub struct Args {
     pub json: bool,
 }
 
-/// One prediction: id, true class when known, class probabilities.
-struct Row {
-    id: String,
-    truth: Option<String>,
-    proba: Vec<f32>,
-}
-
-fn is_dataset_dir(p: &Path) -> bool {
-    p.is_dir() && p.join(TEST_DATA).is_file()
-}
-
-fn sequence_rows(m: &SequenceModel, inputs: &[PathBuf]) -> anyhow::Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    let cols = m.spec.steps * m.spec.step_values;
-    for input in inputs {
-        if is_dataset_dir(input) {
-            let d = SequenceData::load(input)?;
-            if d.spec != m.spec {
-                let desc = |s: &instclf_model::sequence::SequenceSpec| {
-                    format!(
-                        "{} steps x {} values ({} input, {} s at {} Hz{})",
-                        s.steps,
-                        s.step_values,
-                        s.input,
-                        s.clip_s,
-                        s.rate,
-                        s.bits.map(|b| format!(", {b} bits")).unwrap_or_default()
-                    )
-                };
-                anyhow::bail!(
-                    "{}: clips of {}, but the model takes {}",
-                    input.display(),
-                    desc(&d.spec),
-                    desc(&m.spec)
-                );
-            }
-            if d.data.classes != m.classes {
-                anyhow::bail!(
-                    "{}: classes {:?} differ from the model's {:?}",
-                    input.display(),
-                    d.data.classes,
-                    m.classes
-                );
-            }
-            let p = m.predict_proba(&d.data.test.x)?;
-            for (i, (pr, &y)) in p.chunks(m.classes.len()).zip(&d.data.test.y).enumerate() {
-                rows.push(Row {
-                    id: format!("{}:test:{i}", input.display()),
-                    truth: Some(m.classes[y as usize].clone()),
-                    proba: pr.to_vec(),
-                });
-            }
-            continue;
-        }
-        let clip = ClipSpec {
-            seconds: m.spec.clip_s,
-            input: if m.spec.bits.is_some() {
-                ClipInput::Waveform
-            } else {
-                ClipInput::Mel
-            },
-            rate: m.spec.rate,
-            bits: m.spec.bits.unwrap_or(0),
-        };
-        let recipe: Recipe = match &m.recipe {
-            Some(r) if clip.input == ClipInput::Mel => serde_json::from_value(r.clone())
-                .map_err(|e| anyhow::anyhow!("{}: invalid recipe: {e}", m_path(m)))?,
-            _ => Recipe::default(),
-        };
-        let files = inputs::expand_inputs(std::slice::from_ref(input))?;
-        if files.is_empty() {
-            anyhow::bail!("{}: no audio files found", input.display());
-        }
-        for f in files {
-            let clips = match clips::clip_rows(&f, &clip, &recipe) {
-                Ok(c) => c,
-                Err(e @ PipelineError::ClipTooShort { .. }) => {
-                    eprintln!("instclf: skipped {e}");
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let flat: Vec<f32> = clips.concat();
-            m.check(&flat, &f)?;
-            let p = m.predict_proba(&flat)?;
-            for (i, pr) in p.chunks(m.classes.len()).enumerate() {
-                rows.push(Row {
-                    id: format!("{}@{:.3}s", f.display(), i as f64 * clip.seconds),
-                    truth: None,
-                    proba: pr.to_vec(),
-                });
-            }
-        }
-        let _ = cols;
-    }
-    if rows.is_empty() {
-        anyhow::bail!(
-            "no clips to predict: every recording is shorter than one {} s clip",
-            m.spec.clip_s
-        );
-    }
-    Ok(rows)
-}
-
-fn m_path(m: &SequenceModel) -> String {
-    m.training
-        .as_ref()
-        .and_then(|t| t.dataset.clone())
-        .unwrap_or_else(|| "model".into())
-}
-
-fn frame_rows(m: &Model, inputs: &[PathBuf]) -> anyhow::Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    for input in inputs {
-        if is_sequence_dataset(input) {
-            anyhow::bail!(
-                "{}: is a clip (sequence) dataset, but the model is a frame MLP that takes frame rows",
-                input.display()
-            );
-        }
-        if !is_dataset_dir(input) {
-            anyhow::bail!(
-                "{}: a frame model predicts dataset rows; for recordings use `instclf classify`",
-                input.display()
-            );
-        }
-        let d = Dataset::load(input)?;
-        if d.n_features != m.n_features() {
-            anyhow::bail!(
-                "{}: rows have {} features, the model takes {}",
-                input.display(),
-                d.n_features,
-                m.n_features()
-            );
-        }
-        let p = m.predict_proba(&d.test.x)?;
-        for (i, (pr, &y)) in p.chunks(m.n_classes()).zip(&d.test.y).enumerate() {
-            rows.push(Row {
-                id: format!("{}:test:{i}", input.display()),
-                truth: d.classes.get(y as usize).cloned(),
-                proba: pr.to_vec(),
-            });
-        }
-    }
-    Ok(rows)
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     // --device concerns frame models only: it is read when the model is one.
     let (classes, rows) = match AnyModel::load_with(&args.model, || device_from_arg(&args.device))?
     {
         AnyModel::Sequence(m) => {
-            let rows = sequence_rows(&m, &args.data)?;
+            let mut skipped = Vec::new();
+            let rows = sequence_predictions(&m, &args.data, &mut skipped)?;
+            for why in skipped {
+                eprintln!("instclf: skipped {why}");
+            }
             (m.classes, rows)
         }
         AnyModel::Dense(m) => {
-            let rows = frame_rows(&m, &args.data)?;
+            let rows = frame_predictions(&m, &args.data)?;
             (m.classes, rows)
         }
     };

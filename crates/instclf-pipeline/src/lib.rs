@@ -5,7 +5,8 @@
 //! ([`build`]), classifying recordings with a model or an ensemble ([`classify`]), the segments
 //! of a recording where the instrument changes ([`segments`]) and scoring
 //! a classifier on labelled recordings ([`evaluate`]), recipe files ([`recipe_file`]) and making
-//! a model from one in a single step ([`bundle`]). It prints nothing and parses no command
+//! a model from one in a single step ([`bundle`]), and a trained model's predictions on new data
+//! ([`predict`]). It prints nothing and parses no command
 //! line: the `instclf` binary does that.
 
 #[macro_use]
@@ -17,6 +18,7 @@ pub mod classify;
 pub mod clips;
 pub mod evaluate;
 pub mod inputs;
+pub mod predict;
 pub mod progress;
 pub mod recipe_file;
 pub mod segments;

@@ -11,7 +11,7 @@ use instclf_audio::mel::{melspectrogram, MelParams};
 use instclf_audio::mfcc::mfcc;
 use instclf_audio::recipe::Recipe;
 use instclf_audio::resample::resample;
-use rustfft::num_complex::Complex;
+use instclf_fft::Complex;
 use std::time::Instant;
 
 /// Timed runs of each feature stage (best kept): the stages take milliseconds, so on a shared
@@ -105,7 +105,7 @@ fn main() {
     // n_fft 2048, the frame's even and odd samples as real and imaginary parts) for every
     // frame, on the frame's raw samples (no padding, window or power spectrum).
     let t_fft = {
-        let fft = rustfft::FftPlanner::<f32>::new().plan_fft_forward(p.n_fft / 2);
+        let fft = instclf_fft::forward(p.n_fft / 2);
         let mut scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];
         let pairs: Vec<Complex<f32>> = y
             .chunks_exact(2)

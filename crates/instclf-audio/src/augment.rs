@@ -5,8 +5,6 @@
 //! instrument (microphone, room, level, tuning, sample set), so a classifier learns the
 //! instrument, not the recording.
 
-use realfft::RealFftPlanner;
-
 /// A small deterministic generator (SplitMix64), so this crate needs no RNG dependency.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -200,9 +198,7 @@ pub fn random_eq(y: &[f32], sr: u32, max_db: f64, rng: &mut Rng) -> Vec<f32> {
         .collect();
     let peak_db = rng.uniform(0.0, max_db);
     let n = y.len().max(2).next_power_of_two();
-    let mut planner = RealFftPlanner::<f32>::new();
-    let fwd = planner.plan_fft_forward(n);
-    let inv = planner.plan_fft_inverse(n);
+    let (fwd, inv) = (instclf_fft::real_forward(n), instclf_fft::real_inverse(n));
     let mut buf = y.to_vec();
     buf.resize(n, 0.0);
     let mut spec = fwd.make_output_vec();
@@ -293,9 +289,7 @@ pub fn reverb(y: &[f32], sr: u32, rt60: f64, wet: f64, rng: &mut Rng) -> Vec<f32
 /// Linear convolution of `a` and `b`, truncated to `a.len()`.
 fn fft_convolve(a: &[f32], b: &[f32]) -> Vec<f32> {
     let n = (a.len() + b.len()).next_power_of_two();
-    let mut planner = RealFftPlanner::<f32>::new();
-    let fwd = planner.plan_fft_forward(n);
-    let inv = planner.plan_fft_inverse(n);
+    let (fwd, inv) = (instclf_fft::real_forward(n), instclf_fft::real_inverse(n));
     let mut pa = a.to_vec();
     pa.resize(n, 0.0);
     let mut pb = b.to_vec();

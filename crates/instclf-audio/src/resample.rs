@@ -7,9 +7,7 @@
 //! rate change cost one forward and one inverse real FFT per block, for any rational ratio.
 
 use crate::error::AudioError;
-use realfft::RealFftPlanner;
-use rustfft::num_complex::Complex;
-use rustfft::FftPlanner;
+use instclf_fft::Complex;
 
 /// End of soxr_hq's pass band, as a fraction of the lower Nyquist frequency.
 const PASSBAND_END: f64 = 0.913;
@@ -114,16 +112,13 @@ pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, Au
     let step = n_in - 2 * margin;
     let (step_out, margin_out) = (step / p * q, margin / p * q);
 
-    let mut planner = FftPlanner::<f32>::new();
-    let fwd = planner.plan_fft_forward(n_in);
-    let inv = planner.plan_fft_inverse(n_out);
+    let (fwd, inv) = (instclf_fft::forward(n_in), instclf_fft::inverse(n_out));
     // The filter's spectrum on the input block's bins 0..=half_bins (real: zero phase; even in
     // frequency), with the inverse FFT's 1/n_in folded in. Bins at or above the lower Nyquist
     // frequency are dropped: the filter is in its stop band there.
     let half_bins = (n_in.min(n_out) - 1) / 2;
     let gain: Vec<f32> = {
-        let mut planner64 = RealFftPlanner::<f64>::new();
-        let f64fft = planner64.plan_fft_forward(n_in);
+        let f64fft = instclf_fft::real_forward_f64(n_in);
         let mut wrapped = vec![0f64; n_in];
         for (i, &v) in h.iter().enumerate() {
             wrapped[i % n_in] += v;

@@ -6,9 +6,7 @@
 
 use crate::matrix::avx2_fn;
 use crate::Matrix;
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
-use rustfft::{Fft, FftPlanner};
+use instclf_fft::{Complex, Fft, RealToComplex};
 use std::sync::Arc;
 
 /// The periodic ("fftbins=True") Hann window of length `n`, as `scipy.signal.get_window('hann', n)`.
@@ -74,7 +72,7 @@ impl Stft {
         let n_fft = n_fft.max(1);
         let engine = if n_fft.is_multiple_of(2) {
             let m = n_fft / 2;
-            let fft = FftPlanner::<f32>::new().plan_fft_forward(m);
+            let fft = instclf_fft::forward(m);
             let scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];
             let (sin, cos) = (0..m)
                 .map(|k| {
@@ -93,7 +91,7 @@ impl Stft {
                 sin,
             }
         } else {
-            let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+            let fft = instclf_fft::real_forward(n_fft);
             Engine::Real {
                 input: fft.make_input_vec(),
                 output: fft.make_output_vec(),
@@ -329,8 +327,7 @@ mod tests {
                 .map(|i| (i as f32 * 0.037).sin() + 0.3 * ((i * 7919) % 101) as f32 / 101.0)
                 .collect();
             let s = power_spectrogram(&y, n_fft, n_fft / 2 + 1);
-            let mut planner = RealFftPlanner::<f32>::new();
-            let fft = planner.plan_fft_forward(n_fft);
+            let fft = instclf_fft::real_forward(n_fft);
             let w = hann_periodic(n_fft);
             let pad = n_fft / 2;
             for t in [0, 1, s.cols / 2, s.cols - 1] {

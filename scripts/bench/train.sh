@@ -67,7 +67,7 @@ print(json.dumps(r))' >> "$RESULTS"
     fi
 done
 
-if [ -n "$PY" ]; then
+if [ -n "$PY" ] && "$PY" -c "import torch" 2>/dev/null; then
     for t in 1 "$THREADS"; do
         "$PY" scripts/bench/train_torch.py "$DATA" --epochs "$EPOCHS" --threads "$t" > "$WORK/torch-$t.json"
         summarise pytorch "$t" "$WORK/torch-$t.json"

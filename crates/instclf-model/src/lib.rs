@@ -12,6 +12,7 @@ pub mod dataset;
 pub mod device;
 mod epochs;
 pub mod error;
+mod kernels;
 pub mod kind;
 pub mod metrics;
 pub mod model;

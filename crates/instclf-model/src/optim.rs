@@ -4,6 +4,7 @@
 //! tensor path's f32 arithmetic in its order (bit-identical results, no allocation per batch).
 
 use crate::error::ModelError;
+use crate::kernels::{slice, slice_mut};
 use crate::net::Architecture;
 use crate::train::FitOptions;
 use candle_core::backprop::GradStore;
@@ -176,21 +177,6 @@ impl Fused {
             && theta.is_contiguous()
             && g.is_contiguous()
             && g.dims() == theta.dims()
-    }
-}
-
-/// The f32 slice of a contiguous CPU storage.
-fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => candle_core::bail!("adam: expected a contiguous f32 tensor"),
-    }
-}
-
-fn slice_mut<'a>(s: &'a mut CpuStorage, l: &Layout) -> candle_core::Result<&'a mut [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&mut v[a..b]),
-        _ => candle_core::bail!("adam: expected a contiguous f32 tensor"),
     }
 }
 

@@ -381,6 +381,9 @@ fn fit_inner(
     device: &Device,
 ) -> Result<FitResult, ModelError> {
     opts.validate()?;
+    if device.is_cpu() {
+        crate::net::keep_small_products_on_one_thread();
+    }
     let nf = data.n_features;
     let n_classes = data.n_classes();
     // Split off validation rows before shuffling.

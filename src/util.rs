@@ -30,13 +30,22 @@ pub fn verbose(line: impl std::fmt::Display) {
 /// failed or interrupted write never leaves a partial output file.
 /// Missing parent folders are created first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic_with(path, |w| std::io::Write::write_all(w, bytes))
+}
+
+/// [`write_atomic`] for output made as it is written ([`instclf_fs::write_atomic_with`]).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create output file", path.display()))?;
-    instclf_fs::write_atomic(path, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    instclf_fs::write_atomic_with(path, write)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// The one overwrite rule for output folders: a missing folder is written (its missing parents

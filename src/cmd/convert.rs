@@ -2,8 +2,7 @@
 //! optionally resamples it, and writes a 16-bit PCM WAV file atomically. An output name that asks
 //! for another format (`out.mp3`) is refused rather than filled with WAV bytes.
 
-use anyhow::Context;
-use instclf_audio::decode::{encode_wav16, load};
+use instclf_audio::decode::{load, write_wav16};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -48,9 +47,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let audio = load(&args.input, args.sr)?;
-    let bytes = encode_wav16(&audio.samples, audio.sample_rate)
-        .with_context(|| format!("{}: cannot encode WAV", output.display()))?;
-    crate::util::write_atomic(&output, &bytes)?;
+    crate::util::write_atomic_with(&output, |w| {
+        write_wav16(w, &audio.samples, audio.sample_rate)
+    })?;
     println!(
         "{}: {} samples at {} Hz ({:.2} s)",
         output.display(),

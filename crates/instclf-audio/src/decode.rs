@@ -249,7 +249,8 @@ fn decode_stream(
         .unwrap_or(0)
         .min(file_len.saturating_mul(2))
         .min(MAX_SAMPLES as u64) as usize;
-    let mut mono: Vec<f32> = Vec::with_capacity(reserve.min(MAX_SAMPLES / channels_hint));
+    let mut mono: Vec<f32> =
+        crate::hugepage::vec_with_capacity(reserve.min(MAX_SAMPLES / channels_hint));
     let mut interleaved: Vec<f32> = Vec::new();
     let mut rate: Option<u32> = params.sample_rate;
     let mut total = 0usize;
@@ -429,31 +430,50 @@ impl Pcm16 {
     }
 }
 
-/// Encodes mono samples as a 16-bit PCM WAV file in memory (hound). Samples are scaled by
-/// 32768 and clipped, so decoding the result gives back `round(x * 32768) / 32768`.
-pub fn encode_wav16(samples: &[f32], sample_rate: u32) -> Result<Vec<u8>, hound::Error> {
+/// Encodes mono samples as a 16-bit PCM WAV file in memory ([`write_wav16`]).
+pub fn encode_wav16(samples: &[f32], sample_rate: u32) -> std::io::Result<Vec<u8>> {
+    let mut cursor = std::io::Cursor::new(Vec::with_capacity(44 + 2 * samples.len()));
+    write_wav16(&mut cursor, samples, sample_rate)?;
+    Ok(cursor.into_inner())
+}
+
+/// Writes mono samples as a 16-bit PCM WAV file (hound). Samples are scaled by 32768 and
+/// clipped, so decoding the result gives back `round(x * 32768) / 32768`. More than 2^32 - 1
+/// samples is an `InvalidInput` error.
+pub fn write_wav16<W: std::io::Write + std::io::Seek>(
+    writer: W,
+    samples: &[f32],
+    sample_rate: u32,
+) -> std::io::Result<()> {
+    let io = |e: hound::Error| match e {
+        hound::Error::IoError(e) => e,
+        e => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+    };
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut cursor = std::io::Cursor::new(Vec::with_capacity(44 + 2 * samples.len()));
-    {
-        let mut w = hound::WavWriter::new(&mut cursor, spec)?;
-        let len = u32::try_from(samples.len()).map_err(|_| hound::Error::TooWide)?;
-        let mut s16 = w.get_i16_writer(len);
-        for &x in samples {
+    u32::try_from(samples.len()).map_err(|_| io(hound::Error::TooWide))?;
+    let mut w = hound::WavWriter::new(writer, spec).map_err(io)?;
+    // In chunks: hound's 16-bit writer buffers all the samples it is asked for at once.
+    const CHUNK: usize = 8192;
+    let mut pcm = [0i16; CHUNK];
+    for chunk in samples.chunks(CHUNK) {
+        for (p, &x) in pcm.iter_mut().zip(chunk) {
             // Rounds half away from zero, like `f64::round` (exact: x * 32768 +- 0.5 needs at
             // most 41 bits), without a call to libm per sample; NaN becomes 0, like `as i16`.
             let v = x as f64 * 32768.0;
-            let r = (v + 0.5f64.copysign(v)).clamp(-32768.0, 32767.0) as i16;
-            s16.write_sample(r);
+            *p = (v + 0.5f64.copysign(v)).clamp(-32768.0, 32767.0) as i16;
         }
-        s16.flush()?;
-        w.finalize()?;
+        let mut s16 = w.get_i16_writer(chunk.len() as u32);
+        for &p in &pcm[..chunk.len()] {
+            s16.write_sample(p);
+        }
+        s16.flush().map_err(io)?;
     }
-    Ok(cursor.into_inner())
+    w.finalize().map_err(io)
 }
 
 #[cfg(test)]
@@ -481,7 +501,23 @@ mod tests {
     fn sixteen_bit_round_trip_rounds_half_away_from_zero() {
         let mut xs: Vec<f32> = (-40..40).map(|k| (k as f32 + 0.5) / 32768.0).collect();
         xs.extend((0..2000).map(|i| ((i as f32) * 0.37).sin() * 1.2));
-        xs.extend([f32::NAN, f32::INFINITY, -1.0, 0.999_99, -0.0]);
+        xs.extend([
+            f32::NAN,
+            f32::INFINITY,
+            -1.0,
+            0.999_99,
+            -0.0,
+            2.0,
+            -2.0,
+            -1.000_01,
+        ]);
+        // Just inside and outside each half: the nearest floats to k + 0.5.
+        for k in -40..40 {
+            let h = k as f32 + 0.5;
+            for bits in [h.to_bits() - 1, h.to_bits() + 1] {
+                xs.push(f32::from_bits(bits) / 32768.0);
+            }
+        }
         let back = decode_bytes(Path::new("x.wav"), encode_wav16(&xs, 8000).unwrap()).unwrap();
         for (&x, &y) in xs.iter().zip(&back.samples) {
             let want = (x as f64 * 32768.0).round().clamp(-32768.0, 32767.0) as i16;

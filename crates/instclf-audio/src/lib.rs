@@ -2,12 +2,14 @@
 //! feature matrices: decoding ([`decode`]), resampling ([`resample`]), the STFT ([`stft`]), mel
 //! spectrograms and dB scaling ([`mel`]), MFCCs ([`mfcc`]) and deltas ([`delta`]), the feature
 //! recipe that names all parameters ([`recipe`]), pitch ([`pitch`]), note-level pooling ([`pool`]), onset detection ([`onset`])
-//! and note segmentation ([`segment`]). It depends on no machine-learning crate.
+//! and note segmentation ([`segment`]); whole-recording buffers come from [`hugepage`]. It
+//! depends on no machine-learning crate.
 
 pub mod augment;
 pub mod decode;
 pub mod delta;
 pub mod error;
+pub mod hugepage;
 pub mod matrix;
 pub mod mel;
 pub mod mfcc;

@@ -147,7 +147,7 @@ pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, Au
             .max(inv.get_inplace_scratch_len())
     ];
     let pairs = want.div_ceil(2 * step_out);
-    let mut out: Vec<f32> = Vec::with_capacity(2 * pairs * step_out);
+    let mut out: Vec<f32> = crate::hugepage::vec_with_capacity(2 * pairs * step_out);
     for pair in 0..pairs {
         // The real part holds x[lo..lo + n_in], the imaginary part x[lo + step..][..n_in]; the
         // signal is zero outside its samples (only the first and last blocks reach there).

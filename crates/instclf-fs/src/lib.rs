@@ -37,6 +37,16 @@ impl std::error::Error for WriteError {}
 /// Writes `bytes` to `path` atomically: a hidden temporary sibling (`.NAME.XXXX.tmp`, mode 0644
 /// like an ordinary file), synced, then renamed over `path`. The folder must exist.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] for output made as it is written (no copy of it in memory): `write` fills
+/// a buffered writer over the temporary file, which may also seek (a WAV header's sizes are
+/// written last).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -45,7 +55,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .tempfile_in(dir)
@@ -57,9 +67,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
             .set_permissions(std::fs::Permissions::from_mode(0o644))
             .map_err(WriteError::Write)?;
     }
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file());
+    write(&mut w)
+        .and_then(|_| w.flush())
         .map_err(WriteError::Write)?;
+    drop(w);
+    tmp.as_file().sync_all().map_err(WriteError::Write)?;
     tmp.persist(path).map_err(|e| WriteError::Write(e.error))?;
     Ok(())
 }
@@ -99,6 +112,28 @@ mod tests {
             "{e}"
         );
         assert!(!missing.exists());
+    }
+
+    #[test]
+    fn streamed_writes_may_seek_and_a_failed_one_leaves_the_old_file() {
+        use std::io::{Seek, SeekFrom};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.bin");
+        write_atomic_with(&p, |w| {
+            w.write_all(b"????body")?;
+            w.seek(SeekFrom::Start(0))?;
+            w.write_all(b"HEAD")
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"HEADbody");
+        let e = write_atomic_with(&p, |w| {
+            w.write_all(b"partial")?;
+            Err(std::io::Error::other("encoder failed"))
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "cannot write output file: encoder failed");
+        assert_eq!(std::fs::read(&p).unwrap(), b"HEADbody");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -29,6 +29,33 @@ pub(crate) fn slice_mut<'a>(
     }
 }
 
+/// An in-place op on two contiguous f32 CPU tensors, as a function of their values: the first
+/// is written, the second read. Every fused kernel of the training step is one of these.
+pub(crate) struct SliceOp2<F>(&'static str, F);
+
+impl<F: Fn(&mut [f32], &[f32]) -> candle_core::Result<()>> SliceOp2<F> {
+    /// The op `f`, named `name` in candle's errors.
+    pub(crate) fn new(name: &'static str, f: F) -> Self {
+        SliceOp2(name, f)
+    }
+}
+
+impl<F: Fn(&mut [f32], &[f32]) -> candle_core::Result<()>> candle_core::InplaceOp2 for SliceOp2<F> {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        (self.1)(slice_mut(s1, l1)?, slice(s2, l2)?)
+    }
+}
+
 /// Whether the fused kernels apply to `t`: a contiguous f32 matrix on the CPU outside any
 /// gradient graph (an in-place op would drop the steps it replaces from the graph).
 fn fusable(t: &Tensor) -> bool {
@@ -48,7 +75,10 @@ pub(crate) fn bias_act(
     fused: bool,
 ) -> candle_core::Result<Tensor> {
     if fused && fusable(&z) && bias.is_contiguous() {
-        z.inplace_op2(bias, &BiasAct(act))?;
+        z.inplace_op2(
+            bias,
+            &SliceOp2::new("bias-act", |z, bias| bias_act_cpu(z, bias, act)),
+        )?;
         return Ok(z);
     }
     let z = z.broadcast_add(bias)?;
@@ -68,7 +98,10 @@ pub(crate) fn act_grad(
     fused: bool,
 ) -> candle_core::Result<Tensor> {
     if fused && fusable(&da) && fusable(a) {
-        da.inplace_op2(a, &ActGrad(act))?;
+        da.inplace_op2(
+            a,
+            &SliceOp2::new("act-grad", |da, a| act_grad_cpu(da, a, act)),
+        )?;
         return Ok(da);
     }
     match act {
@@ -85,32 +118,17 @@ pub(crate) fn column_sums(g: &Tensor, fused: bool) -> candle_core::Result<Tensor
     g.sum(0)
 }
 
-struct BiasAct(Option<Activation>);
-
-impl candle_core::InplaceOp2 for BiasAct {
-    fn name(&self) -> &'static str {
-        "bias-act"
+/// `z = act(z + bias)` row by row.
+fn bias_act_cpu(z: &mut [f32], bias: &[f32], act: Option<Activation>) -> candle_core::Result<()> {
+    if bias.is_empty() || !z.len().is_multiple_of(bias.len()) {
+        candle_core::bail!("bias-act: {} values, bias of {}", z.len(), bias.len());
     }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<()> {
-        let bias = slice(s2, l2)?;
-        let z = slice_mut(s1, l1)?;
-        if bias.is_empty() || z.len() % bias.len() != 0 {
-            candle_core::bail!("bias-act: {} values, bias of {}", z.len(), bias.len());
-        }
-        match self.0 {
-            Some(Activation::Sigmoid) => sigmoid_rows(z, bias),
-            Some(Activation::Relu) => rows(z, bias, |x| x.max(0.0)),
-            None => rows(z, bias, |x| x),
-        }
-        Ok(())
+    match act {
+        Some(Activation::Sigmoid) => sigmoid_rows(z, bias),
+        Some(Activation::Relu) => rows(z, bias, |x| x.max(0.0)),
+        None => rows(z, bias, |x| x),
     }
+    Ok(())
 }
 
 /// `v = f(v + b)` over each row of `z`.
@@ -172,40 +190,25 @@ pub(crate) fn exp(x: f32) -> f32 {
     y * f32::from_bits(((k + 127) as u32) << 23)
 }
 
-struct ActGrad(Activation);
-
-impl candle_core::InplaceOp2 for ActGrad {
-    fn name(&self) -> &'static str {
-        "act-grad"
+/// `da = da * act'`, from the activation's output `a`.
+fn act_grad_cpu(da: &mut [f32], a: &[f32], act: Activation) -> candle_core::Result<()> {
+    if a.len() != da.len() {
+        candle_core::bail!("act-grad: {} gradients for {} outputs", da.len(), a.len());
     }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<()> {
-        let a = slice(s2, l2)?;
-        let da = slice_mut(s1, l1)?;
-        if a.len() != da.len() {
-            candle_core::bail!("act-grad: {} gradients for {} outputs", da.len(), a.len());
-        }
-        match self.0 {
-            // candle's affine(-1, 1) is a * -1 + 1, which is exactly 1 - a.
-            Activation::Sigmoid => {
-                for (g, &a) in da.iter_mut().zip(a) {
-                    *g = (*g * a) * (1.0 - a);
-                }
-            }
-            Activation::Relu => {
-                for (g, &a) in da.iter_mut().zip(a) {
-                    *g *= if a > 0.0 { 1.0 } else { 0.0 };
-                }
+    match act {
+        // candle's affine(-1, 1) is a * -1 + 1, which is exactly 1 - a.
+        Activation::Sigmoid => {
+            for (g, &a) in da.iter_mut().zip(a) {
+                *g = (*g * a) * (1.0 - a);
             }
         }
-        Ok(())
+        Activation::Relu => {
+            for (g, &a) in da.iter_mut().zip(a) {
+                *g *= if a > 0.0 { 1.0 } else { 0.0 };
+            }
+        }
     }
+    Ok(())
 }
 
 struct ColumnSums;

@@ -4,7 +4,7 @@
 //! tensor path's f32 arithmetic in its order (bit-identical results, no allocation per batch).
 
 use crate::error::ModelError;
-use crate::kernels::{slice, slice_mut};
+use crate::kernels::{slice, slice_mut, SliceOp2};
 use crate::net::Architecture;
 use crate::train::FitOptions;
 use candle_core::backprop::GradStore;
@@ -81,8 +81,10 @@ impl Adam {
             let Some(g) = grads.get(theta) else { continue };
             if self.in_place && fused.applies(theta, g) {
                 // The same f32 arithmetic in the same order as below, in place: no allocation.
-                m.as_tensor().inplace_op2(g, &Moment::First(fused))?;
-                v.as_tensor().inplace_op2(g, &Moment::Second(fused))?;
+                let first = SliceOp2::new("adam-moment", |m, g| first_moment(m, g, fused));
+                let second = SliceOp2::new("adam-moment", |v, g| second_moment(v, g, fused));
+                m.as_tensor().inplace_op2(g, &first)?;
+                v.as_tensor().inplace_op2(g, &second)?;
                 theta
                     .as_tensor()
                     .inplace_op3(m.as_tensor(), v.as_tensor(), &Update(fused))?;
@@ -180,41 +182,21 @@ impl Fused {
     }
 }
 
-/// m = m * beta1 + g * (1 - beta1), or v = v * beta2 + g^2 * (1 - beta2), in place.
-enum Moment {
-    First(Fused),
-    Second(Fused),
+/// m = m * beta1 + g * (1 - beta1), in place.
+fn first_moment(m: &mut [f32], g: &[f32], f: Fused) -> candle_core::Result<()> {
+    for (m, &g) in m.iter_mut().zip(g) {
+        // candle's affine is x * mul + add (add = 0 here).
+        *m = (*m * f.beta1 + 0.0) + (g * f.one_minus_beta1 + 0.0);
+    }
+    Ok(())
 }
 
-impl candle_core::InplaceOp2 for Moment {
-    fn name(&self) -> &'static str {
-        "adam-moment"
+/// v = v * beta2 + g^2 * (1 - beta2), in place.
+fn second_moment(v: &mut [f32], g: &[f32], f: Fused) -> candle_core::Result<()> {
+    for (v, &g) in v.iter_mut().zip(g) {
+        *v = (*v * f.beta2 + 0.0) + ((g * g) * f.one_minus_beta2 + 0.0);
     }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<()> {
-        let g = slice(s2, l2)?;
-        let m = slice_mut(s1, l1)?;
-        match self {
-            Moment::First(f) => {
-                for (m, &g) in m.iter_mut().zip(g) {
-                    // candle's affine is x * mul + add (add = 0 here).
-                    *m = (*m * f.beta1 + 0.0) + (g * f.one_minus_beta1 + 0.0);
-                }
-            }
-            Moment::Second(f) => {
-                for (v, &g) in m.iter_mut().zip(g) {
-                    *v = (*v * f.beta2 + 0.0) + ((g * g) * f.one_minus_beta2 + 0.0);
-                }
-            }
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// theta = theta - (m * scale_m) / (sqrt(v * scale_v) + eps) * lr, in place.

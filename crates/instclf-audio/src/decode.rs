@@ -144,7 +144,8 @@ pub fn load(path: &Path, sr: Option<u32>) -> Result<Audio, AudioError> {
                     detail: format!("target rate must be 1..={MAX_SAMPLE_RATE}"),
                 });
             }
-            let samples = crate::resample::resample(&audio.samples, audio.sample_rate, target)?;
+            let samples =
+                crate::resample::resample_owned(audio.samples, audio.sample_rate, target)?;
             Ok(Audio {
                 samples,
                 sample_rate: target,

@@ -5,6 +5,7 @@
 //! with realfft: each block of input is transformed, multiplied by the filter, and transformed
 //! back at the output rate by an inverse FFT of the output block's length, so filtering and
 //! rate change cost one forward and one inverse real FFT per block, for any rational ratio.
+//! [`resample_owned`] downsamples in the input's own buffer where the geometry allows.
 
 use crate::error::AudioError;
 use instclf_fft::Complex;
@@ -78,6 +79,26 @@ fn lowpass(sr_in: u32, sr_out: u32) -> Vec<f64> {
 
 /// Resamples mono `samples` from `sr_in` to `sr_out` Hz. Equal rates return a copy.
 pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> {
+    run(Io::Borrowed(samples, Vec::new()), sr_in, sr_out)
+}
+
+/// [`resample`] of a signal the caller gives up: when downsampling leaves room (each block's
+/// output lands before the input the next block reads), the output is written over the input
+/// in its own buffer, so no second whole-signal buffer is touched. The same values as
+/// [`resample`], bit for bit.
+pub fn resample_owned(samples: Vec<f32>, sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> {
+    run(Io::Owned(samples, 0), sr_in, sr_out)
+}
+
+/// Where [`run`] reads its input and writes its output: a borrowed input and a new output, or
+/// one owned buffer (input in front, then overwritten by the output; `usize` counts what is
+/// written).
+enum Io<'a> {
+    Borrowed(&'a [f32], Vec<f32>),
+    Owned(Vec<f32>, usize),
+}
+
+fn run(mut io: Io<'_>, sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> {
     let err = |detail: String| AudioError::Resample {
         from: sr_in,
         to: sr_out,
@@ -86,10 +107,17 @@ pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, Au
     if sr_in == 0 || sr_out == 0 {
         return Err(err("sample rates must be positive".into()));
     }
+    let n = match &io {
+        Io::Borrowed(samples, _) => samples.len(),
+        Io::Owned(samples, _) => samples.len(),
+    };
     if sr_in == sr_out {
-        return Ok(samples.to_vec());
+        return Ok(match io {
+            Io::Borrowed(samples, _) => samples.to_vec(),
+            Io::Owned(samples, _) => samples,
+        });
     }
-    let want = output_len(samples.len(), sr_in, sr_out);
+    let want = output_len(n, sr_in, sr_out);
     if want == 0 {
         return Ok(Vec::new());
     }
@@ -101,9 +129,7 @@ pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, Au
     // before the stretch of `step` samples whose outputs it keeps. Block starts are multiples of
     // `p`, so each block's output grid is the global one.
     let margin = half.div_ceil(p) * p;
-    let target = (8 * margin)
-        .max(BLOCK)
-        .min(2 * margin + samples.len().div_ceil(p) * p);
+    let target = (8 * margin).max(BLOCK).min(2 * margin + n.div_ceil(p) * p);
     let mut m = 1usize;
     while m * p < target || m * p <= 2 * margin {
         m *= 2;
@@ -147,8 +173,20 @@ pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, Au
             .max(inv.get_inplace_scratch_len())
     ];
     let pairs = want.div_ceil(2 * step_out);
-    let mut out: Vec<f32> = crate::hugepage::vec_with_capacity(2 * pairs * step_out);
+    // In place only where each pair's output ends before the next pair's input starts.
+    if matches!(io, Io::Owned(..)) && 2 * step_out + margin > 2 * step {
+        if let Io::Owned(samples, _) = io {
+            return resample(&samples, sr_in, sr_out);
+        }
+    }
+    if let Io::Borrowed(_, out) = &mut io {
+        *out = crate::hugepage::vec_with_capacity(2 * pairs * step_out);
+    }
     for pair in 0..pairs {
+        let samples = match &io {
+            Io::Borrowed(samples, _) => *samples,
+            Io::Owned(buffer, _) => &buffer[..n],
+        };
         // The real part holds x[lo..lo + n_in], the imaginary part x[lo + step..][..n_in]; the
         // signal is zero outside its samples (only the first and last blocks reach there).
         let lo = (2 * pair * step) as isize - margin as isize;
@@ -186,11 +224,43 @@ pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, Au
         }
         inv.process_with_scratch(&mut obuf, &mut scratch);
         let kept = &obuf[margin_out..margin_out + step_out];
-        out.extend(kept.iter().map(|c| c.re));
-        out.extend(kept.iter().map(|c| c.im));
+        io.put(kept.iter().map(|c| c.re));
+        io.put(kept.iter().map(|c| c.im));
     }
-    out.truncate(want);
-    Ok(out)
+    Ok(match io {
+        Io::Borrowed(_, mut out) => {
+            out.truncate(want);
+            out
+        }
+        Io::Owned(mut buffer, _) => {
+            // The input's tail goes back (an mmap'd buffer shrinks in place).
+            buffer.truncate(want);
+            buffer.shrink_to_fit();
+            buffer
+        }
+    })
+}
+
+impl Io<'_> {
+    /// Appends output samples (over the input already read, in an owned buffer).
+    fn put(&mut self, values: impl ExactSizeIterator<Item = f32>) {
+        match self {
+            Io::Borrowed(_, out) => out.extend(values),
+            Io::Owned(buffer, written) => {
+                let k = values.len();
+                let inside = buffer.len().saturating_sub(*written).min(k);
+                let mut values = values;
+                for (slot, v) in buffer[*written..*written + inside]
+                    .iter_mut()
+                    .zip(&mut values)
+                {
+                    *slot = v;
+                }
+                buffer.extend(values);
+                *written += k;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -241,6 +311,29 @@ mod tests {
                 let want = (2.0 * std::f64::consts::PI * f * k as f64 / to as f64).sin() as f32;
                 assert!((v - want).abs() < 1e-3, "{from}->{to} {k}: {v} vs {want}");
             }
+        }
+    }
+
+    #[test]
+    fn resampling_in_place_equals_resampling_a_copy() {
+        // Downsampling in place (44.1 -> 22.05, 48 -> 22.05, 44.1 -> 16 kHz), ratios that fall
+        // back to a second buffer (48 -> 44.1 kHz, upsampling), a signal shorter than a block.
+        for (from, to, n) in [
+            (44100u32, 22050u32, 100_000usize),
+            (48000, 22050, 70_001),
+            (44100, 16000, 50_000),
+            (48000, 44100, 30_000),
+            (16000, 22050, 20_000),
+            (44100, 22050, 3000),
+            (44100, 44100, 100),
+        ] {
+            let y: Vec<f32> = (0..n)
+                .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+                .collect();
+            let copy = resample(&y, from, to).unwrap();
+            let owned = resample_owned(y, from, to).unwrap();
+            assert_eq!(owned.len(), copy.len(), "{from}->{to}");
+            assert!(owned == copy, "{from}->{to}: values differ");
         }
     }
 

@@ -207,12 +207,13 @@ impl Mlp {
             let h = b / 2;
             let (first, second) = if rayon::current_num_threads() > 1 {
                 // The second half on a pool thread, the first here: one thread woken per batch.
-                let mut second = None;
+                // (The scope ends after its task, so `second` is always overwritten.)
+                let mut second = Err(ModelError::Invalid("a batch half was not computed".into()));
                 let first = rayon::in_place_scope(|s| {
-                    s.spawn(|_| second = Some(part(h, b - h)));
+                    s.spawn(|_| second = part(h, b - h));
                     part(0, h)
                 });
-                (first, second.expect("the scope ran its task"))
+                (first, second)
             } else {
                 (part(0, h), part(h, b - h))
             };

@@ -203,7 +203,7 @@ impl Mlp {
                 fused,
             )
         };
-        let (mut layer_grads, loss_sum, correct) = if b >= SPLIT_ROWS && x.device().is_cpu() {
+        let (layer_grads, loss_sum, correct) = if b >= SPLIT_ROWS && x.device().is_cpu() {
             let h = b / 2;
             let (first, second) = if rayon::current_num_threads() > 1 {
                 // The second half on a pool thread, the first here: one thread woken per batch.
@@ -228,7 +228,7 @@ impl Mlp {
             part(0, b)?
         };
         let mut grads = GradStore::default();
-        for (l, (gk, gb)) in self.layers.iter().zip(layer_grads.drain(..)) {
+        for (l, (gk, gb)) in self.layers.iter().zip(layer_grads) {
             grads.insert(l.kernel.as_tensor(), gk);
             grads.insert(l.bias.as_tensor(), gb);
         }

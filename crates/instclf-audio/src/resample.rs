@@ -9,6 +9,7 @@
 
 use crate::error::AudioError;
 use instclf_fft::Complex;
+use std::borrow::Cow;
 
 /// End of soxr_hq's pass band, as a fraction of the lower Nyquist frequency.
 const PASSBAND_END: f64 = 0.913;
@@ -79,7 +80,11 @@ fn lowpass(sr_in: u32, sr_out: u32) -> Vec<f64> {
 
 /// Resamples mono `samples` from `sr_in` to `sr_out` Hz. Equal rates return a copy.
 pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> {
-    run(Io::Borrowed(samples, Vec::new()), sr_in, sr_out)
+    run(
+        Io::Separate(Cow::Borrowed(samples), Vec::new()),
+        sr_in,
+        sr_out,
+    )
 }
 
 /// [`resample`] of a signal the caller gives up: when downsampling leaves room (each block's
@@ -90,11 +95,11 @@ pub fn resample_owned(samples: Vec<f32>, sr_in: u32, sr_out: u32) -> Result<Vec<
     run(Io::Owned(samples, 0), sr_in, sr_out)
 }
 
-/// Where [`run`] reads its input and writes its output: a borrowed input and a new output, or
-/// one owned buffer (input in front, then overwritten by the output; `usize` counts what is
+/// Where [`run`] reads its input and writes its output: an input and a new output, or one
+/// owned buffer (input in front, then overwritten by the output; `usize` counts what is
 /// written).
 enum Io<'a> {
-    Borrowed(&'a [f32], Vec<f32>),
+    Separate(Cow<'a, [f32]>, Vec<f32>),
     Owned(Vec<f32>, usize),
 }
 
@@ -108,12 +113,12 @@ fn run(mut io: Io<'_>, sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> 
         return Err(err("sample rates must be positive".into()));
     }
     let n = match &io {
-        Io::Borrowed(samples, _) => samples.len(),
+        Io::Separate(samples, _) => samples.len(),
         Io::Owned(samples, _) => samples.len(),
     };
     if sr_in == sr_out {
         return Ok(match io {
-            Io::Borrowed(samples, _) => samples.to_vec(),
+            Io::Separate(samples, _) => samples.into_owned(),
             Io::Owned(samples, _) => samples,
         });
     }
@@ -174,17 +179,17 @@ fn run(mut io: Io<'_>, sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> 
     ];
     let pairs = want.div_ceil(2 * step_out);
     // In place only where each pair's output ends before the next pair's input starts.
-    if matches!(io, Io::Owned(..)) && 2 * step_out + margin > 2 * step {
+    if 2 * step_out + margin > 2 * step {
         if let Io::Owned(samples, _) = io {
-            return resample(&samples, sr_in, sr_out);
+            io = Io::Separate(Cow::Owned(samples), Vec::new());
         }
     }
-    if let Io::Borrowed(_, out) = &mut io {
+    if let Io::Separate(_, out) = &mut io {
         *out = crate::hugepage::vec_with_capacity(2 * pairs * step_out);
     }
     for pair in 0..pairs {
         let samples = match &io {
-            Io::Borrowed(samples, _) => *samples,
+            Io::Separate(samples, _) => &samples[..],
             Io::Owned(buffer, _) => &buffer[..n],
         };
         // The real part holds x[lo..lo + n_in], the imaginary part x[lo + step..][..n_in]; the
@@ -228,7 +233,7 @@ fn run(mut io: Io<'_>, sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> 
         io.put(kept.iter().map(|c| c.im));
     }
     Ok(match io {
-        Io::Borrowed(_, mut out) => {
+        Io::Separate(_, mut out) => {
             out.truncate(want);
             out
         }
@@ -245,7 +250,7 @@ impl Io<'_> {
     /// Appends output samples (over the input already read, in an owned buffer).
     fn put(&mut self, values: impl ExactSizeIterator<Item = f32>) {
         match self {
-            Io::Borrowed(_, out) => out.extend(values),
+            Io::Separate(_, out) => out.extend(values),
             Io::Owned(buffer, written) => {
                 let k = values.len();
                 let inside = buffer.len().saturating_sub(*written).min(k);

@@ -44,8 +44,32 @@ pub fn write_atomic_with(
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create output file", path.display()))?;
-    instclf_fs::write_atomic_with(path, write)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    instclf_fs::write_atomic_with(path, write).map_err(|e| match input_fault(e) {
+        Ok(audio) => audio.into(),
+        Err(e) => anyhow::anyhow!("{}: {e}", path.display()),
+    })
+}
+
+/// Where an output is made from audio as it is decoded, a fault of the input (an
+/// [`AudioError`](instclf_audio::decode::AudioError) inside the write error) is that file's
+/// error, not a write error.
+fn input_fault(
+    e: instclf_fs::WriteError,
+) -> Result<instclf_audio::decode::AudioError, instclf_fs::WriteError> {
+    use instclf_audio::decode::AudioError;
+    match e {
+        instclf_fs::WriteError::Write(io) if io.get_ref().is_some_and(|i| i.is::<AudioError>()) => {
+            let kind = io.kind();
+            match io.into_inner().map(|b| b.downcast::<AudioError>()) {
+                Some(Ok(audio)) => Ok(*audio),
+                Some(Err(other)) => Err(instclf_fs::WriteError::Write(std::io::Error::new(
+                    kind, other,
+                ))),
+                None => Err(instclf_fs::WriteError::Write(kind.into())),
+            }
+        }
+        e => Err(e),
+    }
 }
 
 /// The one overwrite rule for output folders: a missing folder is written (its missing parents

@@ -1,8 +1,8 @@
 //! `instclf convert`: decodes any supported audio file (mono mix, like `librosa.load`),
-//! optionally resamples it, and writes a 16-bit PCM WAV file atomically. An output name that asks
+//! optionally resamples it, and writes a 16-bit PCM WAV file atomically, as it decodes. An output name that asks
 //! for another format (`out.mp3`) is refused rather than filled with WAV bytes.
 
-use instclf_audio::decode::{load, write_wav16};
+use instclf_audio::decode::Stream;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -46,16 +46,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!("--sr {sr}: sample rate must be between 1 and 1000000 Hz");
         }
     }
-    let audio = load(&args.input, args.sr)?;
+    let mut input = Stream::open(&args.input, args.sr)?;
+    let rate = input.sample_rate();
+    let mut written = 0;
     crate::util::write_atomic_with(&output, |w| {
-        write_wav16(w, &audio.samples, audio.sample_rate)
+        written = input.write_wav16(w)?;
+        Ok(())
     })?;
     println!(
-        "{}: {} samples at {} Hz ({:.2} s)",
+        "{}: {written} samples at {rate} Hz ({:.2} s)",
         output.display(),
-        audio.samples.len(),
-        audio.sample_rate,
-        audio.duration()
+        written as f64 / rate as f64
     );
     Ok(())
 }

@@ -1,18 +1,20 @@
 //! Decoding audio files into mono `f32` samples, like `librosa.load(path, sr=None, mono=True)`:
 //! every channel is decoded to `f32` in `[-1, 1)` and the channels are averaged. Decoding is done
 //! by symphonia (AIFF/AIFC, WAV, FLAC, MP3, Ogg Vorbis); 16-bit PCM, the common case, is
-//! converted here straight from symphonia's packets. It also writes 16-bit WAV
-//! ([`encode_wav16`]). This module also owns [`AudioError`],
+//! converted here straight from symphonia's packets. [`Stream`] hands the samples out piece by
+//! piece as they are decoded (and resampled), so no buffer need hold a whole recording; it also
+//! writes 16-bit WAV ([`write_wav16`], [`Stream::write_wav16`]). This module also owns [`AudioError`],
 //! the error type of the whole crate, whose messages name the file and the problem. Panics
 //! inside symphonia are caught at this boundary and reported as errors.
 
 pub use crate::error::{AudioError, MAX_SAMPLES, MAX_SAMPLE_RATE};
+use crate::resample::{output_len, Resampler};
 use std::fs::File;
-use std::path::Path;
-use symphonia::core::codecs::audio::AudioDecoderOptions;
+use std::path::{Path, PathBuf};
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
@@ -40,52 +42,24 @@ pub const STDIN_NAME: &str = "<stdin>";
 /// Decodes the whole file at `path` to mono `f32` at its native rate; the path `-` reads the
 /// file from standard input.
 pub fn decode(path: &Path) -> Result<Audio, AudioError> {
-    if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map_err(|error| {
-            AudioError::Io {
-                path: STDIN_NAME.into(),
-                error,
-            }
-        })?;
-        return decode_bytes(Path::new(STDIN_NAME), bytes);
-    }
-    let meta = std::fs::metadata(path).map_err(|error| AudioError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    if meta.is_dir() {
-        return Err(AudioError::IsDirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    if meta.len() == 0 {
-        return Err(AudioError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    let file = File::open(path).map_err(|error| AudioError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    decode_source(path, Box::new(file), meta.len())
+    Stream::open(path, None)?.collect()
 }
 
 /// Decodes audio file bytes already in memory, like [`decode`]; `path` names them in errors
 /// and its extension is the format hint.
 pub fn decode_bytes(path: &Path, bytes: Vec<u8>) -> Result<Audio, AudioError> {
-    if bytes.is_empty() {
-        return Err(AudioError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    let len = bytes.len() as u64;
-    decode_source(path, Box::new(std::io::Cursor::new(bytes)), len)
+    Stream::of_bytes(path, bytes, None)?.collect()
+}
+
+/// [`decode`], then resampling to `sr` (`None` keeps the native rate), like
+/// `librosa.load(path, sr=sr)`. The samples are resampled as they are decoded.
+pub fn load(path: &Path, sr: Option<u32>) -> Result<Audio, AudioError> {
+    Stream::open(path, sr)?.collect()
 }
 
 thread_local! {
     /// Set while this thread runs symphonia, so the panic hook stays quiet for panics that
-    /// [`decode_source`] catches and reports as [`AudioError::DecoderPanic`].
+    /// [`guarded`] catches and reports as [`AudioError::DecoderPanic`].
     static IN_DECODER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -103,17 +77,11 @@ fn install_quiet_hook() {
     });
 }
 
-/// Runs symphonia on `source` with panics caught at this boundary.
-fn decode_source(
-    path: &Path,
-    source: Box<dyn MediaSource>,
-    file_len: u64,
-) -> Result<Audio, AudioError> {
+/// Runs `f` (a call into symphonia) with panics caught at this boundary.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
     install_quiet_hook();
     let was = IN_DECODER.with(|f| f.replace(true));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode_stream(path, source, file_len)
-    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     IN_DECODER.with(|f| f.set(was));
     match result {
         Ok(r) => r,
@@ -128,30 +96,6 @@ fn decode_source(
                 detail,
             })
         }
-    }
-}
-
-/// [`decode`], then resampling to `sr` (`None` keeps the native rate), like
-/// `librosa.load(path, sr=sr)`.
-pub fn load(path: &Path, sr: Option<u32>) -> Result<Audio, AudioError> {
-    let audio = decode(path)?;
-    match sr {
-        Some(target) if target != audio.sample_rate => {
-            if target == 0 || target > MAX_SAMPLE_RATE {
-                return Err(AudioError::Resample {
-                    from: audio.sample_rate,
-                    to: target,
-                    detail: format!("target rate must be 1..={MAX_SAMPLE_RATE}"),
-                });
-            }
-            let samples =
-                crate::resample::resample_owned(audio.samples, audio.sample_rate, target)?;
-            Ok(Audio {
-                samples,
-                sample_rate: target,
-            })
-        }
-        _ => Ok(audio),
     }
 }
 
@@ -188,180 +132,372 @@ fn classify(path: &Path, err: SymError, probing: bool) -> AudioError {
     }
 }
 
-fn decode_stream(
-    path: &Path,
-    source: Box<dyn MediaSource>,
-    file_len: u64,
-) -> Result<Audio, AudioError> {
-    let mss = MediaSourceStream::new(source, Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(ext);
-    }
-    let mut format = symphonia::default::get_probe()
-        .probe(
-            &hint,
-            mss,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .map_err(|e| classify(path, e, true))?;
-    let track = format
-        .default_track(TrackType::Audio)
-        .ok_or_else(|| AudioError::NotAudio {
+/// A recording being decoded: its mono samples (the mean of its channels, like
+/// `librosa.load(path, mono=True)`), resampled to the rate asked for, handed out a piece at a
+/// time by [`Stream::next_chunk`]. Errors name the file; a file cut short mid-stream keeps what
+/// was decoded, like libsndfile.
+pub struct Stream {
+    path: PathBuf,
+    format: Box<dyn FormatReader + 'static>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    fast: Option<Pcm16>,
+    /// The file's rate (from its header, or from its first decoded packet).
+    native_rate: Option<u32>,
+    /// A bound on the samples to come at the native rate, for reserving the output.
+    expected: usize,
+    target: Option<u32>,
+    resampler: Option<Resampler>,
+    /// The latest piece at the native rate, and resampled.
+    piece: Vec<f32>,
+    resampled: Vec<f32>,
+    /// The first piece was decoded early (to learn the rate) and is still to be handed out.
+    held: bool,
+    interleaved: Vec<f32>,
+    /// Interleaved samples decoded so far (against [`MAX_SAMPLES`]), and mono samples.
+    total: usize,
+    mono_total: usize,
+    decode_errors: usize,
+    last_error: Option<String>,
+    ended: bool,
+}
+
+impl Stream {
+    /// Opens the file at `path` (`-`: standard input) and reads its header; `sr` asks for
+    /// resampling to that rate (`None`, or the file's own rate: none).
+    pub fn open(path: &Path, sr: Option<u32>) -> Result<Stream, AudioError> {
+        if path == Path::new("-") {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map_err(
+                |error| AudioError::Io {
+                    path: STDIN_NAME.into(),
+                    error,
+                },
+            )?;
+            return Stream::of_bytes(Path::new(STDIN_NAME), bytes, sr);
+        }
+        let meta = std::fs::metadata(path).map_err(|error| AudioError::Io {
             path: path.to_path_buf(),
-            detail: "no audio track".into(),
+            error,
         })?;
-    let track_id = track.id;
-    let declared_frames = track.num_frames;
-    let params = track
-        .codec_params
-        .as_ref()
-        .and_then(|p| p.audio())
-        .ok_or_else(|| AudioError::Unsupported {
+        if meta.is_dir() {
+            return Err(AudioError::IsDirectory {
+                path: path.to_path_buf(),
+            });
+        }
+        if meta.len() == 0 {
+            return Err(AudioError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let file = File::open(path).map_err(|error| AudioError::Io {
             path: path.to_path_buf(),
-            detail: "track has no audio codec parameters".into(),
-        })?
-        .clone();
-    if let Some(ch) = &params.channels {
-        if ch.count() == 0 {
-            return Err(AudioError::ZeroChannels {
+            error,
+        })?;
+        Stream::of_source(path, Box::new(file), meta.len(), sr)
+    }
+
+    /// [`Stream::open`] for file bytes already in memory; `path` names them in errors and its
+    /// extension is the format hint.
+    pub fn of_bytes(path: &Path, bytes: Vec<u8>, sr: Option<u32>) -> Result<Stream, AudioError> {
+        if bytes.is_empty() {
+            return Err(AudioError::Empty {
                 path: path.to_path_buf(),
             });
         }
+        let len = bytes.len() as u64;
+        Stream::of_source(path, Box::new(std::io::Cursor::new(bytes)), len, sr)
     }
-    if let Some(rate) = params.sample_rate {
-        if rate == 0 || rate > MAX_SAMPLE_RATE {
-            return Err(AudioError::BadSampleRate {
+
+    fn of_source(
+        path: &Path,
+        source: Box<dyn MediaSource>,
+        file_len: u64,
+        sr: Option<u32>,
+    ) -> Result<Stream, AudioError> {
+        let mut stream = guarded(path, || Stream::probe(path, source, file_len, sr))?;
+        if stream.native_rate.is_none() {
+            // No rate in the header: the first decoded packet says it.
+            stream.held = guarded(path, || stream.decode_next())?;
+        }
+        if let (Some(from), Some(to)) = (stream.native_rate, sr) {
+            if to == 0 || to > MAX_SAMPLE_RATE {
+                return Err(AudioError::Resample {
+                    from,
+                    to,
+                    detail: format!("target rate must be 1..={MAX_SAMPLE_RATE}"),
+                });
+            }
+            if from != to {
+                stream.resampler = Some(Resampler::new(from, to)?);
+            }
+        }
+        Ok(stream)
+    }
+
+    fn probe(
+        path: &Path,
+        source: Box<dyn MediaSource>,
+        file_len: u64,
+        target: Option<u32>,
+    ) -> Result<Stream, AudioError> {
+        let mss = MediaSourceStream::new(source, Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let format = symphonia::default::get_probe()
+            .probe(
+                &hint,
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .map_err(|e| classify(path, e, true))?;
+        let track = format
+            .default_track(TrackType::Audio)
+            .ok_or_else(|| AudioError::NotAudio {
                 path: path.to_path_buf(),
-                rate,
-            });
-        }
-    }
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(|e| classify(path, e, false))?;
-    let fast = Pcm16::of(&params);
-
-    // Never trust a declared length for the allocation: cap it by what the file could hold
-    // (uncompressed 8-bit mono is the densest: one byte per sample).
-    let channels_hint = params.channels.as_ref().map_or(1, |c| c.count().max(1));
-    let reserve = declared_frames
-        .unwrap_or(0)
-        .min(file_len.saturating_mul(2))
-        .min(MAX_SAMPLES as u64) as usize;
-    let mut mono: Vec<f32> =
-        crate::hugepage::vec_with_capacity(reserve.min(MAX_SAMPLES / channels_hint));
-    let mut interleaved: Vec<f32> = Vec::new();
-    let mut rate: Option<u32> = params.sample_rate;
-    let mut total = 0usize;
-    let mut decode_errors = 0usize;
-    let mut last_error: Option<String> = None;
-
-    loop {
-        let packet = match format.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                // A file cut short mid-stream: keep what was decoded, like libsndfile.
-                if mono.is_empty() {
-                    return Err(AudioError::Truncated {
-                        path: path.to_path_buf(),
-                        detail: "file ends before any audio data".into(),
-                    });
-                }
-                break;
-            }
-            Err(e) => {
-                if mono.is_empty() {
-                    return Err(classify(path, e, false));
-                }
-                break;
-            }
-        };
-        if packet.track_id != track_id {
-            continue;
-        }
-        if let Some(pcm) = &fast {
-            total = total.saturating_add(pcm.samples_in(&packet.data));
-            if total > MAX_SAMPLES {
-                return Err(AudioError::TooLong {
+                detail: "no audio track".into(),
+            })?;
+        let track_id = track.id;
+        let declared_frames = track.num_frames;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .ok_or_else(|| AudioError::Unsupported {
+                path: path.to_path_buf(),
+                detail: "track has no audio codec parameters".into(),
+            })?
+            .clone();
+        if let Some(ch) = &params.channels {
+            if ch.count() == 0 {
+                return Err(AudioError::ZeroChannels {
                     path: path.to_path_buf(),
                 });
             }
-            if pcm.channels == 1 {
-                pcm.append_f32(&packet.data, &mut mono);
-            } else {
-                interleaved.clear();
-                pcm.append_f32(&packet.data, &mut interleaved);
-                mix_into(&mut mono, &interleaved, pcm.channels);
+        }
+        if let Some(rate) = params.sample_rate {
+            if rate == 0 || rate > MAX_SAMPLE_RATE {
+                return Err(AudioError::BadSampleRate {
+                    path: path.to_path_buf(),
+                    rate,
+                });
             }
-            continue;
         }
-        let buf = match decoder.decode(&packet) {
-            Ok(b) => b,
-            Err(SymError::DecodeError(msg)) => {
-                decode_errors += 1;
-                last_error = Some(msg.to_string());
-                continue;
-            }
-            Err(SymError::IoError(e)) => {
-                decode_errors += 1;
-                last_error = Some(e.to_string());
-                continue;
-            }
-            Err(e) => return Err(classify(path, e, false)),
-        };
-        let spec = buf.spec();
-        let ch = spec.channels().count();
-        if ch == 0 {
-            return Err(AudioError::ZeroChannels {
-                path: path.to_path_buf(),
-            });
-        }
-        let r = spec.rate();
-        if r == 0 || r > MAX_SAMPLE_RATE {
-            return Err(AudioError::BadSampleRate {
-                path: path.to_path_buf(),
-                rate: r,
-            });
-        }
-        rate.get_or_insert(r);
-        total = total.saturating_add(buf.samples_interleaved());
-        if total > MAX_SAMPLES {
-            return Err(AudioError::TooLong {
-                path: path.to_path_buf(),
-            });
-        }
-        buf.copy_to_vec_interleaved(&mut interleaved);
-        mix_into(&mut mono, &interleaved, ch);
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .map_err(|e| classify(path, e, false))?;
+        // Never trust a declared length for an allocation: cap it by what the file could hold
+        // (uncompressed 8-bit mono is the densest: one byte per sample).
+        let channels = params.channels.as_ref().map_or(1, |c| c.count().max(1));
+        let expected = declared_frames
+            .unwrap_or(0)
+            .min(file_len.saturating_mul(2))
+            .min(MAX_SAMPLES as u64) as usize;
+        Ok(Stream {
+            path: path.to_path_buf(),
+            format,
+            decoder,
+            track_id,
+            fast: Pcm16::of(&params),
+            native_rate: params.sample_rate,
+            expected: expected.min(MAX_SAMPLES / channels),
+            target,
+            resampler: None,
+            piece: Vec::new(),
+            resampled: Vec::new(),
+            held: false,
+            interleaved: Vec::new(),
+            total: 0,
+            mono_total: 0,
+            decode_errors: 0,
+            last_error: None,
+            ended: false,
+        })
     }
 
-    if mono.is_empty() {
-        if decode_errors > 0 {
-            return Err(AudioError::Truncated {
-                path: path.to_path_buf(),
-                detail: last_error.unwrap_or_else(|| "no packet could be decoded".into()),
-            });
+    /// The rate of the samples handed out: the one asked for, or the file's.
+    pub fn sample_rate(&self) -> u32 {
+        self.target.or(self.native_rate).unwrap_or(0)
+    }
+
+    /// About how many samples are to come in all (from the header; 0 if it does not say).
+    pub fn expected_len(&self) -> usize {
+        match (self.native_rate, self.target) {
+            (Some(from), Some(to)) => output_len(self.expected, from, to),
+            _ => self.expected,
         }
-        return Err(AudioError::NoSamples {
-            path: path.to_path_buf(),
-        });
     }
-    // 16-bit integers are always finite.
-    if fast.is_none() && mono.iter().any(|v| !v.is_finite()) {
-        return Err(AudioError::NonFinite {
-            path: path.to_path_buf(),
-        });
+
+    /// The next piece of samples, `None` at the end. Pieces are never empty.
+    pub fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        loop {
+            if self.ended {
+                return Ok(None);
+            }
+            let got = std::mem::take(&mut self.held) || {
+                let path = self.path.clone();
+                guarded(&path, || self.decode_next())?
+            };
+            if !got {
+                self.end()?;
+                self.ended = true;
+                if let Some(r) = &mut self.resampler {
+                    self.resampled.clear();
+                    r.finish(&mut self.resampled);
+                    if !self.resampled.is_empty() {
+                        return Ok(Some(&self.resampled));
+                    }
+                }
+                return Ok(None);
+            }
+            match &mut self.resampler {
+                None => return Ok(Some(&self.piece)),
+                Some(r) => {
+                    self.resampled.clear();
+                    r.process(&self.piece, &mut self.resampled);
+                    if !self.resampled.is_empty() {
+                        return Ok(Some(&self.resampled));
+                    }
+                }
+            }
+        }
     }
-    let sample_rate = rate.ok_or_else(|| AudioError::BadSampleRate {
-        path: path.to_path_buf(),
-        rate: 0,
-    })?;
-    Ok(Audio {
-        samples: mono,
-        sample_rate,
-    })
+
+    /// All the rest of the samples, as [`Audio`].
+    pub fn collect(mut self) -> Result<Audio, AudioError> {
+        let mut samples: Vec<f32> = crate::hugepage::vec_with_capacity(self.expected_len());
+        while let Some(piece) = self.next_chunk()? {
+            samples.extend_from_slice(piece);
+        }
+        Ok(Audio {
+            samples,
+            sample_rate: self.sample_rate(),
+        })
+    }
+
+    /// Writes the rest of the samples to `writer` as a 16-bit mono WAV file ([`write_wav16`])
+    /// and returns how many there were. An error of the input is an `io::Error` whose inner
+    /// error is the [`AudioError`].
+    pub fn write_wav16<W: std::io::Write + std::io::Seek>(
+        &mut self,
+        writer: W,
+    ) -> std::io::Result<usize> {
+        let mut w = Wav16::new(writer, self.sample_rate())?;
+        while let Some(piece) = self.next_chunk().map_err(std::io::Error::other)? {
+            w.write(piece)?;
+        }
+        w.finish()
+    }
+
+    /// Decodes the next packet that holds samples into `self.piece`; `false` at the end.
+    fn decode_next(&mut self) -> Result<bool, AudioError> {
+        let path = &self.path;
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(false),
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    // A file cut short mid-stream: keep what was decoded, like libsndfile.
+                    if self.mono_total == 0 {
+                        return Err(AudioError::Truncated {
+                            path: path.clone(),
+                            detail: "file ends before any audio data".into(),
+                        });
+                    }
+                    return Ok(false);
+                }
+                Err(e) => {
+                    if self.mono_total == 0 {
+                        return Err(classify(path, e, false));
+                    }
+                    return Ok(false);
+                }
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            self.piece.clear();
+            if let Some(pcm) = &self.fast {
+                self.total = self.total.saturating_add(pcm.samples_in(&packet.data));
+                if self.total > MAX_SAMPLES {
+                    return Err(AudioError::TooLong { path: path.clone() });
+                }
+                if pcm.channels == 1 {
+                    pcm.append_f32(&packet.data, &mut self.piece);
+                } else {
+                    self.interleaved.clear();
+                    pcm.append_f32(&packet.data, &mut self.interleaved);
+                    mix_into(&mut self.piece, &self.interleaved, pcm.channels);
+                }
+            } else {
+                let buf = match self.decoder.decode(&packet) {
+                    Ok(b) => b,
+                    Err(SymError::DecodeError(msg)) => {
+                        self.decode_errors += 1;
+                        self.last_error = Some(msg.to_string());
+                        continue;
+                    }
+                    Err(SymError::IoError(e)) => {
+                        self.decode_errors += 1;
+                        self.last_error = Some(e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(classify(path, e, false)),
+                };
+                let spec = buf.spec();
+                let ch = spec.channels().count();
+                if ch == 0 {
+                    return Err(AudioError::ZeroChannels { path: path.clone() });
+                }
+                let r = spec.rate();
+                if r == 0 || r > MAX_SAMPLE_RATE {
+                    return Err(AudioError::BadSampleRate {
+                        path: path.clone(),
+                        rate: r,
+                    });
+                }
+                self.native_rate.get_or_insert(r);
+                self.total = self.total.saturating_add(buf.samples_interleaved());
+                if self.total > MAX_SAMPLES {
+                    return Err(AudioError::TooLong { path: path.clone() });
+                }
+                buf.copy_to_vec_interleaved(&mut self.interleaved);
+                mix_into(&mut self.piece, &self.interleaved, ch);
+                // 16-bit integers are always finite; other codecs are checked.
+                if self.piece.iter().any(|v| !v.is_finite()) {
+                    return Err(AudioError::NonFinite { path: path.clone() });
+                }
+            }
+            if !self.piece.is_empty() {
+                self.mono_total += self.piece.len();
+                return Ok(true);
+            }
+        }
+    }
+
+    /// At the end of the file: an error if it held no samples.
+    fn end(&self) -> Result<(), AudioError> {
+        let path = self.path.clone();
+        if self.mono_total == 0 {
+            if self.decode_errors > 0 {
+                return Err(AudioError::Truncated {
+                    path,
+                    detail: self
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| "no packet could be decoded".into()),
+                });
+            }
+            return Err(AudioError::NoSamples { path });
+        }
+        if self.native_rate.is_none() {
+            return Err(AudioError::BadSampleRate { path, rate: 0 });
+        }
+        Ok(())
+    }
 }
 
 /// Appends the mean of each frame of `ch` interleaved channels to `mono`.
@@ -439,42 +575,75 @@ pub fn encode_wav16(samples: &[f32], sample_rate: u32) -> std::io::Result<Vec<u8
 }
 
 /// Writes mono samples as a 16-bit PCM WAV file (hound). Samples are scaled by 32768 and
-/// clipped, so decoding the result gives back `round(x * 32768) / 32768`. More than 2^32 - 1
-/// samples is an `InvalidInput` error.
+/// clipped, so decoding the result gives back `round(x * 32768) / 32768`. More than 2^31 - 23
+/// samples (a RIFF size over 4 GiB) is an `InvalidInput` error.
 pub fn write_wav16<W: std::io::Write + std::io::Seek>(
     writer: W,
     samples: &[f32],
     sample_rate: u32,
 ) -> std::io::Result<()> {
-    let io = |e: hound::Error| match e {
+    let mut w = Wav16::new(writer, sample_rate)?;
+    w.write(samples)?;
+    w.finish().map(|_| ())
+}
+
+/// A 16-bit mono WAV file being written piece by piece.
+struct Wav16<W: std::io::Write + std::io::Seek> {
+    w: hound::WavWriter<W>,
+    written: usize,
+}
+
+/// hound's errors as I/O errors.
+fn hound_io(e: hound::Error) -> std::io::Error {
+    match e {
         hound::Error::IoError(e) => e,
         e => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
-    };
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    u32::try_from(samples.len()).map_err(|_| io(hound::Error::TooWide))?;
-    let mut w = hound::WavWriter::new(writer, spec).map_err(io)?;
-    // In chunks: hound's 16-bit writer buffers all the samples it is asked for at once.
-    const CHUNK: usize = 8192;
-    let mut pcm = [0i16; CHUNK];
-    for chunk in samples.chunks(CHUNK) {
-        for (p, &x) in pcm.iter_mut().zip(chunk) {
-            // Rounds half away from zero, like `f64::round` (exact: x * 32768 +- 0.5 needs at
-            // most 41 bits), without a call to libm per sample; NaN becomes 0, like `as i16`.
-            let v = x as f64 * 32768.0;
-            *p = (v + 0.5f64.copysign(v)).clamp(-32768.0, 32767.0) as i16;
-        }
-        let mut s16 = w.get_i16_writer(chunk.len() as u32);
-        for &p in &pcm[..chunk.len()] {
-            s16.write_sample(p);
-        }
-        s16.flush().map_err(io)?;
     }
-    w.finalize().map_err(io)
+}
+
+impl<W: std::io::Write + std::io::Seek> Wav16<W> {
+    fn new(writer: W, sample_rate: u32) -> std::io::Result<Self> {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let w = hound::WavWriter::new(writer, spec).map_err(hound_io)?;
+        Ok(Wav16 { w, written: 0 })
+    }
+
+    fn write(&mut self, samples: &[f32]) -> std::io::Result<()> {
+        self.written += samples.len();
+        // The RIFF chunk size (36 header bytes + 2 a sample) must fit in 32 bits.
+        if self.written > (u32::MAX as usize - 36) / 2 {
+            return Err(hound_io(hound::Error::TooWide));
+        }
+        // In chunks: hound's 16-bit writer buffers all the samples it is asked for at once.
+        const CHUNK: usize = 8192;
+        let mut pcm = [0i16; CHUNK];
+        for chunk in samples.chunks(CHUNK) {
+            for (p, &x) in pcm.iter_mut().zip(chunk) {
+                // Rounds half away from zero, like `f64::round` (exact: x * 32768 +- 0.5 needs
+                // at most 41 bits), without a call to libm per sample; NaN becomes 0, like
+                // `as i16`.
+                let v = x as f64 * 32768.0;
+                *p = (v + 0.5f64.copysign(v)).clamp(-32768.0, 32767.0) as i16;
+            }
+            let mut s16 = self.w.get_i16_writer(chunk.len() as u32);
+            for &p in &pcm[..chunk.len()] {
+                s16.write_sample(p);
+            }
+            s16.flush().map_err(hound_io)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the header's sizes; returns the samples written.
+    fn finish(self) -> std::io::Result<usize> {
+        self.w.finalize().map_err(hound_io)?;
+        Ok(self.written)
+    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,10 @@
 //! with realfft: each block of input is transformed, multiplied by the filter, and transformed
 //! back at the output rate by an inverse FFT of the output block's length, so filtering and
 //! rate change cost one forward and one inverse real FFT per block, for any rational ratio.
-//! [`resample_owned`] downsamples in the input's own buffer where the geometry allows.
+//! [`Resampler`] does it as a stream, block by block as the input arrives.
 
 use crate::error::AudioError;
 use instclf_fft::Complex;
-use std::borrow::Cow;
 
 /// End of soxr_hq's pass band, as a fraction of the lower Nyquist frequency.
 const PASSBAND_END: f64 = 0.913;
@@ -80,191 +79,234 @@ fn lowpass(sr_in: u32, sr_out: u32) -> Vec<f64> {
 
 /// Resamples mono `samples` from `sr_in` to `sr_out` Hz. Equal rates return a copy.
 pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> {
-    run(
-        Io::Separate(Cow::Borrowed(samples), Vec::new()),
-        sr_in,
-        sr_out,
-    )
+    let mut r = Resampler::new(sr_in, sr_out)?;
+    let mut out = crate::hugepage::vec_with_capacity(output_len(samples.len(), sr_in, sr_out));
+    r.process(samples, &mut out);
+    r.finish(&mut out);
+    Ok(out)
 }
 
-/// [`resample`] of a signal the caller gives up: when downsampling leaves room (each block's
-/// output lands before the input the next block reads), the output is written over the input
-/// in its own buffer, so no second whole-signal buffer is touched. The same values as
-/// [`resample`], bit for bit.
-pub fn resample_owned(samples: Vec<f32>, sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> {
-    run(Io::Owned(samples, 0), sr_in, sr_out)
+/// The resampler of [`resample`] as a stream: input arrives in pieces of any size
+/// ([`Resampler::process`]), each block of output leaves as soon as its input is in, and
+/// [`Resampler::finish`] adds the tail. About two FFT blocks of input are held, so a recording
+/// can be resampled as it is decoded, without a buffer for the whole of it. The output is
+/// [`resample`]'s, bit for bit, however the input is cut.
+pub struct Resampler {
+    sr_in: u32,
+    sr_out: u32,
+    /// Input samples given, output samples emitted.
+    seen: usize,
+    emitted: usize,
+    /// Input not yet consumed by a pair of blocks; before the first pair it starts with the
+    /// `margin` zeros that precede the signal.
+    pending: Vec<f32>,
+    /// `None` for equal rates (input passes through).
+    blocks: Option<Blocks>,
 }
 
-/// Where [`run`] reads its input and writes its output: an input and a new output, or one
-/// owned buffer (input in front, then overwritten by the output; `usize` counts what is
-/// written).
-enum Io<'a> {
-    Separate(Cow<'a, [f32]>, Vec<f32>),
-    Owned(Vec<f32>, usize),
+/// The overlap-save machinery: two blocks at a time, one as the real and one as the imaginary
+/// part of a complex FFT. The filter is real and even, so the two never mix and no real-FFT
+/// untangling is needed.
+struct Blocks {
+    /// Each block is `n_in` input samples starting `margin` before the `step` samples whose
+    /// outputs it keeps (`step_out`, after `margin_out` output samples).
+    n_in: usize,
+    step: usize,
+    step_out: usize,
+    margin_out: usize,
+    /// Filter gain on bins `0..=half_bins`.
+    half_bins: usize,
+    gain: Vec<f32>,
+    fwd: std::sync::Arc<dyn instclf_fft::Fft<f32>>,
+    inv: std::sync::Arc<dyn instclf_fft::Fft<f32>>,
+    buf: Vec<Complex<f32>>,
+    obuf: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
 }
 
-fn run(mut io: Io<'_>, sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> {
-    let err = |detail: String| AudioError::Resample {
-        from: sr_in,
-        to: sr_out,
-        detail,
-    };
-    if sr_in == 0 || sr_out == 0 {
-        return Err(err("sample rates must be positive".into()));
-    }
-    let n = match &io {
-        Io::Separate(samples, _) => samples.len(),
-        Io::Owned(samples, _) => samples.len(),
-    };
-    if sr_in == sr_out {
-        return Ok(match io {
-            Io::Separate(samples, _) => samples.into_owned(),
-            Io::Owned(samples, _) => samples,
+impl Resampler {
+    /// A resampler from `sr_in` to `sr_out` Hz: designs the filter and plans the FFTs.
+    pub fn new(sr_in: u32, sr_out: u32) -> Result<Self, AudioError> {
+        let err = |detail: String| AudioError::Resample {
+            from: sr_in,
+            to: sr_out,
+            detail,
+        };
+        if sr_in == 0 || sr_out == 0 {
+            return Err(err("sample rates must be positive".into()));
+        }
+        let mut r = Resampler {
+            sr_in,
+            sr_out,
+            seen: 0,
+            emitted: 0,
+            pending: Vec::new(),
+            blocks: None,
+        };
+        if sr_in == sr_out {
+            return Ok(r);
+        }
+        let g = gcd(sr_in as u64, sr_out as u64);
+        let (p, q) = ((sr_in as u64 / g) as usize, (sr_out as u64 / g) as usize);
+        let h = lowpass(sr_in, sr_out);
+        let half = h.len() - 1;
+        // Block starts are multiples of `p`, so each block's output grid is the global one.
+        let margin = half.div_ceil(p) * p;
+        let target = (8 * margin).max(BLOCK);
+        let mut m = 1usize;
+        while m * p < target || m * p <= 2 * margin {
+            m *= 2;
+        }
+        let (n_in, n_out) = (m * p, m * q);
+        let step = n_in - 2 * margin;
+        let (fwd, inv) = (instclf_fft::forward(n_in), instclf_fft::inverse(n_out));
+        // The filter's spectrum on the input block's bins 0..=half_bins (real: zero phase;
+        // even in frequency), with the inverse FFT's 1/n_in folded in. Bins at or above the
+        // lower Nyquist frequency are dropped: the filter is in its stop band there.
+        let half_bins = (n_in.min(n_out) - 1) / 2;
+        let gain: Vec<f32> = {
+            let f64fft = instclf_fft::real_forward_f64(n_in);
+            let mut wrapped = vec![0f64; n_in];
+            for (i, &v) in h.iter().enumerate() {
+                wrapped[i % n_in] += v;
+                if i > 0 {
+                    wrapped[(n_in - i % n_in) % n_in] += v;
+                }
+            }
+            let mut spec = f64fft.make_output_vec();
+            f64fft
+                .process(&mut wrapped, &mut spec)
+                .map_err(|e| err(e.to_string()))?;
+            spec[..=half_bins]
+                .iter()
+                .map(|c| (c.re / n_in as f64) as f32)
+                .collect()
+        };
+        let zero = Complex::new(0f32, 0.0);
+        let scratch_len = fwd
+            .get_inplace_scratch_len()
+            .max(inv.get_inplace_scratch_len());
+        r.pending = vec![0.0; margin];
+        r.blocks = Some(Blocks {
+            n_in,
+            step,
+            step_out: step / p * q,
+            margin_out: margin / p * q,
+            half_bins,
+            gain,
+            fwd,
+            inv,
+            buf: vec![zero; n_in],
+            obuf: vec![zero; n_out],
+            scratch: vec![zero; scratch_len],
         });
+        Ok(r)
     }
-    let want = output_len(n, sr_in, sr_out);
-    if want == 0 {
-        return Ok(Vec::new());
-    }
-    let g = gcd(sr_in as u64, sr_out as u64);
-    let (p, q) = ((sr_in as u64 / g) as usize, (sr_out as u64 / g) as usize);
-    let h = lowpass(sr_in, sr_out);
-    let half = h.len() - 1;
-    // Overlap-save geometry, in input samples: each block of `n_in` samples starts `margin`
-    // before the stretch of `step` samples whose outputs it keeps. Block starts are multiples of
-    // `p`, so each block's output grid is the global one.
-    let margin = half.div_ceil(p) * p;
-    let target = (8 * margin).max(BLOCK).min(2 * margin + n.div_ceil(p) * p);
-    let mut m = 1usize;
-    while m * p < target || m * p <= 2 * margin {
-        m *= 2;
-    }
-    let (n_in, n_out) = (m * p, m * q);
-    let step = n_in - 2 * margin;
-    let (step_out, margin_out) = (step / p * q, margin / p * q);
 
-    let (fwd, inv) = (instclf_fft::forward(n_in), instclf_fft::inverse(n_out));
-    // The filter's spectrum on the input block's bins 0..=half_bins (real: zero phase; even in
-    // frequency), with the inverse FFT's 1/n_in folded in. Bins at or above the lower Nyquist
-    // frequency are dropped: the filter is in its stop band there.
-    let half_bins = (n_in.min(n_out) - 1) / 2;
-    let gain: Vec<f32> = {
-        let f64fft = instclf_fft::real_forward_f64(n_in);
-        let mut wrapped = vec![0f64; n_in];
-        for (i, &v) in h.iter().enumerate() {
-            wrapped[i % n_in] += v;
-            if i > 0 {
-                wrapped[(n_in - i % n_in) % n_in] += v;
+    /// Takes the next `input` samples and appends to `out` every output sample they complete.
+    pub fn process(&mut self, mut input: &[f32], out: &mut Vec<f32>) {
+        self.seen += input.len();
+        let Some(b) = &mut self.blocks else {
+            out.extend_from_slice(input);
+            return;
+        };
+        // A pair of blocks reads `need` samples (the pending ones, then the input's); the next
+        // pair starts `advance` later.
+        let (need, advance) = (b.step + b.n_in, 2 * b.step);
+        while self.pending.len() + input.len() >= need {
+            b.pair(&self.pending, input, out);
+            self.emitted += 2 * b.step_out;
+            if advance <= self.pending.len() {
+                self.pending.drain(..advance);
+            } else {
+                input = &input[advance - self.pending.len()..];
+                self.pending.clear();
             }
         }
-        let mut spec = f64fft.make_output_vec();
-        f64fft
-            .process(&mut wrapped, &mut spec)
-            .map_err(|e| err(e.to_string()))?;
-        spec[..=half_bins]
-            .iter()
-            .map(|c| (c.re / n_in as f64) as f32)
-            .collect()
-    };
+        self.pending.extend_from_slice(input);
+    }
 
-    // Two blocks at a time, one as the real and one as the imaginary part of a complex FFT: the
-    // filter is real and even, so the two never mix and no real-FFT untangling is needed.
-    let zero = Complex::new(0f32, 0.0);
-    let mut buf = vec![zero; n_in];
-    let mut obuf = vec![zero; n_out];
-    let mut scratch = vec![
-        zero;
-        fwd.get_inplace_scratch_len()
-            .max(inv.get_inplace_scratch_len())
-    ];
-    let pairs = want.div_ceil(2 * step_out);
-    // In place only where each pair's output ends before the next pair's input starts.
-    if 2 * step_out + margin > 2 * step {
-        if let Io::Owned(samples, _) = io {
-            io = Io::Separate(Cow::Owned(samples), Vec::new());
-        }
-    }
-    if let Io::Separate(_, out) = &mut io {
-        *out = crate::hugepage::vec_with_capacity(2 * pairs * step_out);
-    }
-    for pair in 0..pairs {
-        let samples = match &io {
-            Io::Separate(samples, _) => &samples[..],
-            Io::Owned(buffer, _) => &buffer[..n],
+    /// Ends the stream: appends the rest of the output, so that all of it holds exactly
+    /// [`output_len`] samples of the input given.
+    pub fn finish(&mut self, out: &mut Vec<f32>) {
+        let Some(b) = &mut self.blocks else {
+            return;
         };
-        // The real part holds x[lo..lo + n_in], the imaginary part x[lo + step..][..n_in]; the
-        // signal is zero outside its samples (only the first and last blocks reach there).
-        let lo = (2 * pair * step) as isize - margin as isize;
-        if lo >= 0 && lo as usize + step + n_in <= samples.len() {
-            let lo = lo as usize;
-            let (re, im) = (
-                &samples[lo..lo + n_in],
-                &samples[lo + step..lo + step + n_in],
-            );
-            for ((b, &r), &i) in buf.iter_mut().zip(re).zip(im) {
+        let want = output_len(self.seen, self.sr_in, self.sr_out);
+        let (need, advance) = (b.step + b.n_in, 2 * b.step);
+        let before = out.len();
+        while self.emitted < want {
+            // Past its end the signal is zero.
+            self.pending.resize(need.max(self.pending.len()), 0.0);
+            b.pair(&self.pending, &[], out);
+            self.emitted += 2 * b.step_out;
+            self.pending.drain(..advance);
+        }
+        // Only this call's last pair can reach past the end (a pair whose input was all there
+        // before the end was known ends at or before it).
+        let excess = self.emitted - want.min(self.emitted);
+        out.truncate(before.max(out.len() - excess));
+        self.emitted -= excess;
+    }
+}
+
+/// Samples `start..start + len` of `head` followed by `tail`, as the part in `head` and the
+/// part in `tail`.
+fn span<'a>(head: &'a [f32], tail: &'a [f32], start: usize, len: usize) -> (&'a [f32], &'a [f32]) {
+    let h = &head[start.min(head.len())..(start + len).min(head.len())];
+    let from = start.saturating_sub(head.len());
+    (h, &tail[from..from + len - h.len()])
+}
+
+impl Blocks {
+    /// Resamples the pair of blocks that starts at the first sample of `head` followed by
+    /// `tail`: the real part reads samples `0..n_in`, the imaginary part `step..step + n_in`.
+    /// Appends the two blocks' kept outputs to `out`.
+    fn pair(&mut self, head: &[f32], tail: &[f32], out: &mut Vec<f32>) {
+        let (n_in, step) = (self.n_in, self.step);
+        let (re_head, re_tail) = span(head, tail, 0, n_in);
+        let (im_head, im_tail) = span(head, tail, step, n_in);
+        if re_tail.is_empty() && im_tail.is_empty() {
+            for ((b, &r), &i) in self.buf.iter_mut().zip(re_head).zip(im_head) {
+                *b = Complex::new(r, i);
+            }
+        } else if re_head.is_empty() && im_head.is_empty() {
+            for ((b, &r), &i) in self.buf.iter_mut().zip(re_tail).zip(im_tail) {
                 *b = Complex::new(r, i);
             }
         } else {
-            let at = |i: isize| {
-                usize::try_from(i)
-                    .ok()
-                    .and_then(|i| samples.get(i).copied())
-            };
-            for (i, b) in (lo..).zip(buf.iter_mut()) {
-                *b = Complex::new(at(i).unwrap_or(0.0), at(i + step as isize).unwrap_or(0.0));
-            }
+            let (first, rest) = self.buf.split_at_mut(re_head.len());
+            first.iter_mut().zip(re_head).for_each(|(b, &r)| b.re = r);
+            rest.iter_mut().zip(re_tail).for_each(|(b, &r)| b.re = r);
+            let (first, rest) = self.buf.split_at_mut(im_head.len());
+            first.iter_mut().zip(im_head).for_each(|(b, &i)| b.im = i);
+            rest.iter_mut().zip(im_tail).for_each(|(b, &i)| b.im = i);
         }
-        fwd.process_with_scratch(&mut buf, &mut scratch);
+        self.fwd
+            .process_with_scratch(&mut self.buf, &mut self.scratch);
         // Bins 0..=half_bins, then the negative frequencies -half_bins..=-1 (the top of each
         // spectrum), with zeros between.
-        let (low, rest) = obuf.split_at_mut(half_bins + 1);
-        let (mid, high) = rest.split_at_mut(n_out - 2 * half_bins - 1);
-        for ((o, &b), &g) in low.iter_mut().zip(&buf).zip(&gain) {
+        let (hb, n_out) = (self.half_bins, self.obuf.len());
+        let (low, rest) = self.obuf.split_at_mut(hb + 1);
+        let (mid, high) = rest.split_at_mut(n_out - 2 * hb - 1);
+        for ((o, &b), &g) in low.iter_mut().zip(&self.buf).zip(&self.gain) {
             *o = b * g;
         }
-        mid.fill(zero);
-        let top = &buf[n_in - half_bins..];
-        for ((o, &b), &g) in high.iter_mut().rev().zip(top.iter().rev()).zip(&gain[1..]) {
+        mid.fill(Complex::new(0.0, 0.0));
+        let top = &self.buf[n_in - hb..];
+        for ((o, &b), &g) in high
+            .iter_mut()
+            .rev()
+            .zip(top.iter().rev())
+            .zip(&self.gain[1..])
+        {
             *o = b * g;
         }
-        inv.process_with_scratch(&mut obuf, &mut scratch);
-        let kept = &obuf[margin_out..margin_out + step_out];
-        io.put(kept.iter().map(|c| c.re));
-        io.put(kept.iter().map(|c| c.im));
-    }
-    Ok(match io {
-        Io::Separate(_, mut out) => {
-            out.truncate(want);
-            out
-        }
-        Io::Owned(mut buffer, _) => {
-            // The input's tail goes back (an mmap'd buffer shrinks in place).
-            buffer.truncate(want);
-            buffer.shrink_to_fit();
-            buffer
-        }
-    })
-}
-
-impl Io<'_> {
-    /// Appends output samples (over the input already read, in an owned buffer).
-    fn put(&mut self, values: impl ExactSizeIterator<Item = f32>) {
-        match self {
-            Io::Separate(_, out) => out.extend(values),
-            Io::Owned(buffer, written) => {
-                let k = values.len();
-                let inside = buffer.len().saturating_sub(*written).min(k);
-                let mut values = values;
-                for (slot, v) in buffer[*written..*written + inside]
-                    .iter_mut()
-                    .zip(&mut values)
-                {
-                    *slot = v;
-                }
-                buffer.extend(values);
-                *written += k;
-            }
-        }
+        self.inv
+            .process_with_scratch(&mut self.obuf, &mut self.scratch);
+        let kept = &self.obuf[self.margin_out..self.margin_out + self.step_out];
+        out.extend(kept.iter().map(|c| c.re));
+        out.extend(kept.iter().map(|c| c.im));
     }
 }
 
@@ -320,9 +362,10 @@ mod tests {
     }
 
     #[test]
-    fn resampling_in_place_equals_resampling_a_copy() {
-        // Downsampling in place (44.1 -> 22.05, 48 -> 22.05, 44.1 -> 16 kHz), ratios that fall
-        // back to a second buffer (48 -> 44.1 kHz, upsampling), a signal shorter than a block.
+    fn a_stream_cut_anywhere_equals_one_call() {
+        // Downsampling and upsampling by whole and fractional ratios, equal rates, a signal
+        // shorter than a block, and one of a single sample; pieces of 1, 1152 (a WAV packet),
+        // 5000 and 100,000 samples.
         for (from, to, n) in [
             (44100u32, 22050u32, 100_000usize),
             (48000, 22050, 70_001),
@@ -330,15 +373,29 @@ mod tests {
             (48000, 44100, 30_000),
             (16000, 22050, 20_000),
             (44100, 22050, 3000),
+            (44100, 22050, 1),
             (44100, 44100, 100),
         ] {
             let y: Vec<f32> = (0..n)
                 .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
                 .collect();
-            let copy = resample(&y, from, to).unwrap();
-            let owned = resample_owned(y, from, to).unwrap();
-            assert_eq!(owned.len(), copy.len(), "{from}->{to}");
-            assert!(owned == copy, "{from}->{to}: values differ");
+            let whole = resample(&y, from, to).unwrap();
+            assert_eq!(whole.len(), output_len(n, from, to), "{from}->{to}");
+            for piece in [1usize, 1152, 5000, 100_000] {
+                if piece == 1 && n > 20_000 {
+                    continue;
+                }
+                let mut r = Resampler::new(from, to).unwrap();
+                let mut out = Vec::new();
+                for chunk in y.chunks(piece) {
+                    r.process(chunk, &mut out);
+                }
+                r.finish(&mut out);
+                assert!(
+                    out == whole,
+                    "{from}->{to} in pieces of {piece}: values differ"
+                );
+            }
         }
     }
 

@@ -137,3 +137,60 @@ fn load_rejects_absurd_target_rates() {
     let err = load(&fixture("dec_pcm16.wav"), Some(0)).unwrap_err();
     assert!(err.to_string().contains("0 Hz"), "{err}");
 }
+
+#[test]
+fn a_stream_gives_what_load_and_resample_give_in_bounded_pieces() {
+    // Every codec's fixture, at its own rate and resampled up and down: the pieces of a
+    // stream join to `load`'s samples, which are `resample` of the native ones, and the WAV
+    // written as it decodes is the one written from `load`'s samples.
+    use instclf_audio::decode::{encode_wav16, Stream};
+    use instclf_audio::resample::resample;
+    for name in [
+        "dec_pcm16.wav",
+        "dec_pcm16.aiff",
+        "dec_pcm24.wav",
+        "dec_float.wav",
+        "dec_pcm16.flac",
+        "dec_mp3.mp3",
+        "dec_vorbis.ogg",
+        "violin.wav",
+    ] {
+        let path = fixture(name);
+        let native = load(&path, None).unwrap();
+        for sr in [None, Some(22050), Some(8000), Some(48000)] {
+            let mut stream = Stream::open(&path, sr).unwrap();
+            let rate = stream.sample_rate();
+            let (mut joined, mut pieces) = (Vec::new(), 0);
+            while let Some(piece) = stream.next_chunk().unwrap() {
+                assert!(!piece.is_empty() && piece.len() <= 1 << 16, "{name}");
+                joined.extend_from_slice(piece);
+                pieces += 1;
+            }
+            assert!(stream.next_chunk().unwrap().is_none(), "{name}: ended");
+            let loaded = load(&path, sr).unwrap();
+            assert_eq!(rate, loaded.sample_rate, "{name} {sr:?}");
+            assert!(
+                joined == loaded.samples,
+                "{name} {sr:?}: stream differs from load"
+            );
+            let want = resample(&native.samples, native.sample_rate, rate).unwrap();
+            assert!(
+                loaded.samples == want,
+                "{name} {sr:?}: load differs from resample"
+            );
+            if native.samples.len() > 100_000 {
+                assert!(pieces > 10, "{name}: {pieces} pieces");
+            }
+            let mut wav = std::io::Cursor::new(Vec::new());
+            let n = Stream::open(&path, sr)
+                .unwrap()
+                .write_wav16(&mut wav)
+                .unwrap();
+            assert_eq!(n, loaded.samples.len(), "{name} {sr:?}");
+            assert!(
+                wav.into_inner() == encode_wav16(&loaded.samples, rate).unwrap(),
+                "{name} {sr:?}: streamed WAV differs"
+            );
+        }
+    }
+}

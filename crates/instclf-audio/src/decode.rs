@@ -59,7 +59,7 @@ pub fn load(path: &Path, sr: Option<u32>) -> Result<Audio, AudioError> {
 
 thread_local! {
     /// Set while this thread runs symphonia, so the panic hook stays quiet for panics that
-    /// [`guarded`] catches and reports as [`AudioError::DecoderPanic`].
+    /// [`guarded`] catches and that are reported as [`AudioError::DecoderPanic`].
     static IN_DECODER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -77,25 +77,27 @@ fn install_quiet_hook() {
     });
 }
 
-/// Runs `f` (a call into symphonia) with panics caught at this boundary.
-fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
+/// Runs `f` (a call into symphonia) with panics caught at this boundary; a panic comes back as
+/// its message, for the caller to name the file (so the path is only copied on a panic).
+fn guarded<T>(f: impl FnOnce() -> Result<T, AudioError>) -> Result<Result<T, AudioError>, String> {
     install_quiet_hook();
     let was = IN_DECODER.with(|f| f.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     IN_DECODER.with(|f| f.set(was));
-    match result {
-        Ok(r) => r,
-        Err(payload) => {
-            let detail = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".to_string());
-            Err(AudioError::DecoderPanic {
-                path: path.to_path_buf(),
-                detail,
-            })
-        }
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_string())
+    })
+}
+
+/// The error of a panic inside the decoder of `path`.
+fn panicked(path: &Path) -> impl FnOnce(String) -> AudioError + '_ {
+    move |detail| AudioError::DecoderPanic {
+        path: path.to_path_buf(),
+        detail,
     }
 }
 
@@ -215,10 +217,11 @@ impl Stream {
         file_len: u64,
         sr: Option<u32>,
     ) -> Result<Stream, AudioError> {
-        let mut stream = guarded(path, || Stream::probe(path, source, file_len, sr))?;
+        let mut stream =
+            guarded(|| Stream::probe(path, source, file_len, sr)).map_err(panicked(path))??;
         if stream.native_rate.is_none() {
             // No rate in the header: the first decoded packet says it.
-            stream.held = guarded(path, || stream.decode_next())?;
+            stream.held = guarded(|| stream.decode_next()).map_err(panicked(path))??;
         }
         if let (Some(from), Some(to)) = (stream.native_rate, sr) {
             if to == 0 || to > MAX_SAMPLE_RATE {
@@ -337,10 +340,8 @@ impl Stream {
             if self.ended {
                 return Ok(None);
             }
-            let got = std::mem::take(&mut self.held) || {
-                let path = self.path.clone();
-                guarded(&path, || self.decode_next())?
-            };
+            let got = std::mem::take(&mut self.held)
+                || guarded(|| self.decode_next()).map_err(panicked(&self.path))??;
             if !got {
                 self.end()?;
                 self.ended = true;

@@ -363,6 +363,25 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
         table.contains("| one |") && table.contains("| two |"),
         "{table}"
     );
+    // scripts/combine-folds.py: a run combined with itself (any weights) answers every note as
+    // the run does, so its table repeats the folds' note accuracy from `evaluate --audio`.
+    let combine = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/combine-folds.py");
+    let c = std::process::Command::new("python3")
+        .arg(&combine)
+        .args([format!("{}:1", s(&out)), format!("{}:3", s(&out))])
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{}", stderr(&c));
+    let combined: Value = serde_json::from_slice(&c.stdout).unwrap();
+    for (f, held) in folds.iter().zip(["one", "two"]) {
+        let got = combined["ensemble"][held].as_f64().unwrap();
+        assert!(
+            (got - f["note_accuracy"].as_f64().unwrap()).abs() < 1e-12,
+            "{held}: {got}"
+        );
+    }
+    assert!((combined["ensemble"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
     let again = run();
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(

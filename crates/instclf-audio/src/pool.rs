@@ -3,7 +3,8 @@
 //! note unfolds (its attack, its decay, vibrato, how the spectrum moves) is in the spread of its
 //! frames and in its first frames, which the pooled vector keeps: per feature column, the mean
 //! over the note, the standard deviation, the mean of the attack frames, and optionally the
-//! 10th and 90th percentiles. Nothing outside the note enters it, so a note's vector does not
+//! 10th and 90th percentiles and the mean of the note's second half (where a struck or plucked
+//! note has decayed and a bowed or blown one sustains). Nothing outside the note enters it, so a note's vector does not
 //! depend on the other notes of its recording.
 
 use crate::Matrix;
@@ -20,6 +21,8 @@ pub struct NotePool {
     pub std: bool,
     /// Add each column's 10th and 90th percentiles over the note.
     pub percentiles: bool,
+    /// Add each column's mean over the note's second half (its later frames, `n / 2..n`).
+    pub late: bool,
 }
 
 impl Default for NotePool {
@@ -28,6 +31,7 @@ impl Default for NotePool {
             attack_frames: 4,
             std: true,
             percentiles: false,
+            late: false,
         }
     }
 }
@@ -41,6 +45,7 @@ impl NotePool {
         1 + usize::from(self.std)
             + usize::from(self.attack_frames > 0)
             + 2 * usize::from(self.percentiles)
+            + usize::from(self.late)
     }
 
     /// Length of the pooled vector of frames with `frame_dim` features.
@@ -49,7 +54,7 @@ impl NotePool {
     }
 
     /// The pooled vector of the frame rows `rows` of `frames` (`frames x dim`, one row per
-    /// frame): blocks `[mean; std; attack mean; p10; p90]`, those that are switched on, in that
+    /// frame): blocks `[mean; std; attack mean; p10; p90; late mean]`, those that are switched on, in that
     /// order. An empty range gives zeros.
     pub fn pool(&self, frames: &Matrix, rows: Range<usize>) -> Vec<f32> {
         let d = frames.cols;
@@ -81,6 +86,12 @@ impl NotePool {
                 let attack = column[..a].iter().map(|&v| f64::from(v)).sum::<f64>() / a as f64;
                 out[block * d + c] = attack as f32;
                 block += 1;
+            }
+            if self.late {
+                // Before the percentiles sort the column in place.
+                let late = &column[n / 2..];
+                let m = late.iter().map(|&v| f64::from(v)).sum::<f64>() / late.len() as f64;
+                out[(self.blocks() - 1) * d + c] = m as f32;
             }
             if self.percentiles {
                 column.sort_by(f32::total_cmp);
@@ -132,8 +143,9 @@ mod tests {
             attack_frames: 2,
             std: true,
             percentiles: true,
+            late: true,
         };
-        assert_eq!(p.dim(2), 10);
+        assert_eq!(p.dim(2), 12);
         let v = p.pool(&frames(), 0..5);
         let close = |a: f32, b: f32| (a - b).abs() < 1e-5;
         // mean
@@ -145,6 +157,14 @@ mod tests {
         // numpy.percentile([0,1,2,3,4], 10) = 0.4, 90 -> 3.6; [10,10,10,10,20]: 10 and 16
         assert!(close(v[6], 0.4) && close(v[7], 10.0));
         assert!(close(v[8], 3.6) && close(v[9], 16.0));
+        // late: frames 2..5 (the second half, the middle frame with it)
+        assert!(close(v[10], 3.0) && close(v[11], 40.0 / 3.0));
+        // Without percentiles the late block follows the attack block.
+        let q = NotePool {
+            percentiles: false,
+            ..p
+        };
+        assert_eq!(q.pool(&frames(), 0..5)[6..8], v[10..12]);
     }
 
     #[test]

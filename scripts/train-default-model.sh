@@ -3,7 +3,8 @@
 # report.json) from recipes/default.toml with one command, `instclf bundle`, after rendering what
 # is missing:
 #   1. the training sources ($SOURCES: FluidR3, MuseScore General, csound's sf_GMbank and
-#      FreePats; add fluidr3rel etc. for their General MIDI relatives) with scripts/render-all.sh;
+#      FreePats; add fluidr3rel etc. for their General MIDI relatives, set 1 being the one that
+#      leave-one-source-out favours: docs/experiments.md) with scripts/render-all.sh;
 #   2. each source's recordings of none of the instruments (data/unknown/SOURCE,
 #      scripts/render-unknown.py; UNKNOWN=0 leaves them out), which give the model its `unknown`
 #      class;
@@ -27,12 +28,15 @@ UNKNOWN=${UNKNOWN:-1}
 for s in $SOURCES; do
   [ -d "data/render/$s" ] || bash scripts/render-all.sh "$s"
 done
-audio=() k=0 ns=$(echo $SOURCES | wc -w)
-for s in $SOURCES; do audio+=(--audio "data/render/$s"); done
+audio=() k=0 ns=0
+for s in $SOURCES; do
+  audio+=(--audio "data/render/$s")
+  case $s in *rel*) ;; *) ns=$((ns + 1)) ;; esac  # relatives sets have no unknown recordings
+done
 for s in $SOURCES; do  # the generated and spoken recordings are dealt out over the sources
-  k=$((k + 1))
   [ "$UNKNOWN" = 1 ] || continue
   case $s in *rel*) continue ;; esac
+  k=$((k + 1))
   if [ ! -f "data/unknown/$s/unknown.csv" ]; then
     python3 scripts/render-unknown.py --out "data/unknown/$s" --soundfont "$s" \
       --generated "$k/$ns" --speech "$k/$ns"

@@ -4,8 +4,8 @@
 //! frames and in its first frames, which the pooled vector keeps: per feature column, the mean
 //! over the note, the standard deviation, the mean of the attack frames, and optionally the
 //! 10th and 90th percentiles and the mean of the note's second half (where a struck or plucked
-//! note has decayed and a bowed or blown one sustains). Nothing outside the note enters it, so a note's vector does not
-//! depend on the other notes of its recording.
+//! note has decayed and a bowed or blown one sustains). Nothing outside the note enters it, so a
+//! note's vector does not depend on the other notes of its recording.
 
 use crate::Matrix;
 use serde::{Deserialize, Serialize};
@@ -54,8 +54,8 @@ impl NotePool {
     }
 
     /// The pooled vector of the frame rows `rows` of `frames` (`frames x dim`, one row per
-    /// frame): blocks `[mean; std; attack mean; p10; p90; late mean]`, those that are switched on, in that
-    /// order. An empty range gives zeros.
+    /// frame): blocks `[mean; std; attack mean; p10; p90; late mean]`, those that are switched
+    /// on, in that order. An empty range gives zeros.
     pub fn pool(&self, frames: &Matrix, rows: Range<usize>) -> Vec<f32> {
         let d = frames.cols;
         let mut out = vec![0f32; self.dim(d)];
@@ -69,7 +69,7 @@ impl NotePool {
             for (v, r) in column.iter_mut().zip(rows.clone()) {
                 *v = frames.get(r, c);
             }
-            let mean = column.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+            let mean = mean_of(&column);
             out[c] = mean as f32;
             let mut block = 1;
             if self.std {
@@ -82,21 +82,19 @@ impl NotePool {
                 block += 1;
             }
             if self.attack_frames > 0 {
-                let a = self.attack_frames.min(n);
-                let attack = column[..a].iter().map(|&v| f64::from(v)).sum::<f64>() / a as f64;
-                out[block * d + c] = attack as f32;
+                out[block * d + c] = mean_of(&column[..self.attack_frames.min(n)]) as f32;
                 block += 1;
             }
-            if self.late {
-                // Before the percentiles sort the column in place.
-                let late = &column[n / 2..];
-                let m = late.iter().map(|&v| f64::from(v)).sum::<f64>() / late.len() as f64;
-                out[(self.blocks() - 1) * d + c] = m as f32;
-            }
+            // Taken before the percentiles sort the column in place.
+            let late = self.late.then(|| mean_of(&column[n / 2..]));
             if self.percentiles {
                 column.sort_by(f32::total_cmp);
                 out[block * d + c] = percentile(&column, 0.1);
                 out[(block + 1) * d + c] = percentile(&column, 0.9);
+                block += 2;
+            }
+            if let Some(late) = late {
+                out[block * d + c] = late as f32;
             }
         }
         out
@@ -112,6 +110,11 @@ impl NotePool {
         }
         Ok(())
     }
+}
+
+/// The mean of `values` (not empty), summed in f64.
+fn mean_of(values: &[f32]) -> f64 {
+    values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len() as f64
 }
 
 /// The `q` quantile of `sorted` (ascending, not empty), linearly interpolated as numpy does.

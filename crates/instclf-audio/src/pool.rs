@@ -4,8 +4,10 @@
 //! frames and in its first frames, which the pooled vector keeps: per feature column, the mean
 //! over the note, the standard deviation, the mean of the attack frames, and optionally the
 //! 10th and 90th percentiles and the mean of the note's second half (where a struck or plucked
-//! note has decayed and a bowed or blown one sustains). Nothing outside the note enters it, so a
-//! note's vector does not depend on the other notes of its recording.
+//! note has decayed and a bowed or blown one sustains), and optionally a time profile: the means
+//! of consecutive blocks of frames from the note's start (how the first second of the note moves).
+//! Nothing outside the note enters it, so a note's vector does not depend on the other notes of
+//! its recording.
 
 use crate::Matrix;
 use serde::{Deserialize, Serialize};
@@ -23,6 +25,15 @@ pub struct NotePool {
     pub percentiles: bool,
     /// Add each column's mean over the note's second half (its later frames, `n / 2..n`).
     pub late: bool,
+    /// Blocks of the time profile (0: none): block `b` is each column's mean over the frames
+    /// `b * profile_frames..(b + 1) * profile_frames` from the note's start; a block past the
+    /// note's end repeats the last block that holds frames. Left out of the written recipe when
+    /// 0, so recipes without a profile read as they always did.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub profile_blocks: usize,
+    /// Frames per block of the time profile.
+    #[serde(skip_serializing_if = "is_default_profile_frames")]
+    pub profile_frames: usize,
 }
 
 impl Default for NotePool {
@@ -32,11 +43,14 @@ impl Default for NotePool {
             std: true,
             percentiles: false,
             late: false,
+            profile_blocks: 0,
+            profile_frames: 4,
         }
     }
 }
 
-/// Largest [`NotePool::attack_frames`] a recipe may ask for.
+/// Largest [`NotePool::attack_frames`] (and `profile_blocks * profile_frames`) a recipe may ask
+/// for.
 pub const MAX_ATTACK_FRAMES: usize = 256;
 
 impl NotePool {
@@ -46,6 +60,7 @@ impl NotePool {
             + usize::from(self.attack_frames > 0)
             + 2 * usize::from(self.percentiles)
             + usize::from(self.late)
+            + self.profile_blocks
     }
 
     /// Length of the pooled vector of frames with `frame_dim` features.
@@ -54,8 +69,8 @@ impl NotePool {
     }
 
     /// The pooled vector of the frame rows `rows` of `frames` (`frames x dim`, one row per
-    /// frame): blocks `[mean; std; attack mean; p10; p90; late mean]`, those that are switched
-    /// on, in that order. An empty range gives zeros.
+    /// frame): blocks `[mean; std; attack mean; p10; p90; late mean; profile 0..B]`, those that
+    /// are switched on, in that order. An empty range gives zeros.
     pub fn pool(&self, frames: &Matrix, rows: Range<usize>) -> Vec<f32> {
         let d = frames.cols;
         let mut out = vec![0f32; self.dim(d)];
@@ -87,6 +102,13 @@ impl NotePool {
             }
             // Taken before the percentiles sort the column in place.
             let late = self.late.then(|| mean_of(&column[n / 2..]));
+            let profile: Vec<f32> = (0..self.profile_blocks)
+                .map(|b| {
+                    let f = self.profile_frames;
+                    let s = b.min((n - 1) / f) * f;
+                    mean_of(&column[s..(s + f).min(n)]) as f32
+                })
+                .collect();
             if self.percentiles {
                 column.sort_by(f32::total_cmp);
                 out[block * d + c] = percentile(&column, 0.1);
@@ -95,6 +117,10 @@ impl NotePool {
             }
             if let Some(late) = late {
                 out[block * d + c] = late as f32;
+                block += 1;
+            }
+            for (b, v) in profile.into_iter().enumerate() {
+                out[(block + b) * d + c] = v;
             }
         }
         out
@@ -108,8 +134,28 @@ impl NotePool {
                 self.attack_frames
             ));
         }
+        if self.profile_blocks > 0 {
+            if self.profile_frames == 0 {
+                return Err("pool.profile_frames must be at least 1".to_string());
+            }
+            if self.profile_blocks * self.profile_frames > MAX_ATTACK_FRAMES {
+                return Err(format!(
+                    "pool.profile_blocks * pool.profile_frames must be at most \
+                     {MAX_ATTACK_FRAMES}, got {} * {}",
+                    self.profile_blocks, self.profile_frames
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_default_profile_frames(n: &usize) -> bool {
+    *n == NotePool::default().profile_frames
 }
 
 /// The mean of `values` (not empty), summed in f64.
@@ -147,6 +193,7 @@ mod tests {
             std: true,
             percentiles: true,
             late: true,
+            ..NotePool::default()
         };
         assert_eq!(p.dim(2), 12);
         let v = p.pool(&frames(), 0..5);
@@ -168,6 +215,35 @@ mod tests {
             ..p
         };
         assert_eq!(q.pool(&frames(), 0..5)[6..8], v[10..12]);
+    }
+
+    #[test]
+    fn the_profile_holds_block_means_from_the_start_and_repeats_the_last() {
+        let p = NotePool {
+            attack_frames: 0,
+            std: false,
+            profile_blocks: 4,
+            profile_frames: 2,
+            ..NotePool::default()
+        };
+        assert_eq!(p.dim(2), 10);
+        let v = p.pool(&frames(), 0..5);
+        // mean, then blocks of frames 0..2, 2..4, 4..5, and 4..5 again past the end.
+        let want = [2.0, 12.0, 0.5, 10.0, 2.5, 10.0, 4.0, 20.0, 4.0, 20.0];
+        assert!(
+            v.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5),
+            "{v:?}"
+        );
+        let bad = NotePool {
+            profile_frames: 0,
+            ..p.clone()
+        };
+        assert!(bad.validate().unwrap_err().contains("profile_frames"));
+        let long = NotePool {
+            profile_blocks: 200,
+            ..p
+        };
+        assert!(long.validate().unwrap_err().contains("profile_blocks"));
     }
 
     #[test]

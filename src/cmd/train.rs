@@ -274,14 +274,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let opts = match &args.recipe {
         Some(path) => {
             let file = instclf_pipeline::RecipeFile::load(path)?;
-            let train = &file.member(args.member.as_deref())?.train;
-            let activation = args.activation.map_or(train.activations[0], Into::into);
+            let member = file.member(args.member.as_deref())?;
+            let activation = args
+                .activation
+                .map_or(member.train.activations[0], Into::into);
             FitOptions {
                 beta1: args.beta1,
                 beta2: args.beta2,
                 eps: args.eps,
                 validation: args.validation,
-                ..train.fit_options(activation, args.seed, Some(args.output.clone()))
+                ..member.fit_options(activation, args.seed, Some(args.output.clone()))
             }
         }
         None => FitOptions {
@@ -299,6 +301,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             input_dropout: args.input_dropout,
             label_smoothing: args.label_smoothing,
             mixup: args.mixup,
+            conv: None,
         },
     };
     let epochs = opts.epochs;

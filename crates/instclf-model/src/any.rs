@@ -82,6 +82,7 @@ mod tests {
             hidden: vec![4],
             n_classes: 2,
             activation: Activation::Relu,
+            conv: None,
         };
         Model {
             net: Mlp::new(&arch, 1, &Device::Cpu).unwrap(),

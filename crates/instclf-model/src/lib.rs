@@ -32,5 +32,5 @@ pub use error::ModelError;
 pub use kind::ModelKind;
 pub use metrics::{evaluate, ClassMetrics, Evaluation};
 pub use model::{Model, Standardiser, TrainingInfo};
-pub use net::{Activation, Architecture, Mlp};
+pub use net::{Activation, Architecture, Conv, Mlp};
 pub use train::{fit, FitOptions, FitResult, Validation};

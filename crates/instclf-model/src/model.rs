@@ -247,6 +247,17 @@ impl Model {
             let b = l.bias.as_tensor();
             tensors.push((bn, b.dims().to_vec(), b.to_vec1::<f32>()?));
         }
+        if let Some(c) = &self.net.conv {
+            let (kn, bn) = Architecture::CONV_TENSORS;
+            let k = c.kernel.as_tensor();
+            tensors.push((
+                kn.into(),
+                k.dims().to_vec(),
+                k.flatten_all()?.to_vec1::<f32>()?,
+            ));
+            let b = c.bias.as_tensor();
+            tensors.push((bn.into(), b.dims().to_vec(), b.to_vec1::<f32>()?));
+        }
         let n = self.standardiser.mean.len();
         tensors.push((MEAN.to_string(), vec![n], self.standardiser.mean.clone()));
         tensors.push((STD.to_string(), vec![n], self.standardiser.std.clone()));
@@ -342,6 +353,13 @@ impl Model {
             let (kn, bn) = Architecture::tensor_names(i);
             layers.push((get(&kn, &[fi, fo])?, get(&bn, &[fo])?));
         }
+        let conv = match &arch.conv {
+            Some(c) => {
+                let (kn, bn) = Architecture::CONV_TENSORS;
+                Some((get(kn, &[c.patch(), c.filters])?, get(bn, &[c.filters])?))
+            }
+            None => None,
+        };
         let nf = arch.n_features;
         let standardiser = match (tensors.get(MEAN), tensors.get(STD)) {
             (Some(_), Some(_)) => Standardiser {
@@ -360,7 +378,7 @@ impl Model {
             ));
         }
         Ok(Model {
-            net: Mlp::from_tensors(&arch, layers)?,
+            net: Mlp::from_tensors(&arch, layers, conv)?,
             classes: mj.classes,
             standardiser,
             training: mj.training,

@@ -1,5 +1,7 @@
 //! The dense network: `n_features -> Dense(h1, act) -> ... -> Dense(n_classes)` with logits out
-//! (softmax applied by the loss and by prediction). Keras-style initialisation (Glorot-uniform
+//! (softmax applied by the loss and by prediction), optionally with a 1-D convolution over a
+//! window of the input (a note's frames, [`Conv`]) whose globally pooled filters join the first
+//! dense layer's input. Keras-style initialisation (Glorot-uniform
 //! kernels, zero biases) from a seeded RNG, so the same seed on the same device gives
 //! bit-identical weights. Kernels are stored `[in, out]` as in Keras.
 
@@ -59,6 +61,48 @@ impl std::fmt::Display for Activation {
     }
 }
 
+/// A 1-D convolution over a window at the end of the input: its last `steps * channels` values,
+/// `steps` frames of `channels` values each, time-major (a note's time profile,
+/// `instclf_audio::pool::NotePool`). Every run of `kernel` consecutive frames goes through one
+/// shared map to `filters` values and the network's activation; their mean over the
+/// [`Conv::positions`] (global average pooling) takes the window's place in the first dense
+/// layer's input, after the rest of the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conv {
+    pub steps: usize,
+    pub channels: usize,
+    pub kernel: usize,
+    pub filters: usize,
+}
+
+impl Conv {
+    /// Positions of the kernel in the window.
+    pub fn positions(&self) -> usize {
+        self.steps + 1 - self.kernel
+    }
+
+    /// Values under the kernel at one position.
+    pub fn patch(&self) -> usize {
+        self.kernel * self.channels
+    }
+
+    /// Length of the window (the last inputs).
+    pub fn window(&self) -> usize {
+        self.steps * self.channels
+    }
+
+    /// The kernel's inputs at every position of every row of `x` (`[rows, n_features]`):
+    /// `[rows * positions, patch]`, row-major by input row then position.
+    fn patches(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let (rows, nf) = x.dims2()?;
+        let start = nf - self.window();
+        let parts = (0..self.positions())
+            .map(|p| x.narrow(1, start + p * self.channels, self.patch()))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Tensor::stack(&parts, 1)?.reshape((rows * self.positions(), self.patch()))
+    }
+}
+
 /// The shape of a network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Architecture {
@@ -67,6 +111,9 @@ pub struct Architecture {
     pub hidden: Vec<usize>,
     pub n_classes: usize,
     pub activation: Activation,
+    /// A convolution over the last inputs (none: a plain MLP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<Conv>,
 }
 
 impl Architecture {
@@ -78,13 +125,38 @@ impl Architecture {
                 self.n_features, self.hidden, self.n_classes
             )));
         }
+        if let Some(c) = &self.conv {
+            if c.channels == 0 || c.filters == 0 || c.kernel == 0 || c.kernel > c.steps {
+                return Err(ModelError::Invalid(format!(
+                    "invalid convolution: kernel {} over {} steps of {} channels, {} filters \
+                     (sizes must be > 0, the kernel at most the steps)",
+                    c.kernel, c.steps, c.channels, c.filters
+                )));
+            }
+            if c.window() > self.n_features {
+                return Err(ModelError::Invalid(format!(
+                    "the convolution's window ({} steps x {} channels) is longer than the {} \
+                     input features",
+                    c.steps, c.channels, self.n_features
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// Inputs of the first dense layer: the features outside the convolution's window and the
+    /// pooled filters, or all the features.
+    pub fn dense_inputs(&self) -> usize {
+        match &self.conv {
+            Some(c) => self.n_features - c.window() + c.filters,
+            None => self.n_features,
+        }
     }
 
     /// `(in, out)` sizes of each dense layer, input to output.
     pub fn layer_sizes(&self) -> Vec<(usize, usize)> {
         let mut sizes = Vec::with_capacity(self.hidden.len() + 1);
-        let mut prev = self.n_features;
+        let mut prev = self.dense_inputs();
         for &h in self.hidden.iter().chain(std::iter::once(&self.n_classes)) {
             sizes.push((prev, h));
             prev = h;
@@ -96,6 +168,9 @@ impl Architecture {
     pub fn tensor_names(i: usize) -> (String, String) {
         (format!("dense{i}.kernel"), format!("dense{i}.bias"))
     }
+
+    /// Names of the convolution's weight tensors (kernel `[patch, filters]`, bias `[filters]`).
+    pub const CONV_TENSORS: (&'static str, &'static str) = ("conv.kernel", "conv.bias");
 }
 
 /// One dense layer: kernel `[in, out]`, bias `[out]`.
@@ -110,54 +185,88 @@ pub struct Dense {
 pub struct Mlp {
     pub arch: Architecture,
     pub layers: Vec<Dense>,
+    /// The convolution's kernel `[patch, filters]` and bias, with [`Architecture::conv`].
+    pub conv: Option<Dense>,
+}
+
+/// Gradients of one batch (or part): each dense layer's, the convolution's.
+type PartGrads = (LayerGrads, Option<(Tensor, Tensor)>, Tensor, Tensor);
+
+/// Glorot-uniform `[fan_in, fan_out]` kernel and zero bias from `rng`.
+fn glorot(
+    fan_in: usize,
+    fan_out: usize,
+    rng: &mut rand::rngs::StdRng,
+    device: &Device,
+) -> Result<Dense, ModelError> {
+    use rand::Rng;
+    let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
+    let w: Vec<f32> = (0..fan_in * fan_out)
+        .map(|_| rng.random_range(-limit..limit))
+        .collect();
+    let kernel = Var::from_tensor(&Tensor::from_vec(w, (fan_in, fan_out), device)?)?;
+    let bias = Var::zeros(fan_out, DType::F32, device)?;
+    Ok(Dense { kernel, bias })
 }
 
 impl Mlp {
     /// A freshly initialised network (Glorot-uniform kernels, zero biases).
+    /// The dense layers are drawn first, so a network without a convolution has the weights
+    /// it always had for its seed.
     pub fn new(arch: &Architecture, seed: u64, device: &Device) -> Result<Mlp, ModelError> {
-        use rand::{Rng, SeedableRng};
+        use rand::SeedableRng;
         arch.validate()?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut layers = Vec::new();
-        for (fan_in, fan_out) in arch.layer_sizes() {
-            let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
-            let w: Vec<f32> = (0..fan_in * fan_out)
-                .map(|_| rng.random_range(-limit..limit))
-                .collect();
-            let kernel = Var::from_tensor(&Tensor::from_vec(w, (fan_in, fan_out), device)?)?;
-            let bias = Var::zeros(fan_out, DType::F32, device)?;
-            layers.push(Dense { kernel, bias });
+        let layers = arch
+            .layer_sizes()
+            .into_iter()
+            .map(|(fan_in, fan_out)| glorot(fan_in, fan_out, &mut rng, device))
+            .collect::<Result<Vec<_>, _>>()?;
+        let conv = match &arch.conv {
+            Some(c) => Some(glorot(c.patch(), c.filters, &mut rng, device)?),
+            None => None,
+        };
+        Ok(Mlp {
+            arch: arch.clone(),
+            layers,
+            conv,
+        })
+    }
+
+    /// A network from given kernel and bias tensors: the dense layers', and the convolution's
+    /// when the architecture has one (shapes are checked by the caller).
+    pub fn from_tensors(
+        arch: &Architecture,
+        tensors: Vec<(Tensor, Tensor)>,
+        conv: Option<(Tensor, Tensor)>,
+    ) -> Result<Mlp, ModelError> {
+        let dense = |(k, b): (Tensor, Tensor)| -> Result<Dense, ModelError> {
+            Ok(Dense {
+                kernel: Var::from_tensor(&k)?,
+                bias: Var::from_tensor(&b)?,
+            })
+        };
+        let layers = tensors
+            .into_iter()
+            .map(dense)
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        if arch.conv.is_some() != conv.is_some() {
+            return Err(ModelError::Invalid(
+                "convolution weights given without a convolution, or missing".into(),
+            ));
         }
         Ok(Mlp {
             arch: arch.clone(),
             layers,
+            conv: conv.map(dense).transpose()?,
         })
     }
 
-    /// A network from given kernel and bias tensors (shapes are checked by the caller).
-    pub fn from_tensors(
-        arch: &Architecture,
-        tensors: Vec<(Tensor, Tensor)>,
-    ) -> Result<Mlp, ModelError> {
-        let layers = tensors
-            .into_iter()
-            .map(|(k, b)| {
-                Ok(Dense {
-                    kernel: Var::from_tensor(&k)?,
-                    bias: Var::from_tensor(&b)?,
-                })
-            })
-            .collect::<Result<Vec<_>, ModelError>>()?;
-        Ok(Mlp {
-            arch: arch.clone(),
-            layers,
-        })
-    }
-
-    /// All trainable variables.
+    /// All trainable variables: the dense layers', then the convolution's.
     pub fn vars(&self) -> Vec<Var> {
         self.layers
             .iter()
+            .chain(&self.conv)
             .flat_map(|l| [l.kernel.clone(), l.bias.clone()])
             .collect()
     }
@@ -193,9 +302,14 @@ impl Mlp {
             .iter()
             .map(|l| (l.kernel.as_tensor().detach(), l.bias.as_tensor().detach()))
             .collect();
+        let conv = self
+            .conv
+            .as_ref()
+            .map(|l| (l.kernel.as_tensor().detach(), l.bias.as_tensor().detach()));
         let part = |start: usize, len: usize| {
             self.part_grads(
                 &weights,
+                conv.as_ref(),
                 &x.narrow(0, start, len)?,
                 &y.narrow(0, start, len)?,
                 &onehot.narrow(0, start, len)?,
@@ -203,7 +317,8 @@ impl Mlp {
                 fused,
             )
         };
-        let (layer_grads, loss_sum, correct) = if b >= SPLIT_ROWS && x.device().is_cpu() {
+        let (layer_grads, conv_grads, loss_sum, correct) = if b >= SPLIT_ROWS && x.device().is_cpu()
+        {
             let h = b / 2;
             let (first, second) = if rayon::current_num_threads() > 1 {
                 // The second half on a pool thread, the first here: one thread woken per batch.
@@ -217,39 +332,70 @@ impl Mlp {
             } else {
                 (part(0, h), part(h, b - h))
             };
-            let ((g0, l0, c0), (g1, l1, c1)) = (first?, second?);
+            let ((g0, v0, l0, c0), (g1, v1, l1, c1)) = (first?, second?);
+            let add = |((k0, b0), (k1, b1)): ((Tensor, Tensor), (Tensor, Tensor))| {
+                Ok::<_, ModelError>(((k0 + k1)?, (b0 + b1)?))
+            };
             let summed = g0
                 .into_iter()
                 .zip(g1)
-                .map(|((k0, b0), (k1, b1))| Ok(((k0 + k1)?, (b0 + b1)?)))
+                .map(add)
                 .collect::<Result<Vec<_>, ModelError>>()?;
-            (summed, (l0 + l1)?, (c0 + c1)?)
+            let conv = v0.zip(v1).map(add).transpose()?;
+            (summed, conv, (l0 + l1)?, (c0 + c1)?)
         } else {
             part(0, b)?
         };
         let mut grads = GradStore::default();
-        for (l, (gk, gb)) in self.layers.iter().zip(layer_grads) {
+        for (l, (gk, gb)) in self
+            .layers
+            .iter()
+            .chain(&self.conv)
+            .zip(layer_grads.into_iter().chain(conv_grads))
+        {
             grads.insert(l.kernel.as_tensor(), gk);
             grads.insert(l.bias.as_tensor(), gb);
         }
         Ok((grads, loss_sum, correct))
     }
 
+    /// The first dense layer's input for rows `x`: `x` itself, or with a convolution the
+    /// features before its window and the pooled filters; with the convolution's patches and
+    /// activations (`[rows * positions, ...]`), which its gradients need.
+    fn conv_front(
+        &self,
+        x: &Tensor,
+        conv: Option<&(Tensor, Tensor)>,
+        fused: bool,
+    ) -> Result<(Tensor, Option<(Tensor, Tensor)>), ModelError> {
+        let (Some(c), Some((k, bias))) = (&self.arch.conv, conv) else {
+            return Ok((x.clone(), None));
+        };
+        let rows = x.dim(0)?;
+        let patches = c.patches(x)?;
+        let a = kernels::bias_act(patches.matmul(k)?, bias, Some(self.arch.activation), fused)?;
+        let pooled = a.reshape((rows, c.positions(), c.filters))?.mean(1)?;
+        let rest = x.narrow(1, 0, self.arch.n_features - c.window())?;
+        Ok((Tensor::cat(&[&rest, &pooled], 1)?, Some((patches, a))))
+    }
+
     /// Kernel and bias gradients of every layer (input to output) of the mean cross-entropy over
     /// a batch of `batch` rows, from `x`'s rows of it; their summed loss and correct count.
+    #[allow(clippy::too_many_arguments)]
     fn part_grads(
         &self,
         weights: &[(Tensor, Tensor)],
+        conv: Option<&(Tensor, Tensor)>,
         x: &Tensor,
         y: &Tensor,
         onehot: &Tensor,
         batch: usize,
         fused: bool,
-    ) -> Result<(LayerGrads, Tensor, Tensor), ModelError> {
+    ) -> Result<PartGrads, ModelError> {
         let last = weights.len() - 1;
         // Forward, keeping every layer's input.
         let mut inputs = Vec::with_capacity(weights.len());
-        let mut h = x.clone();
+        let (mut h, front) = self.conv_front(x, conv, fused)?;
         for (i, (k, bias)) in weights.iter().enumerate() {
             let act = (i < last).then_some(self.arch.activation);
             let z = kernels::bias_act(h.matmul(k)?, bias, act, fused)?;
@@ -277,13 +423,37 @@ impl Mlp {
             }
         }
         grads.reverse();
-        Ok((grads, loss_sum, correct))
+        let conv_grads = match (&self.arch.conv, front) {
+            (Some(c), Some((patches, a))) => {
+                // The pooled filters' gradient, spread evenly over the positions they averaged.
+                let rows = x.dim(0)?;
+                let (p, f) = (c.positions(), c.filters);
+                let dpooled = g.matmul(&weights[0].0.t()?)?.narrow(
+                    1,
+                    self.arch.n_features - c.window(),
+                    f,
+                )?;
+                let da = (dpooled * (1.0 / p as f64))?
+                    .unsqueeze(1)?
+                    .broadcast_as((rows, p, f))?
+                    .contiguous()?
+                    .reshape((rows * p, f))?;
+                let gz = kernels::act_grad(da, &a, self.arch.activation, fused)?;
+                Some((patches.t()?.matmul(&gz)?, kernels::column_sums(&gz, fused)?))
+            }
+            _ => None,
+        };
+        Ok((grads, conv_grads, loss_sum, correct))
     }
 
     /// Logits for a `[rows, n_features]` batch of standardised features, outside any gradient
     /// graph (training takes its gradients from [`Mlp::loss_and_grads`]).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
-        let mut h = x.detach();
+        let conv = self
+            .conv
+            .as_ref()
+            .map(|l| (l.kernel.as_tensor().detach(), l.bias.as_tensor().detach()));
+        let (mut h, _) = self.conv_front(&x.detach(), conv.as_ref(), true)?;
         let last = self.layers.len().saturating_sub(1);
         for (i, l) in self.layers.iter().enumerate() {
             let act = (i < last).then_some(self.arch.activation);
@@ -309,6 +479,7 @@ mod tests {
             hidden: vec![8, 6],
             n_classes: 3,
             activation: Activation::Relu,
+            conv: None,
         };
         let a = Mlp::new(&arch, 7, &Device::Cpu).unwrap();
         let b = Mlp::new(&arch, 7, &Device::Cpu).unwrap();
@@ -345,6 +516,7 @@ mod tests {
                 hidden: vec![13, 6],
                 n_classes: 5,
                 activation: act,
+                conv: None,
             };
             let dev = Device::Cpu;
             let net = Mlp::new(&arch, 9, &dev).unwrap();
@@ -379,30 +551,65 @@ mod tests {
 
     #[test]
     fn hand_written_gradients_match_autograd() {
-        // 6 rows: one pass; 70 rows: two halves (SPLIT_ROWS) whose gradients are added.
-        for (act, rows) in [
-            (Activation::Sigmoid, 6),
-            (Activation::Relu, 6),
-            (Activation::Sigmoid, 70),
-            (Activation::Relu, 70),
+        // 6 rows: one pass; 70 rows: two halves (SPLIT_ROWS) whose gradients are added. With a
+        // convolution over the last 12 of 14 inputs (4 steps of 3) and without.
+        let conv = Conv {
+            steps: 4,
+            channels: 3,
+            kernel: 2,
+            filters: 5,
+        };
+        for (act, rows, conv) in [
+            (Activation::Sigmoid, 6, None),
+            (Activation::Relu, 6, None),
+            (Activation::Sigmoid, 70, None),
+            (Activation::Relu, 70, None),
+            (Activation::Sigmoid, 6, Some(conv)),
+            (Activation::Relu, 70, Some(conv)),
         ] {
+            let nf = 14;
             let arch = Architecture {
-                n_features: 7,
+                n_features: nf,
                 hidden: vec![9, 5],
                 n_classes: 4,
                 activation: act,
+                conv,
             };
             let net = Mlp::new(&arch, 3, &Device::Cpu).unwrap();
-            let xs: Vec<f32> = (0..rows * 7)
+            let xs: Vec<f32> = (0..rows * nf)
                 .map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0)
                 .collect();
-            let x = Tensor::from_vec(xs, (rows, 7), &Device::Cpu).unwrap();
+            let x = Tensor::from_vec(xs, (rows, nf), &Device::Cpu).unwrap();
             let yv: Vec<u32> = (0..rows).map(|r| (r * 5 % 4) as u32).collect();
             let y = Tensor::new(yv.as_slice(), &Device::Cpu).unwrap();
             let onehot = candle_nn::encoding::one_hot(y.clone(), 4, 1f32, 0f32).unwrap();
             let (grads, loss_sum, _) = net.loss_and_grads(&x, &y, &onehot).unwrap();
             // The forward pass as a gradient graph over the network's variables.
-            let mut h = x.clone();
+            let activate = |h: &Tensor| match act {
+                Activation::Sigmoid => candle_nn::ops::sigmoid(h).unwrap(),
+                Activation::Relu => h.relu().unwrap(),
+            };
+            let mut h = match (&conv, &net.conv) {
+                (Some(c), Some(l)) => {
+                    // Each position's patch by hand: inputs 2 + 3p .. 2 + 3p + 6.
+                    let pooled = (0..c.positions())
+                        .map(|p| {
+                            let patch = x.narrow(1, 2 + 3 * p, 6).unwrap();
+                            activate(
+                                &patch
+                                    .matmul(l.kernel.as_tensor())
+                                    .unwrap()
+                                    .broadcast_add(l.bias.as_tensor())
+                                    .unwrap(),
+                            )
+                        })
+                        .reduce(|a, b| (a + b).unwrap())
+                        .unwrap();
+                    let pooled = (pooled / c.positions() as f64).unwrap();
+                    Tensor::cat(&[&x.narrow(1, 0, 2).unwrap(), &pooled], 1).unwrap()
+                }
+                _ => x.clone(),
+            };
             for (i, l) in net.layers.iter().enumerate() {
                 h = h
                     .matmul(l.kernel.as_tensor())
@@ -410,10 +617,7 @@ mod tests {
                     .broadcast_add(l.bias.as_tensor())
                     .unwrap();
                 if i + 1 < net.layers.len() {
-                    h = match act {
-                        Activation::Sigmoid => candle_nn::ops::sigmoid(&h).unwrap(),
-                        Activation::Relu => h.relu().unwrap(),
-                    };
+                    h = activate(&h);
                 }
             }
             let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
@@ -424,13 +628,35 @@ mod tests {
             let auto = loss.backward().unwrap();
             let l1 = loss_sum.to_scalar::<f32>().unwrap() / rows as f32;
             assert!((l1 - loss.to_scalar::<f32>().unwrap()).abs() < 1e-5);
+            assert_eq!(net.vars().len(), 6 + 2 * usize::from(conv.is_some()));
             for v in net.vars() {
                 let a = flat(auto.get(v.as_tensor()).unwrap());
                 let h = flat(grads.get(v.as_tensor()).unwrap());
+                assert_eq!(a.len(), h.len());
                 for (p, q) in a.iter().zip(&h) {
                     assert!((p - q).abs() < 1e-5, "{act}, {rows} rows: {p} vs {q}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_convolution_must_fit_its_input() {
+        let arch = |steps, kernel| Architecture {
+            n_features: 10,
+            hidden: vec![4],
+            n_classes: 2,
+            activation: Activation::Relu,
+            conv: Some(Conv {
+                steps,
+                channels: 3,
+                kernel,
+                filters: 2,
+            }),
+        };
+        assert!(arch(3, 2).validate().is_ok());
+        assert_eq!(arch(3, 2).dense_inputs(), 1 + 2);
+        assert!(arch(4, 2).validate().is_err()); // 12 values of window, 10 inputs
+        assert!(arch(2, 3).validate().is_err()); // kernel longer than the window
     }
 }

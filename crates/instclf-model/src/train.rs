@@ -11,7 +11,7 @@ use crate::device::device_name;
 use crate::epochs::{run_epochs, EpochTrainer};
 use crate::error::ModelError;
 use crate::model::{Model, Standardiser, TrainingInfo};
-use crate::net::{Activation, Architecture, Mlp};
+use crate::net::{Activation, Architecture, Conv, Mlp};
 use crate::optim::Adam;
 use candle_core::{DType, Device, Tensor, D};
 use rand::seq::SliceRandom;
@@ -96,6 +96,9 @@ pub struct FitOptions {
     /// so the row's own class keeps the larger share. This is `a`; 0: off. Seeded like the
     /// dropout masks, so runs and resumed runs repeat exactly.
     pub mixup: f64,
+    /// A convolution over the last inputs (a note's time profile) beside the dense layers; none
+    /// by default.
+    pub conv: Option<Conv>,
 }
 
 impl Default for FitOptions {
@@ -117,6 +120,7 @@ impl Default for FitOptions {
             input_dropout: 0.0,
             label_smoothing: 0.0,
             mixup: 0.0,
+            conv: None,
         }
     }
 }
@@ -454,6 +458,7 @@ fn fit_inner(
         hidden: opts.hidden.clone(),
         n_classes,
         activation: opts.activation,
+        conv: opts.conv,
     };
     let net = Mlp::new(&arch, opts.seed, device)?;
     let mut opt = Adam::new(net.vars(), opts)?;

@@ -374,7 +374,7 @@ fn network(
             }
         }
     }
-    let fit_opts = m.train.fit_options(activation, seed, Some(dir.clone()));
+    let fit_opts = m.fit_options(activation, seed, Some(dir.clone()));
     let label = format!("{name} ({} {activation} seed {seed})", m.name);
     let mut lines = EpochLines {
         name: label.clone(),

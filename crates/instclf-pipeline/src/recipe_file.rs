@@ -23,7 +23,7 @@ use instclf_audio::augment::AugmentParams;
 use instclf_audio::recipe::Recipe;
 use instclf_model::model::Calibration;
 use instclf_model::train::FitOptions;
-use instclf_model::Activation;
+use instclf_model::{Activation, Conv};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -132,6 +132,19 @@ pub struct TrainSpec {
     pub input_dropout: f64,
     pub label_smoothing: f64,
     pub mixup: f64,
+    /// A 1-D convolution over the note's time profile (`pool.profile_blocks`) beside the dense
+    /// layers (note-level members only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conv: Option<ConvSpec>,
+}
+
+/// `train.conv`: the convolution's kernel (in profile blocks) and its number of filters; the
+/// window it slides over is the member's time profile ([`Member::fit_options`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvSpec {
+    pub kernel: usize,
+    pub filters: usize,
 }
 
 impl Default for TrainSpec {
@@ -147,6 +160,7 @@ impl Default for TrainSpec {
             input_dropout: 0.0,
             label_smoothing: 0.0,
             mixup: 0.0,
+            conv: None,
         }
     }
 }
@@ -196,6 +210,48 @@ impl TrainSpec {
 }
 
 impl Member {
+    /// The options of one of its networks ([`TrainSpec::fit_options`]), with the convolution
+    /// placed over the features' time profile when `train.conv` asks for one.
+    pub fn fit_options(
+        &self,
+        activation: Activation,
+        seed: u64,
+        checkpoint: Option<PathBuf>,
+    ) -> FitOptions {
+        let steps = self.features.pool.as_ref().map_or(0, |p| p.profile_blocks);
+        FitOptions {
+            conv: self.train.conv.map(|c| Conv {
+                steps,
+                channels: self.features.dim(),
+                kernel: c.kernel,
+                filters: c.filters,
+            }),
+            ..self.train.fit_options(activation, seed, checkpoint)
+        }
+    }
+
+    /// `train.conv` needs a time profile at least as long as its kernel.
+    fn check_conv(&self) -> Result<(), String> {
+        let Some(c) = self.train.conv else {
+            return Ok(());
+        };
+        let steps = self.features.pool.as_ref().map_or(0, |p| p.profile_blocks);
+        if c.kernel == 0 || c.filters == 0 {
+            return Err(format!(
+                "train.conv: kernel and filters must be at least 1, got {} and {}",
+                c.kernel, c.filters
+            ));
+        }
+        if steps < c.kernel {
+            return Err(format!(
+                "train.conv slides over the note's time profile: features.pool.profile_blocks \
+                 ({steps}) must be at least the kernel ({})",
+                c.kernel
+            ));
+        }
+        Ok(())
+    }
+
     /// `frame` or `note-level`: what one row of its dataset holds.
     pub fn kind(&self) -> &'static str {
         if self.features.pool.is_some() {
@@ -277,12 +333,14 @@ impl RecipeFile {
                 .map_err(|e| in_member(format!("features: {e}")))?;
             m.augment.check().map_err(in_member)?;
             m.train.check().map_err(in_member)?;
-            members.push(Member {
-                name,
+            let member = Member {
+                name: name.clone(),
                 features,
                 augment: m.augment,
                 train: m.train,
-            });
+            };
+            member.check_conv().map_err(in_member)?;
+            members.push(member);
         }
         let calibration = match file.calibration {
             None => None,
@@ -435,6 +493,26 @@ mod tests {
     }
 
     #[test]
+    fn a_convolution_slides_over_the_time_profile() {
+        let r = parse(
+            "[[member]]\nname = \"cnn\"\n\
+             features = { harmonics = 20, pool = { profile_blocks = 16, profile_frames = 2 } }\n\
+             train = { conv = { kernel = 3, filters = 64 } }\n",
+        )
+        .unwrap();
+        let m = r.member(None).unwrap();
+        let c = m.fit_options(Activation::Relu, 0, None).conv.unwrap();
+        // 40 MFCCs + 80 deltas + 20 partials a frame, 16 blocks of them at the vector's end.
+        assert_eq!((c.steps, c.channels, c.kernel, c.filters), (16, 140, 3, 64));
+        assert_eq!(m.features.input_dim(), (3 + 16) * 140);
+        assert!(m
+            .train
+            .fit_options(Activation::Relu, 0, None)
+            .conv
+            .is_none());
+    }
+
+    #[test]
     fn mistakes_name_the_file_line_and_setting() {
         let cases = [
             (
@@ -472,6 +550,16 @@ mod tests {
                 "calibration.temperature must be a positive",
             ),
             ("[[member]\n", "line 1:"),
+            (
+                "[[member]]\nname = \"a\"\ntrain = { conv = { kernel = 3, filters = 8 } }\n",
+                "member 'a': train.conv slides over the note's time profile: \
+                 features.pool.profile_blocks (0) must be at least the kernel (3)",
+            ),
+            (
+                "[[member]]\nname = \"a\"\nfeatures = { pool = { profile_blocks = 4 } }\n\
+                 train = { conv = { kernel = 0, filters = 8 } }\n",
+                "train.conv: kernel and filters must be at least 1",
+            ),
         ];
         for (text, want) in cases {
             let e = parse(text).unwrap_err();

@@ -322,3 +322,38 @@ fn marl_sized_dataset_roundtrip() {
     assert_eq!(l.train.rows(), 66247);
     assert_eq!(l.train, d.train);
 }
+
+#[test]
+fn a_network_with_a_convolution_learns_saves_and_loads() {
+    use instclf_model::Conv;
+    // 120 features: the last 96 read as 8 steps of 12 channels by a kernel of 3.
+    let d = Dataset::synthetic(1200, 300, 120, 5, 1.0, 11);
+    let conv = Conv {
+        steps: 8,
+        channels: 12,
+        kernel: 3,
+        filters: 16,
+    };
+    let o = FitOptions {
+        conv: Some(conv),
+        ..opts(8)
+    };
+    let r = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    assert_eq!(r.model.arch().conv, Some(conv));
+    let acc = r.history.last().unwrap().val_accuracy.unwrap();
+    assert!(acc > 0.9, "validation accuracy {acc}");
+    let (j, s) = r.model.to_bytes().unwrap();
+    let m = Model::from_bytes(&j, &s, &Device::Cpu).unwrap();
+    let bits = |p: Vec<f32>| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(m.predict_proba(&d.test.x).unwrap()),
+        bits(r.model.predict_proba(&d.test.x).unwrap())
+    );
+    // The same weights without the convolution's tensors: the missing one is named.
+    let plain = fit(&d, &opts(1), &mut [], &Device::Cpu).unwrap();
+    let (_, s2) = plain.model.to_bytes().unwrap();
+    let e = Model::from_bytes(&j, &s2, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("conv.kernel") || e.contains("shape"), "{e}");
+}

@@ -166,8 +166,9 @@ impl Default for TrainSpec {
 }
 
 impl TrainSpec {
-    /// The options of one network (`activation`, `seed`), checkpointed into `checkpoint`.
-    pub fn fit_options(
+    /// The options of one network (`activation`, `seed`), checkpointed into `checkpoint`,
+    /// without the convolution's placement: callers use [`Member::fit_options`].
+    fn fit_options(
         &self,
         activation: Activation,
         seed: u64,

@@ -302,6 +302,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             label_smoothing: args.label_smoothing,
             mixup: args.mixup,
             conv: None,
+            gru: None,
         },
     };
     let epochs = opts.epochs;

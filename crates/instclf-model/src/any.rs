@@ -83,6 +83,7 @@ mod tests {
             n_classes: 2,
             activation: Activation::Relu,
             conv: None,
+            gru: None,
         };
         Model {
             net: Mlp::new(&arch, 1, &Device::Cpu).unwrap(),

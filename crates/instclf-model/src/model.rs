@@ -258,6 +258,13 @@ impl Model {
             let b = c.bias.as_tensor();
             tensors.push((bn.into(), b.dims().to_vec(), b.to_vec1::<f32>()?));
         }
+        if let Some(g) = &self.net.gru {
+            let [(wx, bi), (wu, bh)] = g.pairs();
+            for (name, t) in crate::gru::TENSORS.iter().zip([wx, bi, wu, bh]) {
+                let v = t.flatten_all()?.to_vec1::<f32>()?;
+                tensors.push((name.to_string(), t.dims().to_vec(), v));
+            }
+        }
         let n = self.standardiser.mean.len();
         tensors.push((MEAN.to_string(), vec![n], self.standardiser.mean.clone()));
         tensors.push((STD.to_string(), vec![n], self.standardiser.std.clone()));
@@ -360,6 +367,17 @@ impl Model {
             }
             None => None,
         };
+        let gru = match &arch.gru {
+            Some(g) => {
+                let [a, b, c, d] = g.shapes();
+                let t = crate::gru::TENSORS;
+                Some([
+                    (get(t[0], &a)?, get(t[1], &b)?),
+                    (get(t[2], &c)?, get(t[3], &d)?),
+                ])
+            }
+            None => None,
+        };
         let nf = arch.n_features;
         let standardiser = match (tensors.get(MEAN), tensors.get(STD)) {
             (Some(_), Some(_)) => Standardiser {
@@ -378,7 +396,7 @@ impl Model {
             ));
         }
         Ok(Model {
-            net: Mlp::from_tensors(&arch, layers, conv)?,
+            net: Mlp::from_tensors(&arch, layers, conv, gru)?,
             classes: mj.classes,
             standardiser,
             training: mj.training,

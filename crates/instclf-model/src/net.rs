@@ -1,11 +1,13 @@
 //! The dense network: `n_features -> Dense(h1, act) -> ... -> Dense(n_classes)` with logits out
 //! (softmax applied by the loss and by prediction), optionally with a 1-D convolution over a
 //! window of the input (a note's frames, [`Conv`]) whose globally pooled filters join the first
-//! dense layer's input. Keras-style initialisation (Glorot-uniform
+//! dense layer's input, or with a GRU over that window ([`crate::gru`]) whose last state joins
+//! it. Keras-style initialisation (Glorot-uniform
 //! kernels, zero biases) from a seeded RNG, so the same seed on the same device gives
 //! bit-identical weights. Kernels are stored `[in, out]` as in Keras.
 
 use crate::error::ModelError;
+use crate::gru::{Gru, GruCache, GruWeights};
 use crate::kernels;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -114,6 +116,9 @@ pub struct Architecture {
     /// A convolution over the last inputs (none: a plain MLP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conv: Option<Conv>,
+    /// A GRU over the last inputs (none: a plain MLP); not with a convolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gru: Option<Gru>,
 }
 
 impl Architecture {
@@ -141,15 +146,40 @@ impl Architecture {
                 )));
             }
         }
+        if let Some(g) = &self.gru {
+            g.validate()?;
+            if self.conv.is_some() {
+                return Err(ModelError::Invalid(
+                    "a network has a convolution or a GRU over its window, not both".into(),
+                ));
+            }
+            if g.window() > self.n_features {
+                return Err(ModelError::Invalid(format!(
+                    "the GRU's window ({} steps x {} channels) is longer than the {} input \
+                     features",
+                    g.steps, g.channels, self.n_features
+                )));
+            }
+        }
         Ok(())
     }
 
-    /// Inputs of the first dense layer: the features outside the convolution's window and the
-    /// pooled filters, or all the features.
+    /// Inputs of the first dense layer: the features outside the front's window and the pooled
+    /// filters or the GRU's last state, or all the features.
     pub fn dense_inputs(&self) -> usize {
-        match &self.conv {
-            Some(c) => self.n_features - c.window() + c.filters,
-            None => self.n_features,
+        match (&self.conv, &self.gru) {
+            (Some(c), _) => self.n_features - c.window() + c.filters,
+            (None, Some(g)) => self.n_features - g.window() + g.units,
+            (None, None) => self.n_features,
+        }
+    }
+
+    /// Length of the window the convolution or the GRU reads (0: none).
+    fn front_window(&self) -> usize {
+        match (&self.conv, &self.gru) {
+            (Some(c), _) => c.window(),
+            (None, Some(g)) => g.window(),
+            (None, None) => 0,
         }
     }
 
@@ -187,10 +217,24 @@ pub struct Mlp {
     pub layers: Vec<Dense>,
     /// The convolution's kernel `[patch, filters]` and bias, with [`Architecture::conv`].
     pub conv: Option<Dense>,
+    /// The GRU's weights, with [`Architecture::gru`].
+    pub gru: Option<GruWeights>,
 }
 
-/// Gradients of one batch (or part): each dense layer's, the convolution's.
-type PartGrads = (LayerGrads, Option<(Tensor, Tensor)>, Tensor, Tensor);
+/// Gradients of one batch (or part): each dense layer's, the front's (the convolution's one
+/// pair, the GRU's two), the summed loss and the correct count.
+type PartGrads = (LayerGrads, LayerGrads, Tensor, Tensor);
+
+/// The front's weights as detached (kernel, bias) pairs: none, the convolution's, the GRU's.
+type FrontWeights = Vec<(Tensor, Tensor)>;
+
+/// What the front's gradients need from the forward pass.
+enum FrontCache {
+    None,
+    /// The convolution's patches and activations (`[rows * positions, ...]`).
+    Conv(Tensor, Tensor),
+    Gru(GruCache),
+}
 
 /// Glorot-uniform `[fan_in, fan_out]` kernel and zero bias from `rng`.
 fn glorot(
@@ -226,19 +270,33 @@ impl Mlp {
             Some(c) => Some(glorot(c.patch(), c.filters, &mut rng, device)?),
             None => None,
         };
+        let gru = match &arch.gru {
+            Some(g) => {
+                let input = glorot(g.channels, 3 * g.units, &mut rng, device)?;
+                let recurrent = glorot(g.units, 3 * g.units, &mut rng, device)?;
+                Some(GruWeights {
+                    input: (input.kernel, input.bias),
+                    recurrent: (recurrent.kernel, recurrent.bias),
+                })
+            }
+            None => None,
+        };
         Ok(Mlp {
             arch: arch.clone(),
             layers,
             conv,
+            gru,
         })
     }
 
-    /// A network from given kernel and bias tensors: the dense layers', and the convolution's
-    /// when the architecture has one (shapes are checked by the caller).
+    /// A network from given kernel and bias tensors: the dense layers', the convolution's or
+    /// the GRU's (input projection, then recurrence) when the architecture has one (shapes are
+    /// checked by the caller).
     pub fn from_tensors(
         arch: &Architecture,
         tensors: Vec<(Tensor, Tensor)>,
         conv: Option<(Tensor, Tensor)>,
+        gru: Option<[(Tensor, Tensor); 2]>,
     ) -> Result<Mlp, ModelError> {
         let dense = |(k, b): (Tensor, Tensor)| -> Result<Dense, ModelError> {
             Ok(Dense {
@@ -255,19 +313,54 @@ impl Mlp {
                 "convolution weights given without a convolution, or missing".into(),
             ));
         }
+        if arch.gru.is_some() != gru.is_some() {
+            return Err(ModelError::Invalid(
+                "GRU weights given without a GRU, or missing".into(),
+            ));
+        }
+        let var = |(k, b): (Tensor, Tensor)| -> Result<(Var, Var), ModelError> {
+            Ok((Var::from_tensor(&k)?, Var::from_tensor(&b)?))
+        };
+        let gru = match gru {
+            Some([input, recurrent]) => Some(GruWeights {
+                input: var(input)?,
+                recurrent: var(recurrent)?,
+            }),
+            None => None,
+        };
         Ok(Mlp {
             arch: arch.clone(),
             layers,
             conv: conv.map(dense).transpose()?,
+            gru,
         })
     }
 
-    /// All trainable variables: the dense layers', then the convolution's.
+    /// The front's variables as (kernel, bias) pairs: the convolution's, or the GRU's.
+    fn front_vars(&self) -> Vec<(Var, Var)> {
+        let conv = self.conv.iter().map(|l| (l.kernel.clone(), l.bias.clone()));
+        let gru = self
+            .gru
+            .iter()
+            .flat_map(|g| [g.input.clone(), g.recurrent.clone()]);
+        conv.chain(gru).collect()
+    }
+
+    /// The front's weights, detached.
+    fn front_weights(&self) -> FrontWeights {
+        self.front_vars()
+            .iter()
+            .map(|(k, b)| (k.as_tensor().detach(), b.as_tensor().detach()))
+            .collect()
+    }
+
+    /// All trainable variables: the dense layers', then the front's.
     pub fn vars(&self) -> Vec<Var> {
         self.layers
             .iter()
-            .chain(&self.conv)
-            .flat_map(|l| [l.kernel.clone(), l.bias.clone()])
+            .map(|l| (l.kernel.clone(), l.bias.clone()))
+            .chain(self.front_vars())
+            .flat_map(|(k, b)| [k, b])
             .collect()
     }
 
@@ -302,14 +395,11 @@ impl Mlp {
             .iter()
             .map(|l| (l.kernel.as_tensor().detach(), l.bias.as_tensor().detach()))
             .collect();
-        let conv = self
-            .conv
-            .as_ref()
-            .map(|l| (l.kernel.as_tensor().detach(), l.bias.as_tensor().detach()));
+        let front = self.front_weights();
         let part = |start: usize, len: usize| {
             self.part_grads(
                 &weights,
-                conv.as_ref(),
+                &front,
                 &x.narrow(0, start, len)?,
                 &y.narrow(0, start, len)?,
                 &onehot.narrow(0, start, len)?,
@@ -317,7 +407,8 @@ impl Mlp {
                 fused,
             )
         };
-        let (layer_grads, conv_grads, loss_sum, correct) = if b >= SPLIT_ROWS && x.device().is_cpu()
+        let (layer_grads, front_grads, loss_sum, correct) = if b >= SPLIT_ROWS
+            && x.device().is_cpu()
         {
             let h = b / 2;
             let (first, second) = if rayon::current_num_threads() > 1 {
@@ -341,42 +432,55 @@ impl Mlp {
                 .zip(g1)
                 .map(add)
                 .collect::<Result<Vec<_>, ModelError>>()?;
-            let conv = v0.zip(v1).map(add).transpose()?;
-            (summed, conv, (l0 + l1)?, (c0 + c1)?)
+            let front = v0
+                .into_iter()
+                .zip(v1)
+                .map(add)
+                .collect::<Result<Vec<_>, ModelError>>()?;
+            (summed, front, (l0 + l1)?, (c0 + c1)?)
         } else {
             part(0, b)?
         };
         let mut grads = GradStore::default();
-        for (l, (gk, gb)) in self
+        let vars = self
             .layers
             .iter()
-            .chain(&self.conv)
-            .zip(layer_grads.into_iter().chain(conv_grads))
+            .map(|l| (l.kernel.clone(), l.bias.clone()));
+        for ((k, b), (gk, gb)) in vars
+            .chain(self.front_vars())
+            .zip(layer_grads.into_iter().chain(front_grads))
         {
-            grads.insert(l.kernel.as_tensor(), gk);
-            grads.insert(l.bias.as_tensor(), gb);
+            grads.insert(k.as_tensor(), gk);
+            grads.insert(b.as_tensor(), gb);
         }
         Ok((grads, loss_sum, correct))
     }
 
-    /// The first dense layer's input for rows `x`: `x` itself, or with a convolution the
-    /// features before its window and the pooled filters; with the convolution's patches and
-    /// activations (`[rows * positions, ...]`), which its gradients need.
-    fn conv_front(
+    /// The first dense layer's input for rows `x`: `x` itself, or the features before the
+    /// front's window followed by the convolution's pooled filters or the GRU's last state;
+    /// with what the front's gradients need.
+    fn front(
         &self,
         x: &Tensor,
-        conv: Option<&(Tensor, Tensor)>,
+        front: &[(Tensor, Tensor)],
         fused: bool,
-    ) -> Result<(Tensor, Option<(Tensor, Tensor)>), ModelError> {
-        let (Some(c), Some((k, bias))) = (&self.arch.conv, conv) else {
-            return Ok((x.clone(), None));
-        };
-        let rows = x.dim(0)?;
-        let patches = c.patches(x)?;
-        let a = kernels::bias_act(patches.matmul(k)?, bias, Some(self.arch.activation), fused)?;
-        let pooled = a.reshape((rows, c.positions(), c.filters))?.mean(1)?;
-        let rest = x.narrow(1, 0, self.arch.n_features - c.window())?;
-        Ok((Tensor::cat(&[&rest, &pooled], 1)?, Some((patches, a))))
+    ) -> Result<(Tensor, FrontCache), ModelError> {
+        let rest = || x.narrow(1, 0, self.arch.n_features - self.arch.front_window());
+        if let (Some(c), [(k, bias)]) = (&self.arch.conv, front) {
+            let rows = x.dim(0)?;
+            let patches = c.patches(x)?;
+            let a = kernels::bias_act(patches.matmul(k)?, bias, Some(self.arch.activation), fused)?;
+            let pooled = a.reshape((rows, c.positions(), c.filters))?.mean(1)?;
+            return Ok((
+                Tensor::cat(&[&rest()?, &pooled], 1)?,
+                FrontCache::Conv(patches, a),
+            ));
+        }
+        if let (Some(g), [input, recurrent]) = (&self.arch.gru, front) {
+            let (last, cache) = crate::gru::forward(g, x, &[input.clone(), recurrent.clone()])?;
+            return Ok((Tensor::cat(&[&rest()?, &last], 1)?, FrontCache::Gru(cache)));
+        }
+        Ok((x.clone(), FrontCache::None))
     }
 
     /// Kernel and bias gradients of every layer (input to output) of the mean cross-entropy over
@@ -385,7 +489,7 @@ impl Mlp {
     fn part_grads(
         &self,
         weights: &[(Tensor, Tensor)],
-        conv: Option<&(Tensor, Tensor)>,
+        front: &[(Tensor, Tensor)],
         x: &Tensor,
         y: &Tensor,
         onehot: &Tensor,
@@ -395,7 +499,7 @@ impl Mlp {
         let last = weights.len() - 1;
         // Forward, keeping every layer's input.
         let mut inputs = Vec::with_capacity(weights.len());
-        let (mut h, front) = self.conv_front(x, conv, fused)?;
+        let (mut h, cache) = self.front(x, front, fused)?;
         for (i, (k, bias)) in weights.iter().enumerate() {
             let act = (i < last).then_some(self.arch.activation);
             let z = kernels::bias_act(h.matmul(k)?, bias, act, fused)?;
@@ -423,37 +527,36 @@ impl Mlp {
             }
         }
         grads.reverse();
-        let conv_grads = match (&self.arch.conv, front) {
-            (Some(c), Some((patches, a))) => {
+        // The gradient of the front's part of the first dense layer's input.
+        let dfront = |width: usize| -> Result<Tensor, ModelError> {
+            let start = self.arch.n_features - self.arch.front_window();
+            Ok(g.matmul(&weights[0].0.t()?)?.narrow(1, start, width)?)
+        };
+        let front_grads = match (&self.arch.conv, &self.arch.gru, cache) {
+            (Some(c), _, FrontCache::Conv(patches, a)) => {
                 // The pooled filters' gradient, spread evenly over the positions they averaged.
                 let rows = x.dim(0)?;
                 let (p, f) = (c.positions(), c.filters);
-                let dpooled = g.matmul(&weights[0].0.t()?)?.narrow(
-                    1,
-                    self.arch.n_features - c.window(),
-                    f,
-                )?;
-                let da = (dpooled * (1.0 / p as f64))?
+                let da = (dfront(f)? * (1.0 / p as f64))?
                     .unsqueeze(1)?
                     .broadcast_as((rows, p, f))?
                     .contiguous()?
                     .reshape((rows * p, f))?;
                 let gz = kernels::act_grad(da, &a, self.arch.activation, fused)?;
-                Some((patches.t()?.matmul(&gz)?, kernels::column_sums(&gz, fused)?))
+                vec![(patches.t()?.matmul(&gz)?, kernels::column_sums(&gz, fused)?)]
             }
-            _ => None,
+            (_, Some(gr), FrontCache::Gru(c)) => {
+                crate::gru::backward(gr, &c, &dfront(gr.units)?.contiguous()?)?.to_vec()
+            }
+            _ => Vec::new(),
         };
-        Ok((grads, conv_grads, loss_sum, correct))
+        Ok((grads, front_grads, loss_sum, correct))
     }
 
     /// Logits for a `[rows, n_features]` batch of standardised features, outside any gradient
     /// graph (training takes its gradients from [`Mlp::loss_and_grads`]).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
-        let conv = self
-            .conv
-            .as_ref()
-            .map(|l| (l.kernel.as_tensor().detach(), l.bias.as_tensor().detach()));
-        let (mut h, _) = self.conv_front(&x.detach(), conv.as_ref(), true)?;
+        let (mut h, _) = self.front(&x.detach(), &self.front_weights(), true)?;
         let last = self.layers.len().saturating_sub(1);
         for (i, l) in self.layers.iter().enumerate() {
             let act = (i < last).then_some(self.arch.activation);
@@ -480,6 +583,7 @@ mod tests {
             n_classes: 3,
             activation: Activation::Relu,
             conv: None,
+            gru: None,
         };
         let a = Mlp::new(&arch, 7, &Device::Cpu).unwrap();
         let b = Mlp::new(&arch, 7, &Device::Cpu).unwrap();
@@ -517,6 +621,7 @@ mod tests {
                 n_classes: 5,
                 activation: act,
                 conv: None,
+                gru: None,
             };
             let dev = Device::Cpu;
             let net = Mlp::new(&arch, 9, &dev).unwrap();
@@ -552,20 +657,27 @@ mod tests {
     #[test]
     fn hand_written_gradients_match_autograd() {
         // 6 rows: one pass; 70 rows: two halves (SPLIT_ROWS) whose gradients are added. With a
-        // convolution over the last 12 of 14 inputs (4 steps of 3) and without.
+        // convolution or a GRU over the last 12 of 14 inputs (4 steps of 3), and without.
         let conv = Conv {
             steps: 4,
             channels: 3,
             kernel: 2,
             filters: 5,
         };
-        for (act, rows, conv) in [
-            (Activation::Sigmoid, 6, None),
-            (Activation::Relu, 6, None),
-            (Activation::Sigmoid, 70, None),
-            (Activation::Relu, 70, None),
-            (Activation::Sigmoid, 6, Some(conv)),
-            (Activation::Relu, 70, Some(conv)),
+        let gru = Gru {
+            steps: 4,
+            channels: 3,
+            units: 5,
+        };
+        for (act, rows, conv, gru) in [
+            (Activation::Sigmoid, 6, None, None),
+            (Activation::Relu, 6, None, None),
+            (Activation::Sigmoid, 70, None, None),
+            (Activation::Relu, 70, None, None),
+            (Activation::Sigmoid, 6, Some(conv), None),
+            (Activation::Relu, 70, Some(conv), None),
+            (Activation::Sigmoid, 6, None, Some(gru)),
+            (Activation::Relu, 70, None, Some(gru)),
         ] {
             let nf = 14;
             let arch = Architecture {
@@ -574,6 +686,7 @@ mod tests {
                 n_classes: 4,
                 activation: act,
                 conv,
+                gru,
             };
             let net = Mlp::new(&arch, 3, &Device::Cpu).unwrap();
             let xs: Vec<f32> = (0..rows * nf)
@@ -608,7 +721,14 @@ mod tests {
                     let pooled = (pooled / c.positions() as f64).unwrap();
                     Tensor::cat(&[&x.narrow(1, 0, 2).unwrap(), &pooled], 1).unwrap()
                 }
-                _ => x.clone(),
+                _ => match (&gru, &net.gru) {
+                    (Some(g), Some(w)) => {
+                        let w = [&w.input.0, &w.input.1, &w.recurrent.0, &w.recurrent.1];
+                        let last = crate::gru::tests::autograd_last(g, &x, &w.map(|v| v.clone()));
+                        Tensor::cat(&[&x.narrow(1, 0, 2).unwrap(), &last], 1).unwrap()
+                    }
+                    _ => x.clone(),
+                },
             };
             for (i, l) in net.layers.iter().enumerate() {
                 h = h
@@ -628,7 +748,8 @@ mod tests {
             let auto = loss.backward().unwrap();
             let l1 = loss_sum.to_scalar::<f32>().unwrap() / rows as f32;
             assert!((l1 - loss.to_scalar::<f32>().unwrap()).abs() < 1e-5);
-            assert_eq!(net.vars().len(), 6 + 2 * usize::from(conv.is_some()));
+            let front = 2 * usize::from(conv.is_some()) + 4 * usize::from(gru.is_some());
+            assert_eq!(net.vars().len(), 6 + front);
             for v in net.vars() {
                 let a = flat(auto.get(v.as_tensor()).unwrap());
                 let h = flat(grads.get(v.as_tensor()).unwrap());
@@ -647,6 +768,7 @@ mod tests {
             hidden: vec![4],
             n_classes: 2,
             activation: Activation::Relu,
+            gru: None,
             conv: Some(Conv {
                 steps,
                 channels: 3,

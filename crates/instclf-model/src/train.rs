@@ -10,6 +10,7 @@ use crate::dataset::Dataset;
 use crate::device::device_name;
 use crate::epochs::{run_epochs, EpochTrainer};
 use crate::error::ModelError;
+use crate::gru::Gru;
 use crate::model::{Model, Standardiser, TrainingInfo};
 use crate::net::{Activation, Architecture, Conv, Mlp};
 use crate::optim::Adam;
@@ -99,6 +100,9 @@ pub struct FitOptions {
     /// A convolution over the last inputs (a note's time profile) beside the dense layers; none
     /// by default.
     pub conv: Option<Conv>,
+    /// A GRU over the last inputs (a note's time profile) beside the dense layers; none by
+    /// default, never with `conv`.
+    pub gru: Option<Gru>,
 }
 
 impl Default for FitOptions {
@@ -121,6 +125,7 @@ impl Default for FitOptions {
             label_smoothing: 0.0,
             mixup: 0.0,
             conv: None,
+            gru: None,
         }
     }
 }
@@ -459,6 +464,7 @@ fn fit_inner(
         n_classes,
         activation: opts.activation,
         conv: opts.conv,
+        gru: opts.gru,
     };
     let net = Mlp::new(&arch, opts.seed, device)?;
     let mut opt = Adam::new(net.vars(), opts)?;

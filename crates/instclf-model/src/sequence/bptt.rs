@@ -1,13 +1,15 @@
 //! The recurrence written out by hand: the forward loop over time steps ([`SeqNet`]'s `recur`)
 //! and back-propagation through time (`recur_backward`) over flat `f32` buffers, batch rows
 //! split over threads. Its gradients are checked against candle autograd in this module's tests.
+//! [`recur`] and [`recur_backward`] are the same loops for any caller (the GRU over a note's time
+//! profile in [`crate::net`]).
 
 use super::net::{SeqArch, SeqNet};
 
 /// Per-step values kept by the forward pass for back-propagation through time.
-pub(super) struct RecCache {
+pub(crate) struct RecCache {
     /// States `h_0..h_T`: `(batch, seq+1, units)`, `h_0 = 0`.
-    pub(super) h: Vec<f32>,
+    pub(crate) h: Vec<f32>,
     /// GRU gates `(batch, seq, units)` each: r, z, n and the recurrent n term `h Un + bhn`.
     r: Vec<f32>,
     z: Vec<f32>,
@@ -23,39 +25,8 @@ impl SeqNet {
     /// Runs the recurrence over the projected inputs `pre` (`(batch, seq, gates*units)`), the
     /// batch rows split over threads.
     pub(super) fn recur(&self, pre: &[f32], b: usize, u: &[f32], bh: Option<&[f32]>) -> RecCache {
-        let (t_len, h_n) = (self.cfg.steps, self.cfg.units);
-        let gh = self.cfg.arch.gates() * h_n;
         let gru = self.cfg.arch == SeqArch::Gru;
-        let gate_len = if gru { b * t_len * h_n } else { 0 };
-        let mut c = RecCache {
-            h: vec![0f32; b * (t_len + 1) * h_n],
-            r: vec![0f32; gate_len],
-            z: vec![0f32; gate_len],
-            n: vec![0f32; gate_len],
-            hn: vec![0f32; gate_len],
-        };
-        let rows = worker_rows(b);
-        let gsz = if gru { rows * t_len * h_n } else { 0 };
-        std::thread::scope(|s| {
-            let mut h = c.h.chunks_mut(rows * (t_len + 1) * h_n);
-            let (mut r, mut z, mut n, mut hn) = (
-                GateChunks::new(&mut c.r, gsz),
-                GateChunks::new(&mut c.z, gsz),
-                GateChunks::new(&mut c.n, gsz),
-                GateChunks::new(&mut c.hn, gsz),
-            );
-            for p in pre.chunks(rows * t_len * gh) {
-                let g = Gates {
-                    r: r.next(),
-                    z: z.next(),
-                    n: n.next(),
-                    hn: hn.next(),
-                };
-                let h = h.next().unwrap_or_default();
-                s.spawn(move || recur_rows(p, h, g, u, bh, gru, t_len, h_n));
-            }
-        });
-        c
+        recur(pre, b, u, bh, gru, self.cfg.steps, self.cfg.units)
     }
 
     /// Back-propagation through time: from the gradient of every state `ds` (`(batch, seq,
@@ -68,43 +39,104 @@ impl SeqNet {
         b: usize,
         u: &[f32],
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-        let (t_len, h_n) = (self.cfg.steps, self.cfg.units);
-        let gh = self.cfg.arch.gates() * h_n;
         let gru = self.cfg.arch == SeqArch::Gru;
-        let mut dpre = vec![0f32; b * t_len * gh];
-        let rows = worker_rows(b);
-        let gsz = if gru { rows * t_len * h_n } else { 0 };
-        let parts: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = dpre
-                .chunks_mut(rows * t_len * gh)
-                .enumerate()
-                .map(|(i, dp)| {
-                    let hsz = rows * (t_len + 1) * h_n;
-                    let h = &c.h[i * hsz..((i + 1) * hsz).min(c.h.len())];
-                    let ssz = rows * t_len * h_n;
-                    let d = &ds[i * ssz..((i + 1) * ssz).min(ds.len())];
-                    let (r, z, n, hn) = (
-                        gate_chunk(&c.r, gsz, i),
-                        gate_chunk(&c.z, gsz, i),
-                        gate_chunk(&c.n, gsz, i),
-                        gate_chunk(&c.hn, gsz, i),
-                    );
-                    s.spawn(move || backward_rows(dp, h, [r, z, n, hn], d, u, gru, t_len, h_n))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("BPTT worker"))
-                .collect()
-        });
-        let mut du = vec![0f32; h_n * gh];
-        let mut dbh = vec![0f32; gh];
-        for (pu, pb) in parts {
-            du.iter_mut().zip(pu).for_each(|(a, v)| *a += v);
-            dbh.iter_mut().zip(pb).for_each(|(a, v)| *a += v);
-        }
-        (dpre, du, dbh)
+        recur_backward(c, ds, b, u, gru, self.cfg.steps, self.cfg.units)
     }
+}
+
+/// The recurrence (a GRU in gate order r, z, n, or a tanh RNN) of `units` units over `steps`
+/// time steps of the projected inputs `pre` (`(batch, steps, gates*units)`), recurrent weights
+/// `u` (`[units, gates*units]`) and bias `bh`, from `h_0 = 0`; batch rows split over threads.
+pub(crate) fn recur(
+    pre: &[f32],
+    b: usize,
+    u: &[f32],
+    bh: Option<&[f32]>,
+    gru: bool,
+    steps: usize,
+    units: usize,
+) -> RecCache {
+    let (t_len, h_n) = (steps, units);
+    let gh = if gru { 3 * h_n } else { h_n };
+    let gate_len = if gru { b * t_len * h_n } else { 0 };
+    let mut c = RecCache {
+        h: vec![0f32; b * (t_len + 1) * h_n],
+        r: vec![0f32; gate_len],
+        z: vec![0f32; gate_len],
+        n: vec![0f32; gate_len],
+        hn: vec![0f32; gate_len],
+    };
+    let rows = worker_rows(b);
+    let gsz = if gru { rows * t_len * h_n } else { 0 };
+    std::thread::scope(|s| {
+        let mut h = c.h.chunks_mut(rows * (t_len + 1) * h_n);
+        let (mut r, mut z, mut n, mut hn) = (
+            GateChunks::new(&mut c.r, gsz),
+            GateChunks::new(&mut c.z, gsz),
+            GateChunks::new(&mut c.n, gsz),
+            GateChunks::new(&mut c.hn, gsz),
+        );
+        for p in pre.chunks(rows * t_len * gh) {
+            let g = Gates {
+                r: r.next(),
+                z: z.next(),
+                n: n.next(),
+                hn: hn.next(),
+            };
+            let h = h.next().unwrap_or_default();
+            s.spawn(move || recur_rows(p, h, g, u, bh, gru, t_len, h_n));
+        }
+    });
+    c
+}
+
+/// Back-propagation through time of [`recur`]: from the gradient of every state `ds`
+/// (`(batch, steps, units)`) to the gradients of the projected inputs, `u` and `bh` (batch rows
+/// split over threads, their `u`/`bh` gradients summed).
+pub(crate) fn recur_backward(
+    c: &RecCache,
+    ds: &[f32],
+    b: usize,
+    u: &[f32],
+    gru: bool,
+    steps: usize,
+    units: usize,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (t_len, h_n) = (steps, units);
+    let gh = if gru { 3 * h_n } else { h_n };
+    let mut dpre = vec![0f32; b * t_len * gh];
+    let rows = worker_rows(b);
+    let gsz = if gru { rows * t_len * h_n } else { 0 };
+    let parts: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = dpre
+            .chunks_mut(rows * t_len * gh)
+            .enumerate()
+            .map(|(i, dp)| {
+                let hsz = rows * (t_len + 1) * h_n;
+                let h = &c.h[i * hsz..((i + 1) * hsz).min(c.h.len())];
+                let ssz = rows * t_len * h_n;
+                let d = &ds[i * ssz..((i + 1) * ssz).min(ds.len())];
+                let (r, z, n, hn) = (
+                    gate_chunk(&c.r, gsz, i),
+                    gate_chunk(&c.z, gsz, i),
+                    gate_chunk(&c.n, gsz, i),
+                    gate_chunk(&c.hn, gsz, i),
+                );
+                s.spawn(move || backward_rows(dp, h, [r, z, n, hn], d, u, gru, t_len, h_n))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("BPTT worker"))
+            .collect()
+    });
+    let mut du = vec![0f32; h_n * gh];
+    let mut dbh = vec![0f32; gh];
+    for (pu, pb) in parts {
+        du.iter_mut().zip(pu).for_each(|(a, v)| *a += v);
+        dbh.iter_mut().zip(pb).for_each(|(a, v)| *a += v);
+    }
+    (dpre, du, dbh)
 }
 
 /// Batch rows per worker thread (threads: `RAYON_NUM_THREADS`, else the available cores).

@@ -23,7 +23,7 @@ use instclf_audio::augment::AugmentParams;
 use instclf_audio::recipe::Recipe;
 use instclf_model::model::Calibration;
 use instclf_model::train::FitOptions;
-use instclf_model::{Activation, Conv};
+use instclf_model::{Activation, Conv, Gru};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -136,6 +136,18 @@ pub struct TrainSpec {
     /// layers (note-level members only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conv: Option<ConvSpec>,
+    /// A GRU over the note's time profile (`pool.profile_blocks`) beside the dense layers
+    /// (note-level members only; not with `conv`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gru: Option<GruSpec>,
+}
+
+/// `train.gru`: the GRU's number of units; it reads the member's time profile, one block per step
+/// ([`Member::fit_options`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GruSpec {
+    pub units: usize,
 }
 
 /// `train.conv`: the convolution's kernel (in profile blocks) and its number of filters; the
@@ -161,6 +173,7 @@ impl Default for TrainSpec {
             label_smoothing: 0.0,
             mixup: 0.0,
             conv: None,
+            gru: None,
         }
     }
 }
@@ -211,8 +224,8 @@ impl TrainSpec {
 }
 
 impl Member {
-    /// The options of one of its networks ([`TrainSpec::fit_options`]), with the convolution
-    /// placed over the features' time profile when `train.conv` asks for one.
+    /// The options of one of its networks ([`TrainSpec::fit_options`]), with the convolution or
+    /// the GRU placed over the features' time profile when `train.conv` or `train.gru` asks.
     pub fn fit_options(
         &self,
         activation: Activation,
@@ -227,16 +240,35 @@ impl Member {
                 kernel: c.kernel,
                 filters: c.filters,
             }),
+            gru: self.train.gru.map(|g| Gru {
+                steps,
+                channels: self.features.dim(),
+                units: g.units,
+            }),
             ..self.train.fit_options(activation, seed, checkpoint)
         }
     }
 
-    /// `train.conv` needs a time profile at least as long as its kernel.
-    fn check_conv(&self) -> Result<(), String> {
+    /// `train.conv` needs a time profile at least as long as its kernel, `train.gru` one of at
+    /// least one block; not both.
+    fn check_front(&self) -> Result<(), String> {
+        let steps = self.features.pool.as_ref().map_or(0, |p| p.profile_blocks);
+        if let Some(g) = self.train.gru {
+            if self.train.conv.is_some() {
+                return Err("train.gru and train.conv: name one of them, not both".into());
+            }
+            if g.units == 0 {
+                return Err("train.gru: units must be at least 1, got 0".into());
+            }
+            if steps == 0 {
+                return Err("train.gru reads the note's time profile: \
+                     features.pool.profile_blocks must be at least 1"
+                    .into());
+            }
+        }
         let Some(c) = self.train.conv else {
             return Ok(());
         };
-        let steps = self.features.pool.as_ref().map_or(0, |p| p.profile_blocks);
         if c.kernel == 0 || c.filters == 0 {
             return Err(format!(
                 "train.conv: kernel and filters must be at least 1, got {} and {}",
@@ -340,7 +372,7 @@ impl RecipeFile {
                 augment: m.augment,
                 train: m.train,
             };
-            member.check_conv().map_err(in_member)?;
+            member.check_front().map_err(in_member)?;
             members.push(member);
         }
         let calibration = match file.calibration {
@@ -514,6 +546,22 @@ mod tests {
     }
 
     #[test]
+    fn a_gru_reads_the_time_profile() {
+        let r = parse(
+            "[[member]]\nname = \"gru\"\n\
+             features = { harmonics = 20, pool = { profile_blocks = 16, profile_frames = 2 } }\n\
+             train = { gru = { units = 32 } }\n",
+        )
+        .unwrap();
+        let m = r.member(None).unwrap();
+        let o = m.fit_options(Activation::Relu, 0, None);
+        let g = o.gru.unwrap();
+        assert_eq!((g.steps, g.channels, g.units), (16, 140, 32));
+        assert!(o.conv.is_none());
+        assert!(o.validate().is_ok());
+    }
+
+    #[test]
     fn mistakes_name_the_file_line_and_setting() {
         let cases = [
             (
@@ -560,6 +608,20 @@ mod tests {
                 "[[member]]\nname = \"a\"\nfeatures = { pool = { profile_blocks = 4 } }\n\
                  train = { conv = { kernel = 0, filters = 8 } }\n",
                 "train.conv: kernel and filters must be at least 1",
+            ),
+            (
+                "[[member]]\nname = \"a\"\ntrain = { gru = { units = 8 } }\n",
+                "member 'a': train.gru reads the note's time profile",
+            ),
+            (
+                "[[member]]\nname = \"a\"\nfeatures = { pool = { profile_blocks = 4 } }\n\
+                 train = { gru = { units = 8 }, conv = { kernel = 2, filters = 8 } }\n",
+                "train.gru and train.conv: name one of them, not both",
+            ),
+            (
+                "[[member]]\nname = \"a\"\nfeatures = { pool = { profile_blocks = 4 } }\n\
+                 train = { gru = { units = 0 } }\n",
+                "train.gru: units must be at least 1",
             ),
         ];
         for (text, want) in cases {

@@ -546,6 +546,23 @@ mod tests {
     }
 
     #[test]
+    fn every_recipe_in_the_repository_loads() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes");
+        let mut n = 0;
+        for dir in [root.clone(), root.join("experiments")] {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.extension().is_some_and(|x| x == "toml") {
+                    let r = RecipeFile::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                    assert!(r.member(r.members.first().map(|m| m.name.as_str())).is_ok());
+                    n += 1;
+                }
+            }
+        }
+        assert!(n >= 3, "{n} recipes under {}", root.display());
+    }
+
+    #[test]
     fn a_gru_reads_the_time_profile() {
         let r = parse(
             "[[member]]\nname = \"gru\"\n\

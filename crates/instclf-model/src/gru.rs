@@ -189,14 +189,12 @@ pub(crate) mod tests {
         ];
         let (last, cache) = forward(&g, &x, &pairs).unwrap();
         let reference = autograd_last(&g, &x, &w);
-        let diff = (&last - &reference)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let max_diff = |a: &Tensor, b: &Tensor| {
+            (a - b)
+                .and_then(|d| d.abs()?.max_all()?.to_scalar::<f32>())
+                .unwrap()
+        };
+        let diff = max_diff(&last, &reference);
         assert!(diff < 1e-5, "states differ by {diff}");
         // A loss that weighs every state differently: sum(last * c).
         let c: Vec<f32> = (0..rows * g.units)
@@ -212,14 +210,7 @@ pub(crate) mod tests {
         let [(dwx, dbi), (du, dbh)] = backward(&g, &cache, &c).unwrap();
         for (t, ours) in [dwx, dbi, du, dbh].iter().enumerate() {
             let theirs = grads.get(w[t].as_tensor()).unwrap();
-            let d = (ours - theirs)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let d = max_diff(ours, theirs);
             assert!(d < 1e-5, "{}: gradients differ by {d}", TENSORS[t]);
         }
     }

@@ -323,12 +323,34 @@ fn marl_sized_dataset_roundtrip() {
     assert_eq!(l.train, d.train);
 }
 
+/// A network with a front over its last 96 inputs (`o`) reaches 90% on the synthetic rows, and
+/// its bytes load back bit for bit; the same description over a plain network's weights names
+/// the front's first missing tensor (`missing`) or a shape.
+fn a_front_learns_saves_and_loads(o: &FitOptions, missing: &str) -> Model {
+    let d = Dataset::synthetic(1200, 300, 120, 5, 1.0, 11);
+    let r = fit(&d, o, &mut [], &Device::Cpu).unwrap();
+    let acc = r.history.last().unwrap().val_accuracy.unwrap();
+    assert!(acc > 0.9, "validation accuracy {acc}");
+    let (j, s) = r.model.to_bytes().unwrap();
+    let m = Model::from_bytes(&j, &s, &Device::Cpu).unwrap();
+    let bits = |p: Vec<f32>| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(m.predict_proba(&d.test.x).unwrap()),
+        bits(r.model.predict_proba(&d.test.x).unwrap())
+    );
+    let plain = fit(&d, &opts(1), &mut [], &Device::Cpu).unwrap();
+    let (_, s2) = plain.model.to_bytes().unwrap();
+    let e = Model::from_bytes(&j, &s2, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(missing) || e.contains("shape"), "{e}");
+    m
+}
+
 #[test]
 fn a_network_with_a_convolution_learns_saves_and_loads() {
-    use instclf_model::Conv;
     // 120 features: the last 96 read as 8 steps of 12 channels by a kernel of 3.
-    let d = Dataset::synthetic(1200, 300, 120, 5, 1.0, 11);
-    let conv = Conv {
+    let conv = instclf_model::Conv {
         steps: 8,
         channels: 12,
         kernel: 3,
@@ -338,32 +360,14 @@ fn a_network_with_a_convolution_learns_saves_and_loads() {
         conv: Some(conv),
         ..opts(8)
     };
-    let r = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
-    assert_eq!(r.model.arch().conv, Some(conv));
-    let acc = r.history.last().unwrap().val_accuracy.unwrap();
-    assert!(acc > 0.9, "validation accuracy {acc}");
-    let (j, s) = r.model.to_bytes().unwrap();
-    let m = Model::from_bytes(&j, &s, &Device::Cpu).unwrap();
-    let bits = |p: Vec<f32>| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-    assert_eq!(
-        bits(m.predict_proba(&d.test.x).unwrap()),
-        bits(r.model.predict_proba(&d.test.x).unwrap())
-    );
-    // The same weights without the convolution's tensors: the missing one is named.
-    let plain = fit(&d, &opts(1), &mut [], &Device::Cpu).unwrap();
-    let (_, s2) = plain.model.to_bytes().unwrap();
-    let e = Model::from_bytes(&j, &s2, &Device::Cpu)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("conv.kernel") || e.contains("shape"), "{e}");
+    let m = a_front_learns_saves_and_loads(&o, "conv.kernel");
+    assert_eq!(m.arch().conv, Some(conv));
 }
 
 #[test]
 fn a_network_with_a_gru_learns_saves_and_loads() {
-    use instclf_model::Gru;
     // 120 features: the last 96 read as 8 steps of 12 channels by a GRU of 12 units.
-    let d = Dataset::synthetic(1200, 300, 120, 5, 1.0, 11);
-    let gru = Gru {
+    let gru = instclf_model::Gru {
         steps: 8,
         channels: 12,
         units: 12,
@@ -372,23 +376,6 @@ fn a_network_with_a_gru_learns_saves_and_loads() {
         gru: Some(gru),
         ..opts(8)
     };
-    let r = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
-    assert_eq!(r.model.arch().gru, Some(gru));
-    let acc = r.history.last().unwrap().val_accuracy.unwrap();
-    assert!(acc > 0.9, "validation accuracy {acc}");
-    let (j, s) = r.model.to_bytes().unwrap();
-    let m = Model::from_bytes(&j, &s, &Device::Cpu).unwrap();
-    let bits = |p: Vec<f32>| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-    assert_eq!(
-        bits(m.predict_proba(&d.test.x).unwrap()),
-        bits(r.model.predict_proba(&d.test.x).unwrap())
-    );
-    // The same description over the weights of a network without the GRU: the missing tensor
-    // (or the first layer's shape) is named.
-    let plain = fit(&d, &opts(1), &mut [], &Device::Cpu).unwrap();
-    let (_, s2) = plain.model.to_bytes().unwrap();
-    let e = Model::from_bytes(&j, &s2, &Device::Cpu)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("gru.input_kernel") || e.contains("shape"), "{e}");
+    let m = a_front_learns_saves_and_loads(&o, "gru.input_kernel");
+    assert_eq!(m.arch().gru, Some(gru));
 }

@@ -382,6 +382,41 @@ fn crossval_script_scores_each_held_out_source_and_resumes() {
         );
     }
     assert!((combined["ensemble"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    // scripts/context-agreement.py: each fold's networks on its held-out source, every note cut
+    // out alone; its in-recording accuracy is the fold's, and a cut is found for every note.
+    let ctx = dir.path().join("ctx");
+    let agreement = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/context-agreement.py");
+    let c = std::process::Command::new("python3")
+        .arg(&agreement)
+        .args(["-o", s(&ctx), "--bin", env!("CARGO_BIN_EXE_instclf")])
+        .args(["--run", s(&out), "--json"])
+        .arg(format!("one={}", s(&one)))
+        .arg(format!("two={}", s(&two)))
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{}", stderr(&c));
+    let ca: Value = serde_json::from_slice(&c.stdout).unwrap();
+    let rows = ca["sources"].as_array().unwrap();
+    for (row, f) in rows.iter().zip(folds) {
+        assert_eq!(row["source"], f["held_out"]);
+        assert_eq!(row["notes"], f["notes"]);
+        assert_eq!(row["found_alone"], f["notes"], "{row}");
+        let got = row["note_accuracy_in_recording"].as_f64().unwrap();
+        assert!((got - f["note_accuracy"].as_f64().unwrap()).abs() < 1e-12);
+        let agree = row["agreement"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&agree), "{row}");
+    }
+    let cuts = std::fs::read_dir(ctx.join("one/cuts")).unwrap().count();
+    assert_eq!(cuts as u64, folds[0]["notes"].as_u64().unwrap() + 1, "cuts and .done");
+    let bad = std::process::Command::new("python3")
+        .arg(&agreement)
+        .args(["-o", s(&ctx), "--bin", env!("CARGO_BIN_EXE_instclf")])
+        .args(["--run", s(&out)])
+        .arg(format!("three={}", s(&one)))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("'three'"), "{}", stderr(&bad));
     let again = run();
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(

@@ -4,7 +4,9 @@
 This script owns the note-level issue's context measure. For every labelled recording of a folder
 it takes the notes `instclf classify` finds in the whole recording, cuts each of them out on its
 own (from 0.1 s before its start to 0.4 s after its end, never into the neighbouring notes) as a
-16-bit WAV, classifies the cuts with the same networks, and compares: a note agrees when its cut's
+16-bit WAV, its first sample moved back onto the analysis frame grid (hop 512 at 22,050 Hz: 1,024
+samples at 44.1 kHz) so that its frames are the recording's frames and only the context differs
+(`--unaligned` cuts where the note is, so the frames shift by up to one hop as well), classifies the cuts with the same networks, and compares: a note agrees when its cut's
 answer (the cut's note that starts nearest the note's onset, within 0.1 s) is its answer in the
 recording. Truth is the file name's first dot-separated token, as `--label-from name` reads it.
 
@@ -15,9 +17,9 @@ Which networks:
 * no `--run`: the bundled model (or `--model M`, repeatable) for every source.
 
     python3 scripts/context-agreement.py -o OUT [--bin PATH] [--run RUN ...] [--model M ...]
-        NAME=DIR [NAME=DIR ...] [--json]
+        [--unaligned] NAME=DIR [NAME=DIR ...] [--json]
 
-Writes OUT/NAME/{cuts/, in-recording.json, alone.json} and OUT/agreement.json, each atomically;
+Writes OUT/NAME/{cuts/, cuts.json, in-recording.json, alone.json} and OUT/agreement.json, each atomically;
 a rerun reuses what is there. Prints per source: notes, notes found alone, agreement, note
 accuracy in the recordings and alone; then the mean and the worst source. Exits 2 on bad input.
 """
@@ -30,6 +32,7 @@ import tempfile
 import wave
 
 BEFORE, AFTER, TOLERANCE = 0.1, 0.4, 0.1
+HOP, HOP_SR = 512, 22050  # the recipes' analysis hop (docs/recipes.md)
 AUDIO = (".aiff", ".aif", ".aifc", ".wav", ".flac", ".mp3", ".ogg")
 
 
@@ -59,12 +62,34 @@ def classify(bin_, models, target, out):
         return json.load(f)
 
 
-def cut_notes(bin_, answers, cuts):
-    """Every note of every recording as its own WAV in CUTS (done once: a `.done` marker)."""
-    done = os.path.join(cuts, ".done")
-    if os.path.isfile(done):
-        return
+def cut_start(notes, k):
+    """Seconds: where note k's cut begins before the grid is applied."""
+    lo = max(notes[k]["start"] - BEFORE, notes[k - 1]["end"] if k else 0.0)
+    return min(lo, notes[k]["start"])
+
+
+def grid(a, sr, aligned):
+    """Sample index `a` moved back onto the frame grid, where the grid falls on whole samples."""
+    step = HOP * sr / HOP_SR
+    if not aligned or step != int(step):
+        return a
+    return a // int(step) * int(step)
+
+
+def cut_notes(bin_, answers, work, aligned):
+    """Every note of every recording as its own WAV in WORK/cuts, and WORK/cuts.json: where each
+    cut starts in its recording, in seconds (written last, so a rerun that finds it cuts nothing)."""
+    index = os.path.join(work, "cuts.json")
+    if os.path.isfile(index):
+        with open(index) as f:
+            done = json.load(f)
+        if done["aligned"] != aligned:
+            die(f"{work}: cut {'on' if done['aligned'] else 'off'} the frame grid before; "
+                "give another -o folder")
+        return done["starts"]
+    cuts = os.path.join(work, "cuts")
     os.makedirs(cuts, exist_ok=True)
+    starts = {}
     with tempfile.TemporaryDirectory() as tmp:
         wav = os.path.join(tmp, "whole.wav")
         for rec in answers:
@@ -80,35 +105,36 @@ def cut_notes(bin_, answers, cuts):
                 frames = w.readframes(n)
             stem = os.path.splitext(os.path.basename(rec["file"]))[0]
             for k, note in enumerate(notes):
-                lo = max(note["start"] - BEFORE, notes[k - 1]["end"] if k else 0.0)
-                lo = min(lo, note["start"])
                 hi = note["end"] + AFTER
                 if k + 1 < len(notes):
                     hi = min(hi, notes[k + 1]["start"])
-                a, b = int(lo * sr), min(n, int(round(hi * sr)))
-                path = os.path.join(cuts, f"{stem}.n{k}.wav")
+                a = grid(int(cut_start(notes, k) * sr), sr, aligned)
+                b = min(n, int(round(hi * sr)))
+                name = f"{stem}.n{k}.wav"
+                path = os.path.join(cuts, name)
                 with wave.open(path + ".tmp", "wb") as w:
                     w.setnchannels(1)
                     w.setsampwidth(2)
                     w.setframerate(sr)
                     w.writeframes(frames[2 * a:2 * b])
                 os.replace(path + ".tmp", path)
-    open(done, "w").close()
+                starts[name] = a / sr
+    atomic_json(index, {"aligned": aligned, "starts": starts})
+    return starts
 
 
 def truth(path):
     return os.path.basename(path).split(".")[0]
 
 
-def measure(bin_, models, name, folder, out):
+def measure(bin_, models, name, folder, out, aligned):
     work = os.path.join(out, name)
     os.makedirs(work, exist_ok=True)
     whole = classify(bin_, models, folder, os.path.join(work, "in-recording.json"))
     whole = [r for r in whole if not truth(r["file"]).startswith("unknown")]
-    cuts = os.path.join(work, "cuts")
-    cut_notes(bin_, whole, cuts)
-    alone = {os.path.basename(r["file"]): r
-             for r in classify(bin_, models, cuts, os.path.join(work, "alone.json"))}
+    starts = cut_notes(bin_, whole, work, aligned)
+    alone = {os.path.basename(r["file"]): r for r in classify(
+        bin_, models, os.path.join(work, "cuts"), os.path.join(work, "alone.json"))}
     notes = found = agree = right_whole = right_alone = 0
     for rec in whole:
         stem = os.path.splitext(os.path.basename(rec["file"]))[0]
@@ -118,9 +144,7 @@ def measure(bin_, models, name, folder, out):
             cut = alone.get(f"{stem}.n{k}.wav")
             if cut is None:
                 continue
-            onset = note["start"] - max(note["start"] - BEFORE,
-                                        rec["notes"][k - 1]["end"] if k else 0.0)
-            onset = max(onset, 0.0)
+            onset = note["start"] - starts[f"{stem}.n{k}.wav"]
             near = [c for c in cut["notes"] if abs(c["start"] - onset) <= TOLERANCE]
             if not near:
                 continue
@@ -141,6 +165,8 @@ def main():
     ap.add_argument("--bin", default="target/release/instclf")
     ap.add_argument("--run", action="append", default=[])
     ap.add_argument("--model", action="append", default=[])
+    ap.add_argument("--unaligned", action="store_true",
+                    help="cut where each note is, off the frame grid")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("sources", nargs="+", metavar="NAME=DIR")
     a = ap.parse_args()
@@ -174,9 +200,9 @@ def main():
             if not nets:
                 die(f"{fold}: no trained network (is '{name}' a source of {run}?)")
             models += [arg for d in nets for arg in ("--model", os.path.join(fold, d))]
-        rows.append(measure(a.bin, models, name, folder, a.output))
+        rows.append(measure(a.bin, models, name, folder, a.output, not a.unaligned))
     worst = min(rows, key=lambda r: r["agreement"])
-    result = {"runs": a.run, "models": a.model, "sources": rows,
+    result = {"runs": a.run, "models": a.model, "aligned": not a.unaligned, "sources": rows,
               "mean_agreement": sum(r["agreement"] for r in rows) / len(rows),
               "worst": {"source": worst["source"], "agreement": worst["agreement"]}}
     atomic_json(os.path.join(a.output, "agreement.json"), result)

@@ -60,10 +60,51 @@ pub fn mfcc_with(
     n_mfcc: usize,
     each: impl FnMut(usize, &[f32]),
 ) -> Matrix {
+    mfcc_floored_with(y, p, n_mfcc, &[], each)
+}
+
+/// [`mfcc_with`], with the dB floor (`top_db` = 80 below the loudest mel bin) taken per group
+/// of frames: the frames of each range of `groups` (ranges that do not overlap, e.g. the notes
+/// of a recording) are floored 80 dB below the loudest bin of the group's frames whose windows
+/// lie inside it, every other frame 80 dB below the recording's. So a note's coefficients do not depend on how loud the other notes are.
+/// With no groups this is librosa's MFCC.
+pub fn mfcc_floored_with(
+    y: &[f32],
+    p: &MelParams,
+    n_mfcc: usize,
+    groups: &[std::ops::Range<usize>],
+    each: impl FnMut(usize, &[f32]),
+) -> Matrix {
     let mut fm = melspectrogram_frames_with(y, p, each);
     // Mel power is never negative, so power_to_db's `abs` is a no-op here.
     let max = to_db_in_place(&mut fm.data, 1e-10, 0.0);
-    clamp_below(&mut fm.data, max - 80.0);
+    let cols = fm.cols;
+    let mut grouped = vec![false; fm.rows];
+    // A frame's window reaches n_fft / 2 samples past its centre: the loudest bin of a group
+    // is taken over the frames whose windows stay inside it, so a loud neighbour does not set
+    // its floor (all its frames when it is too short to have any).
+    let edge = p.n_fft.div_ceil(2 * p.hop.max(1));
+    for g in groups {
+        let rows = g.start.min(fm.rows)..g.end.min(fm.rows);
+        let inner = if rows.len() > 2 * edge {
+            rows.start + edge..rows.end - edge
+        } else {
+            rows.clone()
+        };
+        let own = fm.data[inner.start * cols..inner.end * cols]
+            .iter()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max);
+        clamp_below(&mut fm.data[rows.start * cols..rows.end * cols], own - 80.0);
+        grouped[rows].fill(true);
+    }
+    if groups.is_empty() {
+        clamp_below(&mut fm.data, max - 80.0);
+    } else {
+        for (t, _) in grouped.iter().enumerate().filter(|(_, &g)| !g) {
+            clamp_below(&mut fm.data[t * cols..(t + 1) * cols], max - 80.0);
+        }
+    }
     let n_mfcc = n_mfcc.min(fm.cols);
     let dct = dct_matrix(n_mfcc, fm.cols);
     let mut out = Matrix::zeros(n_mfcc, fm.rows);
@@ -174,6 +215,37 @@ mod tests {
         assert_eq!((a.rows, a.cols), (b.rows, b.cols));
         for (x, y) in a.data.iter().zip(&b.data) {
             assert!((x - y).abs() < 1e-3, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn a_group_is_floored_below_its_own_loudest_bin() {
+        // A loud tone, then the same tone 60 dB softer, each 43 hops long, so frame j of the
+        // soft tone alone is frame 43 + j of the whole. With one floor for the recording the
+        // soft half loses what lies 80 dB below the loud half's peak; floored as a group of its
+        // own it is the soft tone analysed alone.
+        let p = MelParams::default();
+        let n = 43 * p.hop;
+        let tone = |a: f32| (0..n).map(move |i| a * (i as f32 * 0.05).sin());
+        let soft: Vec<f32> = tone(1e-3).collect();
+        let y: Vec<f32> = tone(1.0).chain(soft.iter().copied()).collect();
+        let t = crate::stft::n_frames(y.len(), p.n_fft, p.hop);
+        let alone = mfcc(&soft, &p, 20);
+        let shared = mfcc(&y, &p, 20);
+        let own = mfcc_floored_with(&y, &p, 20, &[0..43, 43..t], |_, _| {});
+        let err = |m: &Matrix| {
+            (2..alone.cols - 2)
+                .flat_map(|j| (0..20).map(move |k| (k, j)))
+                .map(|(k, j)| (m.get(k, 43 + j) - alone.get(k, j)).abs())
+                .fold(0.0, f32::max)
+        };
+        assert!(err(&own) < 1e-3, "{}", err(&own));
+        assert!(err(&shared) > 1.0, "{}", err(&shared));
+        // The loud half, its own group, is floored as the whole recording is.
+        for k in 0..20 {
+            for j in 2..41 {
+                assert_eq!(own.get(k, j), shared.get(k, j));
+            }
         }
     }
 

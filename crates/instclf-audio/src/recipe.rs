@@ -7,7 +7,7 @@
 
 use crate::delta::delta;
 use crate::mel::MelParams;
-use crate::mfcc::mfcc_with;
+use crate::mfcc::mfcc_floored_with;
 use crate::pool::NotePool;
 use crate::Matrix;
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,13 @@ pub struct Recipe {
     /// Note-level examples: each note's frame rows pooled into one vector
     /// ([`crate::pool::NotePool`]); a model trained on them answers once per note.
     pub pool: Option<NotePool>,
+    /// Take what is per note from the note alone ([`Recipe::frames_of_notes`]): the dB floor
+    /// of its MFCCs (`top_db`) 80 dB below its own loudest mel bin instead of the recording's,
+    /// and its pitch (`pitch`, `harmonics`) from its own frames instead of the run of adjacent
+    /// notes it belongs to. Then a note reads the same whatever other notes share its
+    /// recording. Left out of the written recipe when false, so earlier recipes read as before.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub note_local: bool,
 }
 
 /// Floor (dB below the strongest partial) of the [`Recipe::harmonics`] features.
@@ -100,6 +107,7 @@ impl Default for Recipe {
             context: 0,
             harmonics: 0,
             pool: None,
+            note_local: false,
         }
     }
 }
@@ -230,11 +238,44 @@ impl Recipe {
     /// silence in a recording does not shift its features. `None`, or a mask with no true entry,
     /// takes the mean over every frame.
     pub fn frames_cmn_over(&self, y: &[f32], mask: Option<&[bool]>) -> Matrix {
+        self.frames_inner(y, mask, None)
+    }
+
+    /// The feature rows of `y` for a recording whose notes cover the frame ranges `notes`
+    /// (ranges that do not overlap): [`Recipe::frames_cmn_over`] with the frames inside notes
+    /// as the mask, and with [`Recipe::note_local`] each note's dB floor and pitch its own.
+    pub fn frames_of_notes(&self, y: &[f32], notes: &[Range<usize>]) -> Matrix {
+        let t = crate::stft::n_frames(y.len(), self.n_fft, self.hop);
+        let mut mask = vec![false; t];
+        let notes: Vec<Range<usize>> = notes
+            .iter()
+            .map(|r| r.start.min(t)..r.end.min(t))
+            .filter(|r| !r.is_empty())
+            .collect();
+        for r in &notes {
+            mask[r.clone()].fill(true);
+        }
+        self.frames_inner(y, Some(&mask), self.note_local.then_some(&notes[..]))
+    }
+
+    /// [`Recipe::frames_cmn_over`]; with `groups` (the notes, when `note_local`), the per-note
+    /// quantities are taken over each group instead of each run of masked frames.
+    fn frames_inner(
+        &self,
+        y: &[f32],
+        mask: Option<&[bool]>,
+        groups: Option<&[Range<usize>]>,
+    ) -> Matrix {
         let n = self.n_mfcc;
         let t = crate::stft::n_frames(y.len(), self.n_fft, self.hop);
         let mask = mask.filter(|m| m.len() == t && m.iter().any(|&b| b));
-        // The notes: runs of consecutive masked frames, found once for every per-note feature.
-        let runs = mask.map(masked_runs).unwrap_or_default();
+        // The notes: runs of consecutive masked frames (or the groups given), found once for
+        // every per-note feature.
+        let runs = match groups {
+            Some(g) if mask.is_some() => g.to_vec(),
+            _ => mask.map(masked_runs).unwrap_or_default(),
+        };
+        let floors = groups.map_or(&[][..], |_| &runs[..]);
         let f0 = if (self.pitch || self.harmonics > 0) && t > 0 {
             Some(self.note_f0(y, t, &runs))
         } else {
@@ -244,7 +285,7 @@ impl Recipe {
         let mut harmonics = vec![vec![-HARMONIC_FLOOR_DB; t]; self.harmonics];
         let mut levels = vec![0f32; self.harmonics];
         let bins_per_hz = self.n_fft as f32 / self.sr as f32;
-        let m = mfcc_with(y, &self.mel_params(), n, |i, power| {
+        let m = mfcc_floored_with(y, &self.mel_params(), n, floors, |i, power| {
             if let Some(&f) = f0.as_ref().and_then(|f0| f0.get(i)) {
                 if partial_levels(power, f * bins_per_hz, &mut levels) {
                     for (row, &l) in harmonics.iter_mut().zip(&levels) {
@@ -463,6 +504,42 @@ mod tests {
         }
         let all = r.frames(&y);
         assert_ne!(all, f, "the mask changes the mean");
+    }
+
+    #[test]
+    fn a_note_local_note_reads_as_it_does_alone() {
+        // A loud A3, then straight after it (legato, no gap) a soft E4 60 dB below, each 43 hops
+        // long: frame j of the soft note alone is frame 43 + j of the whole.
+        let sr = 22050.0;
+        let hop = Recipe::default().hop;
+        let n = 43 * hop;
+        let tone = |f: f32, a: f32| {
+            (0..n).map(move |i| a * (2.0 * std::f32::consts::PI * f * i as f32 / sr).sin())
+        };
+        let soft: Vec<f32> = tone(329.6, 1e-3).collect();
+        let y: Vec<f32> = tone(220.0, 1.0).chain(soft.iter().copied()).collect();
+        let t = crate::stft::n_frames(y.len(), 2048, hop);
+        let alone_t = crate::stft::n_frames(soft.len(), 2048, hop);
+        for local in [true, false] {
+            let r = Recipe {
+                pitch: true,
+                harmonics: 10,
+                note_local: local,
+                ..Recipe::default()
+            };
+            let whole = r.frames_of_notes(&y, &[0..43, 43..t]);
+            let alone = r.frames_of_notes(&soft, &[0..alone_t]);
+            // Interior frames of the soft note: clear of the join's window and delta width.
+            let worst = (8..alone_t - 8)
+                .flat_map(|j| (0..r.dim()).map(move |c| (j, c)))
+                .map(|(j, c)| (whole.get(43 + j, c) - alone.get(j, c)).abs())
+                .fold(0.0, f32::max);
+            if local {
+                assert!(worst < 1e-3, "note_local: {worst}");
+            } else {
+                assert!(worst > 1.0, "one floor and one pitch for the run: {worst}");
+            }
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub fn analyse_samples(y: &[f32], recipe: &Recipe, seg: &SegmentParams) -> Analy
 
 /// The recipe's feature rows of `y` (at `recipe.sr`) and, per note of `notes`, the rows whose
 /// centres lie inside it. With CMN, the mean is taken over the frames inside notes, not the
-/// silence around them.
+/// silence around them; with `note_local`, each note's dB floor and pitch are its own.
 pub fn features_of_notes(
     y: &[f32],
     recipe: &Recipe,
@@ -59,11 +59,7 @@ pub fn features_of_notes(
         .iter()
         .map(|n| frames_in(n, recipe.sr, recipe.hop, n_frames))
         .collect();
-    let mut in_note = vec![false; n_frames];
-    for r in &note_frames {
-        in_note[r.clone()].iter_mut().for_each(|b| *b = true);
-    }
-    (recipe.frames_cmn_over(y, Some(&in_note)), note_frames)
+    (recipe.frames_of_notes(y, &note_frames), note_frames)
 }
 
 #[cfg(test)]

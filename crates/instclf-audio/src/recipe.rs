@@ -48,6 +48,12 @@ pub struct Recipe {
     /// With `cmn`: the fraction of the mean that is subtracted (1: plain CMN; less keeps part of
     /// the long-term spectrum, which is also the instrument's timbre).
     pub cmn_weight: f32,
+    /// With `cmn`: each note's frames lose their note's own mean (over the frames whose windows,
+    /// and delta windows, lie inside it) instead of the recording's (a note is each run of consecutive masked frames, or with [`Recipe::note_local`] each
+    /// note given to [`Recipe::frames_of_notes`]); frames outside notes lose the recording's.
+    /// Left out of the written recipe when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cmn_per_note: bool,
     /// Leave the first `skip_coeffs` static MFCCs out of the row (c0 is loudness, c1 tilt);
     /// their deltas stay.
     pub skip_coeffs: usize,
@@ -101,6 +107,7 @@ impl Default for Recipe {
             cmn: false,
             cmn_coeffs: 0,
             cmn_weight: 1.0,
+            cmn_per_note: false,
             skip_coeffs: 0,
             note_mean: false,
             pitch: false,
@@ -309,8 +316,15 @@ impl Recipe {
                 }
                 let row = feats.row_mut(r);
                 let mean = masked_mean(row, mask, 0..row.len());
-                for v in row.iter_mut() {
-                    *v -= (weight * mean) as f32;
+                let mut shift = vec![(weight * mean) as f32; row.len()];
+                if self.cmn_per_note {
+                    for run in &runs {
+                        let own = masked_mean(row, None, self.inner(run));
+                        shift[run.clone()].fill((weight * own) as f32);
+                    }
+                }
+                for (v, s) in row.iter_mut().zip(&shift) {
+                    *v -= s;
                 }
             }
         }
@@ -344,6 +358,19 @@ impl Recipe {
         Matrix::from_vec(rows.len(), cols, data)
             .unwrap_or_else(|| Matrix::zeros(rows.len(), cols))
             .transpose()
+    }
+
+    /// The frames of `note` whose windows (n_fft / 2 either side of their centres), and with
+    /// `deltas` their delta windows, stay inside it; all of them when it is too short to have
+    /// any.
+    fn inner(&self, note: &Range<usize>) -> Range<usize> {
+        let edge = self.n_fft.div_ceil(2 * self.hop.max(1))
+            + if self.deltas { DELTA_WIDTH / 2 } else { 0 };
+        if note.len() > 2 * edge {
+            note.start + edge..note.end - edge
+        } else {
+            note.clone()
+        }
     }
 
     /// Per kept static coefficient, one value per frame: the mean over the run of consecutive
@@ -509,7 +536,8 @@ mod tests {
     #[test]
     fn a_note_local_note_reads_as_it_does_alone() {
         // A loud A3, then straight after it (legato, no gap) a soft E4 60 dB below, each 43 hops
-        // long: frame j of the soft note alone is frame 43 + j of the whole.
+        // long: frame j of the soft note alone is frame 43 + j of the whole. With `note_local`
+        // (and, with CMN, `cmn_per_note`) the soft note's rows are those it has alone.
         let sr = 22050.0;
         let hop = Recipe::default().hop;
         let n = 43 * hop;
@@ -520,11 +548,14 @@ mod tests {
         let y: Vec<f32> = tone(220.0, 1.0).chain(soft.iter().copied()).collect();
         let t = crate::stft::n_frames(y.len(), 2048, hop);
         let alone_t = crate::stft::n_frames(soft.len(), 2048, hop);
-        for local in [true, false] {
+        for (local, cmn) in [(true, false), (true, true), (false, false), (false, true)] {
             let r = Recipe {
                 pitch: true,
                 harmonics: 10,
                 note_local: local,
+                cmn,
+                cmn_weight: 0.5,
+                cmn_per_note: local,
                 ..Recipe::default()
             };
             let whole = r.frames_of_notes(&y, &[0..43, 43..t]);
@@ -535,9 +566,12 @@ mod tests {
                 .map(|(j, c)| (whole.get(43 + j, c) - alone.get(j, c)).abs())
                 .fold(0.0, f32::max);
             if local {
-                assert!(worst < 1e-3, "note_local: {worst}");
+                assert!(worst < 1e-3, "note_local (cmn {cmn}): {worst}");
             } else {
-                assert!(worst > 1.0, "one floor and one pitch for the run: {worst}");
+                assert!(
+                    worst > 1.0,
+                    "one floor, pitch and mean for the run: {worst}"
+                );
             }
         }
     }

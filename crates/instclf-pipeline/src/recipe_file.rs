@@ -443,7 +443,14 @@ impl RecipeFile {
 /// The feature recipe of a `[member.features]` table: every key must be a [`Recipe`] field
 /// (a misspelt one would silently fall back to its default).
 fn features_of(table: toml::Table) -> Result<Recipe, String> {
-    let known = match serde_json::to_value(Recipe::default()) {
+    // Settings left out of a written recipe at their defaults are switched on here so that
+    // they are listed.
+    let every = Recipe {
+        note_local: true,
+        cmn_per_note: true,
+        ..Recipe::default()
+    };
+    let known = match serde_json::to_value(every) {
         Ok(serde_json::Value::Object(o)) => o,
         _ => return Err("cannot list the feature settings".into()),
     };
@@ -576,6 +583,17 @@ mod tests {
         assert_eq!((g.steps, g.channels, g.units), (16, 140, 32));
         assert!(o.conv.is_none());
         assert!(o.validate().is_ok());
+    }
+
+    #[test]
+    fn settings_left_out_at_their_defaults_are_read() {
+        let r = parse(
+            "[[member]]\nname = \"f\"\n\
+             features = { cmn = true, cmn_per_note = true, note_local = true }\n",
+        )
+        .unwrap();
+        let f = &r.member(None).unwrap().features;
+        assert!(f.note_local && f.cmn_per_note && f.cmn);
     }
 
     #[test]

@@ -3,12 +3,15 @@
 
 This script owns the note-level issue's context measure. For every labelled recording of a folder
 it takes the notes `instclf classify` finds in the whole recording, cuts each of them out on its
-own (from 0.1 s before its start to 0.4 s after its end, never into the neighbouring notes) as a
-16-bit WAV, its first sample moved back onto the analysis frame grid (hop 512 at 22,050 Hz: 1,024
-samples at 44.1 kHz) so that its frames are the recording's frames and only the context differs
-(`--unaligned` cuts where the note is, so the frames shift by up to one hop as well), classifies the cuts with the same networks, and compares: a note agrees when its cut's
+own as a 16-bit WAV (from 0.1 s before its start to 0.4 s after its end, as
+scripts/split-notes.py cuts a rendered note: what of its neighbours lies in those margins comes
+with it), classifies the cuts with the same networks, and compares: a note agrees when its cut's
 answer (the cut's note that starts nearest the note's onset, within 0.1 s) is its answer in the
 recording. Truth is the file name's first dot-separated token, as `--label-from name` reads it.
+
+A cut's first sample is moved back onto the analysis frame grid (hop 512 at 22,050 Hz: 1,024
+samples at 44.1 kHz), so its frames are the recording's frames and only the context differs;
+`--unaligned` cuts where the note is, so the frames shift by up to one hop as well.
 
 Which networks:
 * `--run RUN` (repeatable): a `scripts/crossval.sh` output; source NAME is classified by every
@@ -19,8 +22,8 @@ Which networks:
     python3 scripts/context-agreement.py -o OUT [--bin PATH] [--run RUN ...] [--model M ...]
         [--unaligned] NAME=DIR [NAME=DIR ...] [--json]
 
-Writes OUT/NAME/{cuts/, cuts.json, in-recording.json, alone.json} and OUT/agreement.json, each atomically;
-a rerun reuses what is there. Prints per source: notes, notes found alone, agreement, note
+Writes OUT/NAME/{cuts/, cuts.json, in-recording.json, alone.json} and OUT/agreement.json, each
+atomically; a rerun reuses what is there. Prints per source: notes, notes found alone, agreement, note
 accuracy in the recordings and alone; then the mean and the worst source. Exits 2 on bad input.
 """
 import argparse
@@ -64,8 +67,7 @@ def classify(bin_, models, target, out):
 
 def cut_start(notes, k):
     """Seconds: where note k's cut begins before the grid is applied."""
-    lo = max(notes[k]["start"] - BEFORE, notes[k - 1]["end"] if k else 0.0)
-    return min(lo, notes[k]["start"])
+    return max(notes[k]["start"] - BEFORE, 0.0)
 
 
 def grid(a, sr, aligned):
@@ -106,8 +108,6 @@ def cut_notes(bin_, answers, work, aligned):
             stem = os.path.splitext(os.path.basename(rec["file"]))[0]
             for k, note in enumerate(notes):
                 hi = note["end"] + AFTER
-                if k + 1 < len(notes):
-                    hi = min(hi, notes[k + 1]["start"])
                 a = grid(int(cut_start(notes, k) * sr), sr, aligned)
                 b = min(n, int(round(hi * sr)))
                 name = f"{stem}.n{k}.wav"

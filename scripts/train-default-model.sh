@@ -3,7 +3,7 @@
 # report.json) from recipes/default.toml with one command, `instclf bundle`, after rendering what
 # is missing:
 #   1. the training sources ($SOURCES: FluidR3, MuseScore General, csound's sf_GMbank and
-#      FreePats; add fluidr3rel etc. for their General MIDI relatives, set 1 being the one that
+#      FreePats, and their General MIDI relatives set 1, fluidr3rel etc., which
 #      leave-one-source-out favours: docs/experiments.md) with scripts/render-all.sh;
 #   2. each source's recordings of none of the instruments (data/unknown/SOURCE,
 #      scripts/render-unknown.py; UNKNOWN=0 leaves them out), which give the model its `unknown`
@@ -21,7 +21,7 @@
 #        musescore-general-soundfont csound-soundfont freepats
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SOURCES=${SOURCES:-fluidr3 musescore csound freepats}
+SOURCES=${SOURCES:-fluidr3 musescore csound freepats fluidr3rel musescorerel csoundrel freepatsrel}
 RECIPE=${RECIPE:-recipes/default.toml}
 WORK=${WORK:-data/default-model}
 UNKNOWN=${UNKNOWN:-1}

@@ -559,7 +559,7 @@ mod tests {
                 ..Recipe::default()
             };
             let whole = r.frames_of_notes(&y, &[0..43, 43..t]);
-            let alone = r.frames_of_notes(&soft, &[0..alone_t]);
+            let alone = r.frames_of_notes(&soft, std::slice::from_ref(&(0..alone_t)));
             // Interior frames of the soft note: clear of the join's window and delta width.
             let worst = (8..alone_t - 8)
                 .flat_map(|j| (0..r.dim()).map(move |c| (j, c)))

@@ -78,12 +78,27 @@ pub fn mfcc_floored_with(
     let mut fm = melspectrogram_frames_with(y, p, each);
     // Mel power is never negative, so power_to_db's `abs` is a no-op here.
     let max = to_db_in_place(&mut fm.data, 1e-10, 0.0);
+    if groups.is_empty() {
+        clamp_below(&mut fm.data, max - 80.0);
+    } else {
+        floor_groups(&mut fm, p, groups, max);
+    }
+    let n_mfcc = n_mfcc.min(fm.cols);
+    let dct = dct_matrix(n_mfcc, fm.cols);
+    let mut out = Matrix::zeros(n_mfcc, fm.rows);
+    dct_frames(&fm, &dct, &mut out);
+    out
+}
+
+/// Floors each group of rows of the frames-major dB mel matrix `fm` 80 dB below its own loudest
+/// bin, and every other row 80 dB below `max`, the loudest of all (see [`mfcc_floored_with`]).
+fn floor_groups(fm: &mut Matrix, p: &MelParams, groups: &[std::ops::Range<usize>], max: f32) {
     let cols = fm.cols;
-    let mut grouped = vec![false; fm.rows];
     // A frame's window reaches n_fft / 2 samples past its centre: the loudest bin of a group
     // is taken over the frames whose windows stay inside it, so a loud neighbour does not set
     // its floor (all its frames when it is too short to have any).
     let edge = p.n_fft.div_ceil(2 * p.hop.max(1));
+    let mut grouped = vec![false; fm.rows];
     for g in groups {
         let rows = g.start.min(fm.rows)..g.end.min(fm.rows);
         let inner = if rows.len() > 2 * edge {
@@ -98,18 +113,9 @@ pub fn mfcc_floored_with(
         clamp_below(&mut fm.data[rows.start * cols..rows.end * cols], own - 80.0);
         grouped[rows].fill(true);
     }
-    if groups.is_empty() {
-        clamp_below(&mut fm.data, max - 80.0);
-    } else {
-        for (t, _) in grouped.iter().enumerate().filter(|(_, &g)| !g) {
-            clamp_below(&mut fm.data[t * cols..(t + 1) * cols], max - 80.0);
-        }
+    for (t, _) in grouped.iter().enumerate().filter(|(_, &g)| !g) {
+        clamp_below(&mut fm.data[t * cols..(t + 1) * cols], max - 80.0);
     }
-    let n_mfcc = n_mfcc.min(fm.cols);
-    let dct = dct_matrix(n_mfcc, fm.cols);
-    let mut out = Matrix::zeros(n_mfcc, fm.rows);
-    dct_frames(&fm, &dct, &mut out);
-    out
 }
 
 /// `out[k, t] = dct[k, :] . frames[t, :]` (frames-major input, coefficient-major output).

@@ -315,17 +315,19 @@ impl Recipe {
                     continue;
                 }
                 let row = feats.row_mut(r);
-                let mean = masked_mean(row, mask, 0..row.len());
-                let mut shift = vec![(weight * mean) as f32; row.len()];
+                let all = (weight * masked_mean(row, mask, 0..row.len())) as f32;
+                // With `cmn_per_note`, each note's frames lose its own mean (`runs` are in
+                // order and do not overlap), the frames between notes the recording's.
+                let mut done = 0;
                 if self.cmn_per_note {
                     for run in &runs {
-                        let own = masked_mean(row, None, self.inner(run));
-                        shift[run.clone()].fill((weight * own) as f32);
+                        let own = (weight * masked_mean(row, None, self.inner(run))) as f32;
+                        row[done..run.start].iter_mut().for_each(|v| *v -= all);
+                        row[run.clone()].iter_mut().for_each(|v| *v -= own);
+                        done = run.end;
                     }
                 }
-                for (v, s) in row.iter_mut().zip(&shift) {
-                    *v -= s;
-                }
+                row[done..].iter_mut().for_each(|v| *v -= all);
             }
         }
         let note_means = if self.note_mean && feats.cols > 0 {

@@ -66,8 +66,8 @@ pub fn mfcc_with(
 /// [`mfcc_with`], with the dB floor (`top_db` = 80 below the loudest mel bin) taken per group
 /// of frames: the frames of each range of `groups` (ranges that do not overlap, e.g. the notes
 /// of a recording) are floored 80 dB below the loudest bin of the group's frames whose windows
-/// lie inside it, every other frame 80 dB below the recording's. So a note's coefficients do not depend on how loud the other notes are.
-/// With no groups this is librosa's MFCC.
+/// lie inside it, every other frame 80 dB below the recording's, so a note's coefficients do
+/// not depend on how loud the other notes are. With no groups this is librosa's MFCC.
 pub fn mfcc_floored_with(
     y: &[f32],
     p: &MelParams,

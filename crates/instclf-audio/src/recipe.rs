@@ -49,9 +49,10 @@ pub struct Recipe {
     /// the long-term spectrum, which is also the instrument's timbre).
     pub cmn_weight: f32,
     /// With `cmn`: each note's frames lose their note's own mean (over the frames whose windows,
-    /// and delta windows, lie inside it) instead of the recording's (a note is each run of consecutive masked frames, or with [`Recipe::note_local`] each
-    /// note given to [`Recipe::frames_of_notes`]); frames outside notes lose the recording's.
-    /// Left out of the written recipe when false.
+    /// and delta windows, lie inside it) instead of the recording's; a note is each run of
+    /// consecutive masked frames, or with [`Recipe::note_local`] each note given to
+    /// [`Recipe::frames_of_notes`]. Frames outside notes lose the recording's mean. Left out of
+    /// the written recipe when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cmn_per_note: bool,
     /// Leave the first `skip_coeffs` static MFCCs out of the row (c0 is loudness, c1 tilt);

@@ -5,6 +5,7 @@
 use crate::matrix::{avx2_fn, dot8};
 use crate::mel::{clamp_below, melspectrogram_frames_with, to_db_in_place, MelParams};
 use crate::Matrix;
+use std::ops::Range;
 
 /// The `n_out x n` orthonormal DCT-II matrix (rows are coefficients).
 pub fn dct_matrix(n_out: usize, n: usize) -> Matrix {
@@ -72,7 +73,7 @@ pub fn mfcc_floored_with(
     y: &[f32],
     p: &MelParams,
     n_mfcc: usize,
-    groups: &[std::ops::Range<usize>],
+    groups: &[Range<usize>],
     each: impl FnMut(usize, &[f32]),
 ) -> Matrix {
     let mut fm = melspectrogram_frames_with(y, p, each);
@@ -90,9 +91,19 @@ pub fn mfcc_floored_with(
     out
 }
 
+/// The frames of `frames` at least `edge` frames from either end; all of them when there are
+/// none such (a group too short to have an interior).
+pub(crate) fn interior(frames: &Range<usize>, edge: usize) -> Range<usize> {
+    if frames.len() > 2 * edge {
+        frames.start + edge..frames.end - edge
+    } else {
+        frames.clone()
+    }
+}
+
 /// Floors each group of rows of the frames-major dB mel matrix `fm` 80 dB below its own loudest
 /// bin, and every other row 80 dB below `max`, the loudest of all (see [`mfcc_floored_with`]).
-fn floor_groups(fm: &mut Matrix, p: &MelParams, groups: &[std::ops::Range<usize>], max: f32) {
+fn floor_groups(fm: &mut Matrix, p: &MelParams, groups: &[Range<usize>], max: f32) {
     let cols = fm.cols;
     // A frame's window reaches n_fft / 2 samples past its centre: the loudest bin of a group
     // is taken over the frames whose windows stay inside it, so a loud neighbour does not set
@@ -101,11 +112,7 @@ fn floor_groups(fm: &mut Matrix, p: &MelParams, groups: &[std::ops::Range<usize>
     let mut grouped = vec![false; fm.rows];
     for g in groups {
         let rows = g.start.min(fm.rows)..g.end.min(fm.rows);
-        let inner = if rows.len() > 2 * edge {
-            rows.start + edge..rows.end - edge
-        } else {
-            rows.clone()
-        };
+        let inner = interior(&rows, edge);
         let own = fm.data[inner.start * cols..inner.end * cols]
             .iter()
             .copied()

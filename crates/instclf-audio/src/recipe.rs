@@ -369,11 +369,7 @@ impl Recipe {
     fn inner(&self, note: &Range<usize>) -> Range<usize> {
         let edge = self.n_fft.div_ceil(2 * self.hop.max(1))
             + if self.deltas { DELTA_WIDTH / 2 } else { 0 };
-        if note.len() > 2 * edge {
-            note.start + edge..note.end - edge
-        } else {
-            note.clone()
-        }
+        crate::mfcc::interior(note, edge)
     }
 
     /// Per kept static coefficient, one value per frame: the mean over the run of consecutive

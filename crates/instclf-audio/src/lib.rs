@@ -1,7 +1,7 @@
 //! instclf-audio: the audio front end of instclf. It owns everything from bytes on disk to
 //! feature matrices: decoding ([`decode`]), resampling ([`resample`]), the STFT ([`stft`]), mel
 //! spectrograms and dB scaling ([`mel`]), MFCCs ([`mfcc`]) and deltas ([`delta`]), the feature
-//! recipe that names all parameters ([`recipe`]), pitch ([`pitch`]), note-level pooling ([`pool`]), onset detection ([`onset`])
+//! recipe that names all parameters ([`recipe`]), pitch ([`pitch`]), the harmonic series ([`partials`]), note-level pooling ([`pool`]), onset detection ([`onset`])
 //! and note segmentation ([`segment`]); whole-recording buffers come from [`hugepage`]. It
 //! depends on no machine-learning crate.
 
@@ -14,6 +14,7 @@ pub mod matrix;
 pub mod mel;
 pub mod mfcc;
 pub mod onset;
+pub mod partials;
 pub mod pitch;
 pub mod pool;
 pub mod recipe;

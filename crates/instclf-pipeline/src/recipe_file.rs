@@ -448,6 +448,7 @@ fn features_of(table: toml::Table) -> Result<Recipe, String> {
     let every = Recipe {
         note_local: true,
         cmn_per_note: true,
+        harmonicity: 1,
         ..Recipe::default()
     };
     let known = match serde_json::to_value(every) {

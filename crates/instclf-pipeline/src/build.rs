@@ -153,6 +153,10 @@ fn check_options(opts: &BuildOptions) -> Result<(), PipelineError> {
     if !(0.0..=1.0).contains(&lowpass) {
         bail_invalid!("augment.lowpass must be a probability in [0, 1], got {lowpass}");
     }
+    let clean = opts.augment_params.clean_p;
+    if !(0.0..=1.0).contains(&clean) {
+        bail_invalid!("augment.clean must be a probability in [0, 1], got {clean}");
+    }
     let stretch = opts.augment_params.stretch_semitones;
     if !(0.0..=12.0).contains(&stretch) {
         bail_invalid!("augment.stretch must be between 0 and 12 semitones, got {stretch}");

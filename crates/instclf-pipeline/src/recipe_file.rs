@@ -64,6 +64,14 @@ pub struct AugmentSpec {
     pub lowpass: f64,
     /// On half of the copies, pitch and formants shifted together by up to this many semitones.
     pub stretch: f64,
+    /// Probability that a copy is first cleaned to its spectral peaks (the noise between the
+    /// partials removed, as in sample sets made of short loops). Left out when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub clean: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl Default for AugmentSpec {
@@ -74,6 +82,7 @@ impl Default for AugmentSpec {
             eq_db: 0.0,
             lowpass: 0.0,
             stretch: 0.0,
+            clean: 0.0,
         }
     }
 }
@@ -84,6 +93,7 @@ impl AugmentSpec {
         AugmentParams::scaled(self.strength, self.eq_db)
             .with_lowpass(self.lowpass)
             .with_stretch(self.stretch)
+            .with_clean(self.clean)
     }
 
     fn check(&self) -> Result<(), String> {
@@ -103,6 +113,12 @@ impl AugmentSpec {
             return Err(format!(
                 "augment.lowpass must be a probability in [0, 1], got {}",
                 self.lowpass
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.clean) {
+            return Err(format!(
+                "augment.clean must be a probability in [0, 1], got {}",
+                self.clean
             ));
         }
         if !(0.0..=12.0).contains(&self.stretch) {
@@ -615,6 +631,10 @@ mod tests {
             (
                 "[[member]]\nname = \"a\"\naugment = { lowpass = 2 }\n",
                 "augment.lowpass must be a probability",
+            ),
+            (
+                "[[member]]\nname = \"a\"\naugment = { clean = -0.5 }\n",
+                "augment.clean must be a probability",
             ),
             (
                 "[[member]]\nname = \"a\"\nfeatures = { context = 1000000 }\n",

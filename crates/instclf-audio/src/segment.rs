@@ -43,6 +43,11 @@ pub struct SegmentParams {
     pub backtrack: bool,
     /// Recordings whose loudest frame is below this absolute level (dBFS) have no notes.
     pub floor_dbfs: f32,
+    /// A recording that begins mid-sound (its first frame already above the silence threshold:
+    /// a note cut out of a longer recording, with the tail of the one before) starts its first
+    /// note at the first onset within this many seconds, and what sounds before that onset is
+    /// left out; elsewhere a region's first onset must lie within 0.05 s of where it starts.
+    pub lead_in_s: f64,
 }
 
 impl Default for SegmentParams {
@@ -60,6 +65,7 @@ impl Default for SegmentParams {
             attack_range_db: 40.0,
             backtrack: true,
             floor_dbfs: -90.0,
+            lead_in_s: 0.3,
         }
     }
 }
@@ -161,11 +167,17 @@ pub fn segment(y: &[f32], sr: u32, p: &SegmentParams) -> Vec<Note> {
         if max_of(&level[rs..re]) < min_peak {
             continue;
         }
-        // The first onset: a candidate whose peak is near the threshold crossing.
+        // The first onset: a candidate whose peak is near the threshold crossing, or for a
+        // recording that begins mid-sound, the first within its lead-in.
+        let reach = if rs == 0 {
+            frames(p.lead_in_s).max(frames(0.05))
+        } else {
+            frames(0.05)
+        };
         let first = candidates
             .iter()
             .copied()
-            .find(|&(b, pk)| pk + lead >= rs && b <= rs + frames(0.05))
+            .find(|&(b, pk)| pk + lead >= rs && b <= rs + reach)
             .unwrap_or((rs, rs));
         let mut starts = vec![first];
         for &(b, pk) in candidates.iter().filter(|&&(b, pk)| b > first.0 && pk < re) {
@@ -341,6 +353,36 @@ mod tests {
         assert!((notes[0].start - 0.3).abs() < 0.03, "{notes:?}");
         assert!((notes[1].start - 1.6).abs() < 0.03, "{notes:?}");
         assert!((notes[0].end - 1.1).abs() < 0.08, "{notes:?}");
+    }
+
+    #[test]
+    fn a_recording_that_begins_in_a_tail_starts_at_the_onset() {
+        // The tail of a loud note (fading over the first 0.15 s) and, at 0.12 s, a softer note:
+        // what a note cut out of a recording with 0.1 s before it looks like.
+        let sr = 22050;
+        let n = (1.5 * f64::from(sr)) as usize;
+        let y: Vec<f32> = (0..n)
+            .map(|i| {
+                let t = i as f64 / f64::from(sr);
+                let tail =
+                    0.5 * (1.0 - t / 0.15).max(0.0) * (std::f64::consts::TAU * 330.0 * t).sin();
+                let note = if (0.12..1.2).contains(&t) {
+                    0.3 * ((t - 0.12) / 0.01).min(1.0) * (std::f64::consts::TAU * 440.0 * t).sin()
+                } else {
+                    0.0
+                };
+                (tail + note) as f32
+            })
+            .collect();
+        let notes = segment(&y, sr, &SegmentParams::default());
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!((notes[0].start - 0.12).abs() < 0.03, "{notes:?}");
+        // Without the lead-in the tail and the note run together from the first frame.
+        let strict = SegmentParams {
+            lead_in_s: 0.0,
+            ..SegmentParams::default()
+        };
+        assert!(segment(&y, sr, &strict)[0].start < 0.05);
     }
 
     #[test]

@@ -43,10 +43,11 @@ pub struct SegmentParams {
     pub backtrack: bool,
     /// Recordings whose loudest frame is below this absolute level (dBFS) have no notes.
     pub floor_dbfs: f32,
-    /// A recording that begins mid-sound (its first frame already above the silence threshold:
-    /// a note cut out of a longer recording, with the tail of the one before) starts its first
-    /// note at the first onset within this many seconds, and what sounds before that onset is
-    /// left out; elsewhere a region's first onset must lie within 0.05 s of where it starts.
+    /// A recording that begins mid-sound (its first frames above the silence threshold: a note
+    /// cut out of a longer recording, with the tail of the one before) starts its first note at
+    /// the first onset within this many seconds where the level has fallen by `rise_db` before
+    /// it or rises by `rise_db` after it, and what sounds before is left out; elsewhere a
+    /// region's first onset must lie within 0.05 s of where it starts.
     pub lead_in_s: f64,
 }
 
@@ -168,16 +169,24 @@ pub fn segment(y: &[f32], sr: u32, p: &SegmentParams) -> Vec<Note> {
             continue;
         }
         // The first onset: a candidate whose peak is near the threshold crossing, or for a
-        // recording that begins mid-sound, the first within its lead-in.
-        let reach = if rs == 0 {
-            frames(p.lead_in_s).max(frames(0.05))
-        } else {
-            frames(0.05)
+        // recording that begins mid-sound, the first within its lead-in where the level has
+        // fallen by `rise_db` before it or rises by `rise_db` after it (an attack; a sweep or a
+        // held tone that merely begins with the recording has neither).
+        // (The fall is read on the fine level curve, whose frames are short enough to see it.)
+        let fine_at = |frame: usize| (frame * hop / fine_hop).min(fine.len().saturating_sub(1));
+        let fades = |b: usize| {
+            let opening = max_of(&fine[..fine.len().min(4)]);
+            let dip = min_of(&fine[..=fine_at(b)]);
+            let attack = max_of(&fine[fine_at(b)..=fine_at(b + frames(0.1)).max(fine_at(b))]);
+            dip <= opening - p.rise_db || attack >= dip + p.rise_db
         };
         let first = candidates
             .iter()
             .copied()
-            .find(|&(b, pk)| pk + lead >= rs && b <= rs + reach)
+            .find(|&(b, pk)| {
+                pk + lead >= rs
+                    && (b <= rs + frames(0.05) || (rs == 0 && b <= frames(p.lead_in_s) && fades(b)))
+            })
             .unwrap_or((rs, rs));
         let mut starts = vec![first];
         for &(b, pk) in candidates.iter().filter(|&&(b, pk)| b > first.0 && pk < re) {
@@ -383,6 +392,17 @@ mod tests {
             ..SegmentParams::default()
         };
         assert!(segment(&y, sr, &strict)[0].start < 0.05);
+        // A note already playing when the recording starts, then a louder one: the louder one's
+        // attack starts the first note, the fragment before it is left out.
+        let held: Vec<f32> = (0..n)
+            .map(|i| {
+                let t = i as f64 / f64::from(sr);
+                let a = if t < 0.12 { 0.1 } else { 0.5 };
+                (a * (std::f64::consts::TAU * 440.0 * t).sin()) as f32
+            })
+            .collect();
+        let notes = segment(&held, sr, &SegmentParams::default());
+        assert!((notes[0].start - 0.12).abs() < 0.03, "{notes:?}");
     }
 
     #[test]

@@ -76,6 +76,26 @@ fn fixtures_are_segmented_into_their_notes() {
     assert!(s.spurious() <= 0.02, "{s:?}");
 }
 
+/// The lead-in rule (`SegmentParams::lead_in_s`) is for recordings that begin in the tail of an
+/// earlier note: a sine sweep that simply begins with the recording, and whose onset detector
+/// fires later in the sweep, keeps its note from the first frame.
+#[test]
+fn a_sweep_from_the_first_sample_keeps_its_start() {
+    let path = root().join("fixtures/unknown/unknown.sweep-fixture.aiff");
+    let audio =
+        decode::load(&path, Some(22050)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let notes = segment(&audio.samples, audio.sample_rate, &SegmentParams::default());
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].start < 0.05, "{notes:?}");
+    // Without the rule's level test (any onset of the lead-in starts the note) it would not.
+    let eager = SegmentParams {
+        rise_db: f32::NEG_INFINITY,
+        ..SegmentParams::default()
+    };
+    let notes = segment(&audio.samples, audio.sample_rate, &eager);
+    assert!(notes[0].start > 0.1, "{notes:?}");
+}
+
 #[test]
 #[ignore = "needs the full renders in data/render (scripts/render-all.sh); slow"]
 fn full_renders_meet_the_quality_bar() {

@@ -301,6 +301,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             input_dropout: args.input_dropout,
             label_smoothing: args.label_smoothing,
             mixup: args.mixup,
+            balance_classes: false,
             conv: None,
             gru: None,
         },

@@ -375,7 +375,18 @@ impl Mlp {
         y: &Tensor,
         onehot: &Tensor,
     ) -> Result<(GradStore, Tensor, Tensor), ModelError> {
-        self.loss_and_grads_with(x, y, onehot, true)
+        self.loss_and_grads_with(x, y, onehot, true, false)
+    }
+
+    /// [`Mlp::loss_and_grads`] for targets whose rows need not sum to 1: a row scaled by `w`
+    /// weighs its example `w` times in the loss and the gradients (class-balanced training).
+    pub fn loss_and_grads_weighted(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        targets: &Tensor,
+    ) -> Result<(GradStore, Tensor, Tensor), ModelError> {
+        self.loss_and_grads_with(x, y, targets, true, true)
     }
 
     /// [`Mlp::loss_and_grads`], with the fused CPU kernels ([`crate::kernels`]) or without. On
@@ -388,6 +399,7 @@ impl Mlp {
         y: &Tensor,
         onehot: &Tensor,
         fused: bool,
+        weighted: bool,
     ) -> Result<(GradStore, Tensor, Tensor), ModelError> {
         let b = x.dim(0)?;
         let weights: Vec<(Tensor, Tensor)> = self
@@ -405,6 +417,7 @@ impl Mlp {
                 &onehot.narrow(0, start, len)?,
                 b,
                 fused,
+                weighted,
             )
         };
         let (layer_grads, front_grads, loss_sum, correct) = if b >= SPLIT_ROWS
@@ -495,6 +508,7 @@ impl Mlp {
         onehot: &Tensor,
         batch: usize,
         fused: bool,
+        weighted: bool,
     ) -> Result<PartGrads, ModelError> {
         let last = weights.len() - 1;
         // Forward, keeping every layer's input.
@@ -514,8 +528,14 @@ impl Mlp {
             .eq(y)?
             .to_dtype(DType::F32)?
             .sum_all()?;
-        // Backward: d(mean CE)/d logits = (softmax - onehot) / batch.
-        let mut g = ((lsm.exp()? - onehot)? * (1.0 / batch as f64))?;
+        // Backward: d(mean CE)/d logits = (softmax - onehot) / batch; for weighted targets
+        // (rows summing to w), (w softmax - targets) / batch.
+        let probs = if weighted {
+            lsm.exp()?.broadcast_mul(&onehot.sum_keepdim(1)?)?
+        } else {
+            lsm.exp()?
+        };
+        let mut g = ((probs - onehot)? * (1.0 / batch as f64))?;
         let mut grads = Vec::with_capacity(weights.len());
         for i in (0..weights.len()).rev() {
             let a = &inputs[i];
@@ -630,8 +650,12 @@ mod tests {
             let y = Tensor::new(yv.as_slice(), &dev).unwrap();
             let onehot = candle_nn::encoding::one_hot(y.clone(), 5, 1f32, 0f32).unwrap();
             let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            let (gf, lf, cf) = net.loss_and_grads_with(&x, &y, &onehot, true).unwrap();
-            let (gp, lp, cp) = net.loss_and_grads_with(&x, &y, &onehot, false).unwrap();
+            let (gf, lf, cf) = net
+                .loss_and_grads_with(&x, &y, &onehot, true, false)
+                .unwrap();
+            let (gp, lp, cp) = net
+                .loss_and_grads_with(&x, &y, &onehot, false, false)
+                .unwrap();
             let same = |f: Vec<f32>, p: Vec<f32>| {
                 if act == Activation::Relu {
                     assert_eq!(f, p);
@@ -652,6 +676,62 @@ mod tests {
                 same(flat(f), flat(p));
             }
         }
+    }
+
+    /// Weighted targets: rows that sum to 1 give the plain gradients, and a batch whose every
+    /// row is scaled by 3 gives three times the gradients; one row scaled by 0 drops out.
+    #[test]
+    fn weighted_targets_scale_their_rows_gradients() {
+        let arch = Architecture {
+            n_features: 7,
+            hidden: vec![9],
+            n_classes: 4,
+            activation: Activation::Relu,
+            conv: None,
+            gru: None,
+        };
+        let dev = Device::Cpu;
+        let net = Mlp::new(&arch, 3, &dev).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (6, 7), &dev).unwrap();
+        let yv: Vec<u32> = vec![0, 1, 2, 3, 1, 2];
+        let y = Tensor::new(yv.as_slice(), &dev).unwrap();
+        let onehot = candle_nn::encoding::one_hot(y.clone(), 4, 1f32, 0f32).unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let grads = |g: &GradStore| -> Vec<f32> {
+            net.vars()
+                .iter()
+                .flat_map(|v| flat(g.get(v.as_tensor()).unwrap()))
+                .collect()
+        };
+        let close = |a: &[f32], b: &[f32]| {
+            for (p, q) in a.iter().zip(b) {
+                assert!((p - q).abs() <= 1e-5 * (1.0 + q.abs()), "{p} vs {q}");
+            }
+        };
+        let (g1, l1, _) = net.loss_and_grads(&x, &y, &onehot).unwrap();
+        let (gw, lw, _) = net.loss_and_grads_weighted(&x, &y, &onehot).unwrap();
+        close(&grads(&gw), &grads(&g1));
+        close(&flat(&lw), &flat(&l1));
+        let (g3, l3, _) = net
+            .loss_and_grads_weighted(&x, &y, &(&onehot * 3.0).unwrap())
+            .unwrap();
+        let tripled: Vec<f32> = grads(&g1).iter().map(|v| 3.0 * v).collect();
+        close(&grads(&g3), &tripled);
+        close(&flat(&l3), &[3.0 * flat(&l1)[0]]);
+        // The last row weighed 0: the gradients of the first five rows alone (over a batch of 6).
+        let mask = Tensor::new(&[[1f32], [1.], [1.], [1.], [1.], [0.]], &dev).unwrap();
+        let (g0, _, _) = net
+            .loss_and_grads_weighted(&x, &y, &onehot.broadcast_mul(&mask).unwrap())
+            .unwrap();
+        let (g5, _, _) = net
+            .loss_and_grads(
+                &x.narrow(0, 0, 5).unwrap(),
+                &y.narrow(0, 0, 5).unwrap(),
+                &onehot.narrow(0, 0, 5).unwrap(),
+            )
+            .unwrap();
+        let scaled: Vec<f32> = grads(&g5).iter().map(|v| v * 5.0 / 6.0).collect();
+        close(&grads(&g0), &scaled);
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct FitOptions {
     /// so the row's own class keeps the larger share. This is `a`; 0: off. Seeded like the
     /// dropout masks, so runs and resumed runs repeat exactly.
     pub mixup: f64,
+    /// Class-balanced loss: every training row weighs `n / (K n_c)` (its class's share of the
+    /// rows inverted), so each class carries the same weight whatever its number of rows; the
+    /// reported training loss is the weighted one. Off by default.
+    pub balance_classes: bool,
     /// A convolution over the last inputs (a note's time profile) beside the dense layers; none
     /// by default.
     pub conv: Option<Conv>,
@@ -124,6 +128,7 @@ impl Default for FitOptions {
             input_dropout: 0.0,
             label_smoothing: 0.0,
             mixup: 0.0,
+            balance_classes: false,
             conv: None,
             gru: None,
         }
@@ -450,6 +455,16 @@ fn fit_inner(
     for (row, &c) in onehot.chunks_exact_mut(n_classes).zip(train_y) {
         row[c as usize] = on;
     }
+    if opts.balance_classes {
+        let mut counts = vec![0usize; n_classes];
+        for &c in train_y {
+            counts[c as usize] += 1;
+        }
+        for (row, &c) in onehot.chunks_exact_mut(n_classes).zip(train_y) {
+            let w = n as f32 / (n_classes * counts[c as usize]) as f32;
+            row.iter_mut().for_each(|v| *v *= w);
+        }
+    }
     let onehot_dev = Tensor::from_vec(onehot, (n, n_classes), device)?;
     let val_dev = match val {
         Some((vx, vy)) if !vy.is_empty() => Some((
@@ -620,7 +635,11 @@ impl EpochTrainer for FrameTrainer<'_> {
             if let Some(beta) = &self.mixup {
                 (xb, ob) = mix_rows(&xb, &ob, beta, &mut mix_rng)?;
             }
-            let (grads, loss, correct) = self.model.net.loss_and_grads(&xb, &yb, &ob)?;
+            let (grads, loss, correct) = if opts.balance_classes {
+                self.model.net.loss_and_grads_weighted(&xb, &yb, &ob)?
+            } else {
+                self.model.net.loss_and_grads(&xb, &yb, &ob)?
+            };
             self.opt.step(&grads)?;
             loss_sum = (loss_sum + loss)?;
             correct_sum = (correct_sum + correct)?;

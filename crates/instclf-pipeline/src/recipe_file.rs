@@ -148,6 +148,10 @@ pub struct TrainSpec {
     pub input_dropout: f64,
     pub label_smoothing: f64,
     pub mixup: f64,
+    /// Class-balanced loss: each class weighs the same whatever its number of rows. Left out
+    /// when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub balance: bool,
     /// A 1-D convolution over the note's time profile (`pool.profile_blocks`) beside the dense
     /// layers (note-level members only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -188,6 +192,7 @@ impl Default for TrainSpec {
             input_dropout: 0.0,
             label_smoothing: 0.0,
             mixup: 0.0,
+            balance: false,
             conv: None,
             gru: None,
         }
@@ -214,6 +219,7 @@ impl TrainSpec {
             input_dropout: self.input_dropout,
             label_smoothing: self.label_smoothing,
             mixup: self.mixup,
+            balance_classes: self.balance,
             ..FitOptions::default()
         }
     }

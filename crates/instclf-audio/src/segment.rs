@@ -160,6 +160,17 @@ pub fn segment(y: &[f32], sr: u32, p: &SegmentParams) -> Vec<Note> {
         j as f64 * fine_hop as f64 / f64::from(sr)
     };
 
+    // Whether an onset at frame `b` ends a lead-in (`lead_in_s`): the level on the fine curve,
+    // whose frames are short enough to see it, fell by `rise_db` from the recording's opening
+    // before `b` or rises by `rise_db` within 0.1 s after it.
+    let fine_at = |frame: usize| (frame * hop / fine_hop).min(fine.len().saturating_sub(1));
+    let opening = max_of(&fine[..fine.len().min(4)]);
+    let ends_a_lead_in = |b: usize| {
+        let dip = min_of(&fine[..=fine_at(b)]);
+        let attack = max_of(&fine[fine_at(b)..=fine_at(b + frames(0.1))]);
+        dip <= opening - p.rise_db || attack >= dip + p.rise_db
+    };
+
     let regions = sounding_regions(&level, threshold, frames(p.min_gap_s));
     let mut notes: Vec<Note> = Vec::new();
     let lead = frames(0.1);
@@ -172,20 +183,13 @@ pub fn segment(y: &[f32], sr: u32, p: &SegmentParams) -> Vec<Note> {
         // recording that begins mid-sound, the first within its lead-in where the level has
         // fallen by `rise_db` before it or rises by `rise_db` after it (an attack; a sweep or a
         // held tone that merely begins with the recording has neither).
-        // (The fall is read on the fine level curve, whose frames are short enough to see it.)
-        let fine_at = |frame: usize| (frame * hop / fine_hop).min(fine.len().saturating_sub(1));
-        let fades = |b: usize| {
-            let opening = max_of(&fine[..fine.len().min(4)]);
-            let dip = min_of(&fine[..=fine_at(b)]);
-            let attack = max_of(&fine[fine_at(b)..=fine_at(b + frames(0.1)).max(fine_at(b))]);
-            dip <= opening - p.rise_db || attack >= dip + p.rise_db
-        };
         let first = candidates
             .iter()
             .copied()
             .find(|&(b, pk)| {
                 pk + lead >= rs
-                    && (b <= rs + frames(0.05) || (rs == 0 && b <= frames(p.lead_in_s) && fades(b)))
+                    && (b <= rs + frames(0.05)
+                        || (rs == 0 && b <= frames(p.lead_in_s) && ends_a_lead_in(b)))
             })
             .unwrap_or((rs, rs));
         let mut starts = vec![first];

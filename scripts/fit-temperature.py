@@ -6,7 +6,9 @@ Input: the output of `instclf classify --json --top N` (N = every class) on reco
 was NOT trained on, e.g. each leave-one-source-out fold's models on its held-out source; a
 note's truth is its file name's first dot-separated token. Confidences become softmax(log p / T):
 T is chosen to minimise the notes' negative log-likelihood (golden-section search on log T), the
-standard temperature scaling. Prints one JSON object: T, the notes, and the expected calibration
+standard temperature scaling; with --max-sure-wrong F it is then raised, where needed, to the
+smallest T at which at most F of the wrong notes keep a confidence of 0.9 or more (the bundle's
+rule, F = 0.1: confident mistakes are what users cannot see through). Prints one JSON object: T, the notes, and the expected calibration
 error (15 bins) and NLL before and after. `--write M...` stores {"temperature": T, "fitted_on":
 TEXT} as `calibration` in each model folder's model.json (classify and evaluate then use it),
 with `--unknown-bias B` also `unknown_bias` (nats taken from the `unknown` class's calibrated
@@ -16,7 +18,7 @@ With --cross (one input per held-out source), it also reports each input's ECE w
 on the OTHER inputs alone: an honest figure for a source the temperature never saw.
 
 usage: fit-temperature.py CLASSIFY.json [CLASSIFY.json ...] [--cross] [--write MODEL_DIR ...]
-                          [--fitted-on TEXT] [--unknown-bias B]
+                          [--fitted-on TEXT] [--unknown-bias B] [--max-sure-wrong F]
 """
 import argparse
 import json
@@ -78,9 +80,32 @@ def fit(notes):
     return math.exp((lo + hi) / 2)
 
 
+def sure_wrong(notes, t):
+    """The share of wrong notes whose confidence at temperature t is at least 0.9."""
+    wrong = [lp for lp, y in notes if max(lp, key=lp.get) != y]
+    return sum(max(softmax(lp, t).values()) >= 0.9 for lp in wrong) / max(len(wrong), 1)
+
+
+def fit_capped(notes, cap):
+    """The NLL temperature, raised where needed to the smallest T at which at most `cap` of the
+    wrong notes keep a confidence of 0.9 or more. A note's top confidence falls as T rises, so
+    that share does too, and bisection on log T finds the bound."""
+    t = fit(notes)
+    if cap is None or sure_wrong(notes, t) <= cap:
+        return t
+    lo, hi = math.log(t), math.log(100.0)
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        if sure_wrong(notes, math.exp(mid)) <= cap:
+            hi = mid
+        else:
+            lo = mid
+    return math.exp(hi)
+
+
 def report(notes, t):
     wrong = [(lp, y) for lp, y in notes if max(lp, key=lp.get) != y]
-    sure = lambda tt: sum(max(softmax(lp, tt).values()) >= 0.9 for lp, _ in wrong) / max(len(wrong), 1)
+    sure = lambda tt: sure_wrong(notes, tt)
     return {"notes": len(notes), "wrong": len(wrong),
             "ece_before": ece(notes, 1.0), "ece_after": ece(notes, t),
             "nll_before": nll(notes, 1.0), "nll_after": nll(notes, t),
@@ -95,15 +120,17 @@ def main():
     ap.add_argument("--unknown-bias", type=float,
                     help="also store this unknown bias (nats; scripts/unknown-threshold.py chooses it)")
     ap.add_argument("--cross", action="store_true", help="also score each input with T fitted on the others")
+    ap.add_argument("--max-sure-wrong", type=float, metavar="F",
+                    help="raise T until at most F of the wrong notes have confidence >= 0.9")
     a = ap.parse_args()
     groups = [notes_of([p]) for p in a.inputs]
     notes = [n for g in groups for n in g]
-    t = fit(notes)
+    t = fit_capped(notes, a.max_sure_wrong)
     out = {"temperature": t, **report(notes, t)}
     if a.cross and len(groups) > 1:
         out["cross"] = []
         for i, (p, g) in enumerate(zip(a.inputs, groups)):
-            ti = fit([n for j, o in enumerate(groups) if j != i for n in o])
+            ti = fit_capped([n for j, o in enumerate(groups) if j != i for n in o], a.max_sure_wrong)
             out["cross"].append({"input": p, "temperature": ti, **report(g, ti)})
     print(json.dumps(out))
     for d in a.write:

@@ -117,6 +117,8 @@ struct Blocks {
     /// Filter gain on bins `0..=half_bins`.
     half_bins: usize,
     gain: Vec<f32>,
+    /// The gains of bins `-half_bins..=-1`, in that order (`gain` reversed, without bin 0).
+    gain_top: Vec<f32>,
     fwd: std::sync::Arc<dyn instclf_fft::Fft<f32>>,
     inv: std::sync::Arc<dyn instclf_fft::Fft<f32>>,
     buf: Vec<Complex<f32>>,
@@ -193,6 +195,7 @@ impl Resampler {
             step_out: step / p * q,
             margin_out: margin / p * q,
             half_bins,
+            gain_top: gain[1..].iter().rev().copied().collect(),
             gain,
             fwd,
             inv,
@@ -266,21 +269,21 @@ impl Blocks {
         let (n_in, step) = (self.n_in, self.step);
         let (re_head, re_tail) = span(head, tail, 0, n_in);
         let (im_head, im_tail) = span(head, tail, step, n_in);
-        if re_tail.is_empty() && im_tail.is_empty() {
-            for ((b, &r), &i) in self.buf.iter_mut().zip(re_head).zip(im_head) {
-                *b = Complex::new(r, i);
+        // Filled in at most three runs over which the real and the imaginary parts each come
+        // from one slice, so that each run is one interleaving copy.
+        let (rh, ih) = (re_head.len(), im_head.len());
+        let mut cuts = [0, rh.min(ih), rh.max(ih), n_in];
+        cuts.sort_unstable();
+        for w in cuts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if a == b {
+                continue;
             }
-        } else if re_head.is_empty() && im_head.is_empty() {
-            for ((b, &r), &i) in self.buf.iter_mut().zip(re_tail).zip(im_tail) {
-                *b = Complex::new(r, i);
+            let re = if a < rh { &re_head[a..b] } else { &re_tail[a - rh..b - rh] };
+            let im = if a < ih { &im_head[a..b] } else { &im_tail[a - ih..b - ih] };
+            for ((o, &r), &i) in self.buf[a..b].iter_mut().zip(re).zip(im) {
+                *o = Complex::new(r, i);
             }
-        } else {
-            let (first, rest) = self.buf.split_at_mut(re_head.len());
-            first.iter_mut().zip(re_head).for_each(|(b, &r)| b.re = r);
-            rest.iter_mut().zip(re_tail).for_each(|(b, &r)| b.re = r);
-            let (first, rest) = self.buf.split_at_mut(im_head.len());
-            first.iter_mut().zip(im_head).for_each(|(b, &i)| b.im = i);
-            rest.iter_mut().zip(im_tail).for_each(|(b, &i)| b.im = i);
         }
         self.fwd
             .process_with_scratch(&mut self.buf, &mut self.scratch);
@@ -294,19 +297,21 @@ impl Blocks {
         }
         mid.fill(Complex::new(0.0, 0.0));
         let top = &self.buf[n_in - hb..];
-        for ((o, &b), &g) in high
-            .iter_mut()
-            .rev()
-            .zip(top.iter().rev())
-            .zip(&self.gain[1..])
-        {
+        for ((o, &b), &g) in high.iter_mut().zip(top).zip(&self.gain_top) {
             *o = b * g;
         }
         self.inv
             .process_with_scratch(&mut self.obuf, &mut self.scratch);
         let kept = &self.obuf[self.margin_out..self.margin_out + self.step_out];
-        out.extend(kept.iter().map(|c| c.re));
-        out.extend(kept.iter().map(|c| c.im));
+        let n = kept.len();
+        out.reserve(2 * n);
+        let (re, im) = out.spare_capacity_mut()[..2 * n].split_at_mut(n);
+        for ((r, i), c) in re.iter_mut().zip(im).zip(kept) {
+            r.write(c.re);
+            i.write(c.im);
+        }
+        // SAFETY: the `2 n` elements past the length were all written just above.
+        unsafe { out.set_len(out.len() + 2 * n) };
     }
 }
 

@@ -575,7 +575,11 @@ fn convert16(out: &mut [f32], data: &[u8], sample: fn([u8; 2]) -> i16) {
             o[k] = sample([b[2 * k], b[2 * k + 1]]) as f32 / 32_768.0;
         }
     }
-    for (o, b) in blocks.into_remainder().iter_mut().zip(bytes.remainder().chunks_exact(2)) {
+    for (o, b) in blocks
+        .into_remainder()
+        .iter_mut()
+        .zip(bytes.remainder().chunks_exact(2))
+    {
         *o = sample([b[0], b[1]]) as f32 / 32_768.0;
     }
 }
@@ -729,10 +733,16 @@ mod tests {
     fn the_f32_rounding_is_f64_round_of_the_exact_product() {
         // One in 1009 of all 2^32 bit patterns (every sign, exponent, NaN and infinity), and the
         // floats next to every half step of the 16-bit grid.
-        let mut xs: Vec<f32> = (0..=u32::MAX / 1009).map(|k| f32::from_bits(k * 1009)).collect();
+        let mut xs: Vec<f32> = (0..=u32::MAX / 1009)
+            .map(|k| f32::from_bits(k * 1009))
+            .collect();
         for k in -32770i32..32770 {
             let h = (k as f32 + 0.5) / 32768.0;
-            xs.extend([h, f32::from_bits(h.to_bits() - 1), f32::from_bits(h.to_bits() + 1)]);
+            xs.extend([
+                h,
+                f32::from_bits(h.to_bits() - 1),
+                f32::from_bits(h.to_bits() + 1),
+            ]);
         }
         for x in xs {
             let want = (x as f64 * 32768.0).round().clamp(-32768.0, 32767.0) as i16;

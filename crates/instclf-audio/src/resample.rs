@@ -279,8 +279,16 @@ impl Blocks {
             if a == b {
                 continue;
             }
-            let re = if a < rh { &re_head[a..b] } else { &re_tail[a - rh..b - rh] };
-            let im = if a < ih { &im_head[a..b] } else { &im_tail[a - ih..b - ih] };
+            let re = if a < rh {
+                &re_head[a..b]
+            } else {
+                &re_tail[a - rh..b - rh]
+            };
+            let im = if a < ih {
+                &im_head[a..b]
+            } else {
+                &im_tail[a - ih..b - ih]
+            };
             for ((o, &r), &i) in self.buf[a..b].iter_mut().zip(re).zip(im) {
                 *o = Complex::new(r, i);
             }

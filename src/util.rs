@@ -50,6 +50,17 @@ pub fn write_atomic_with(
     })
 }
 
+/// An I/O error of writing audio as it is decoded: the input's fault (an
+/// [`AudioError`](instclf_audio::decode::AudioError) inside it) as that file's error, else the
+/// I/O error itself.
+pub fn input_or_io(e: std::io::Error) -> anyhow::Error {
+    match input_fault(instclf_fs::WriteError::Write(e)) {
+        Ok(audio) => audio.into(),
+        Err(instclf_fs::WriteError::Write(io)) => io.into(),
+        Err(e) => anyhow::anyhow!("{e}"),
+    }
+}
+
 /// Where an output is made from audio as it is decoded, a fault of the input (an
 /// [`AudioError`](instclf_audio::decode::AudioError) inside the write error) is that file's
 /// error, not a write error.

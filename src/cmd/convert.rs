@@ -1,6 +1,8 @@
 //! `instclf convert`: decodes any supported audio file (mono mix, like `librosa.load`),
 //! optionally resamples it, and writes a 16-bit PCM WAV file atomically, as it decodes. An output name that asks
-//! for another format (`out.mp3`) is refused rather than filled with WAV bytes.
+//! for another format (`out.mp3`) is refused rather than filled with WAV bytes. `-o -` writes the
+//! WAV file to standard output instead (for a pipe), once decoding has ended: a WAV header holds
+//! the length, and a pipe cannot be rewound to write it last.
 
 use instclf_audio::decode::Stream;
 use std::path::PathBuf;
@@ -8,11 +10,13 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   instclf convert fixtures/audio/Flute.Vib.pp.E5Gb5.aiff -o flute.wav
-  instclf convert fixtures/freepats/Piano.NoVib.mf.C4D4.aiff -o wav/piano-22k.wav --sr 22050")]
+  instclf convert fixtures/freepats/Piano.NoVib.mf.C4D4.aiff -o wav/piano-22k.wav --sr 22050
+  instclf convert fixtures/audio/Flute.Vib.pp.E5Gb5.aiff -o - --sr 16000 | sox -t wav - flute.flac")]
 pub struct Args {
     /// Input audio file (WAV, AIFF/AIFC, FLAC, MP3, Ogg Vorbis).
     pub input: PathBuf,
-    /// Output WAV file (16-bit PCM, mono; missing parent folders are created).
+    /// Output WAV file (16-bit PCM, mono; missing parent folders are created); `-` for standard
+    /// output.
     #[arg(
         short = 'o',
         long = "output",
@@ -32,6 +36,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let Some(output) = args.output.or(args.output_positional) else {
         anyhow::bail!("-o/--output is required");
     };
+    if let Some(sr) = args.sr {
+        if sr == 0 || sr > instclf_audio::decode::MAX_SAMPLE_RATE {
+            anyhow::bail!("--sr {sr}: sample rate must be between 1 and 1000000 Hz");
+        }
+    }
+    if output.as_os_str() == "-" {
+        return to_stdout(&args.input, args.sr);
+    }
     let ext = output
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -40,11 +52,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "{}: convert writes WAV only; give the output a .wav name",
             output.display()
         );
-    }
-    if let Some(sr) = args.sr {
-        if sr == 0 || sr > instclf_audio::decode::MAX_SAMPLE_RATE {
-            anyhow::bail!("--sr {sr}: sample rate must be between 1 and 1000000 Hz");
-        }
     }
     let mut input = Stream::open(&args.input, args.sr)?;
     let rate = input.sample_rate();
@@ -58,5 +65,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         output.display(),
         written as f64 / rate as f64
     );
+    Ok(())
+}
+
+/// `-o -`: the WAV file made in memory, then written to standard output in one piece, so that a
+/// decoding error leaves nothing there; the summary line goes to standard error (none with
+/// `--quiet`).
+fn to_stdout(input: &std::path::Path, sr: Option<u32>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stream = Stream::open(input, sr)?;
+    let rate = stream.sample_rate();
+    let mut wav = std::io::Cursor::new(Vec::new());
+    let written = stream
+        .write_wav16(&mut wav)
+        .map_err(crate::util::input_or_io)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(wav.get_ref())?;
+    out.flush()?;
+    if !crate::util::quiet() {
+        eprintln!(
+            "-: {written} samples at {rate} Hz ({:.2} s)",
+            written as f64 / rate as f64
+        );
+    }
     Ok(())
 }

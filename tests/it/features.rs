@@ -1,7 +1,7 @@
 //! End-to-end tests of `instclf features` and `instclf convert`: shapes and values of the
 //! written files, the numpy-identical `.npy` layout, and clean failures on bad input.
 
-use crate::common::{assert_failed, instclf};
+use crate::common::{assert_failed, instclf, stderr, stdout};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -162,6 +162,35 @@ fn convert_writes_16_bit_wav_and_resamples() {
 }
 
 #[test]
+fn convert_to_stdout_writes_the_file_it_would_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("dec_pcm16.flac");
+    for sr in [None, Some("16000")] {
+        let file = dir.path().join("out.wav");
+        let mut args = vec![
+            "convert",
+            input.to_str().unwrap(),
+            "-o",
+            file.to_str().unwrap(),
+        ];
+        args.extend(sr.iter().flat_map(|r| ["--sr", *r]));
+        let o = instclf(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        args[3] = "-";
+        let piped = instclf(&args);
+        assert!(piped.status.success(), "{}", stderr(&piped));
+        assert_eq!(piped.stdout, std::fs::read(&file).unwrap(), "--sr {sr:?}");
+        // The summary goes to standard error, where the file's goes to standard output.
+        let (to_file, to_pipe) = (stdout(&o), stderr(&piped));
+        assert_eq!(
+            to_pipe.strip_prefix("-"),
+            to_file.strip_prefix(file.to_str().unwrap()),
+            "{to_pipe}"
+        );
+    }
+}
+
+#[test]
 fn bad_inputs_fail_cleanly_without_output() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.wav");
@@ -202,6 +231,10 @@ fn bad_inputs_fail_cleanly_without_output() {
         ]);
         assert_failed(&o, needle);
         assert!(!wav.exists());
+        // To standard output: nothing written there either.
+        let o = instclf(&["convert", input.to_str().unwrap(), "-o", "-"]);
+        assert_failed(&o, needle);
+        assert!(o.stdout.is_empty(), "{} bytes on stdout", o.stdout.len());
     }
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 2, "only the two inputs remain");

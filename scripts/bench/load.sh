@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Times what users wait for in front of every feature: decode + resample of a 60 s 44.1 kHz
 # 16-bit WAV to 22,050 Hz (`instclf convert --sr 22050`, whole process: start, decode, resample,
-# 16-bit WAV written) against `librosa.load(path, sr=22050)` in-process, and `instclf features
+# 16-bit WAV written to standard output, which hyperfine sends to /dev/null; and the same written
+# to a file, synced before its rename as every output is) against `librosa.load(path,
+# sr=22050)` in-process (which writes nothing), and `instclf features
 # --kind mfcc` of the same file (whole process) against librosa load + `feature.mfcc` in-process,
 # all in the same run, single-threaded. The file is the deterministic test signal of
 # crates/instclf-audio/benches/frontend.rs. Prints a markdown table.
@@ -21,6 +23,7 @@ trap 'rm -rf "$TMP"' EXIT
 WAV="$TMP/bench.wav"
 cargo bench -q -p instclf-audio --bench frontend -- "$WAV" --write-signal "$SECS" --write-only
 hyperfine -N -w 3 -r "$RUNS" --export-json "$TMP/rust.json" \
+  -n pipe "$BIN convert $WAV -o - --sr 22050" \
   -n convert "$BIN convert $WAV -o $TMP/out.wav --sr 22050" \
   -n mfcc "$BIN features $WAV --kind mfcc -o $TMP/mfcc.npy" >&2
 "$PY" scripts/bench/load_librosa.py "$WAV" "$RUNS" > "$TMP/py.txt"
@@ -32,7 +35,9 @@ for line in open(sys.argv[2]):
     k, *v = line.split()
     py[k] = [float(x) for x in v]
 dur = py["duration"][0]
-names = {"convert": ("load", "decode + resample to 22,050 Hz", "`librosa.load(sr=22050)`"),
+names = {"pipe": ("load", "decode + resample to 22,050 Hz, WAV to a pipe (`-o -`)",
+                  "`librosa.load(sr=22050)`"),
+         "convert": ("load", "the same, WAV to a file (synced)", "`librosa.load(sr=22050)`"),
          "mfcc": ("mfcc", "MFCC (40) of the 44.1 kHz file", "`load` + `feature.mfcc`")}
 print(f"Signal: {dur:.0f} s, 44.1 kHz 16-bit WAV, single thread; instclf as a whole process "
       f"(hyperfine, {len(rust['convert']['times'])} runs), librosa in-process.\n")

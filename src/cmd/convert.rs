@@ -75,7 +75,10 @@ fn to_stdout(input: &std::path::Path, sr: Option<u32>) -> anyhow::Result<()> {
     use std::io::Write;
     let mut stream = Stream::open(input, sr)?;
     let rate = stream.sample_rate();
-    let mut wav = std::io::Cursor::new(Vec::new());
+    // Room for what the header announces (at most 64 Mi samples: a header can lie), so that the
+    // buffer is not copied as it grows.
+    let room = 44 + 2 * stream.expected_len().min(1 << 26);
+    let mut wav = std::io::Cursor::new(Vec::with_capacity(room));
     let written = stream
         .write_wav16(&mut wav)
         .map_err(crate::util::input_or_io)?;

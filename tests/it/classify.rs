@@ -313,21 +313,38 @@ fn an_ensemble_averages_its_models_log_probabilities() {
     };
     let ensemble = run(&members);
     assert_eq!(bundled, ensemble);
-    // Each note's probabilities are the softmax of the mean of the members' log-probabilities
-    // (each member's own probabilities are a softmax of its mean frame log-probabilities, so
-    // the normalising constants drop out).
+    // Each note's probabilities are the softmax of the mean of the members' log-probabilities,
+    // weighted by each member's calibration `weight` (1 where it has none; the bundle weights
+    // its frame networks 0.5); each member's own probabilities are a softmax of its mean frame
+    // log-probabilities, so the normalising constants drop out.
     let alone: Vec<_> = members
         .iter()
         .map(|m| note_probabilities(&run(std::slice::from_ref(m))))
         .collect();
+    let weights: Vec<f64> = members
+        .iter()
+        .map(|m| {
+            let json: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(m.join("model.json")).unwrap()).unwrap();
+            json["calibration"]["weight"].as_f64().unwrap_or(1.0)
+        })
+        .collect();
+    assert!(
+        weights.iter().any(|&w| w != 1.0),
+        "the bundle weighs its members"
+    );
     let together = note_probabilities(&ensemble);
     assert_eq!(together.len(), 3);
     for (n, p) in together.iter().enumerate() {
         let mean: Vec<(String, f64)> = p
             .keys()
             .map(|c| {
-                let s: f64 = alone.iter().map(|a| a[n][c].max(1e-300).ln()).sum();
-                (c.clone(), s / alone.len() as f64)
+                let s: f64 = alone
+                    .iter()
+                    .zip(&weights)
+                    .map(|(a, w)| w * a[n][c].max(1e-300).ln())
+                    .sum();
+                (c.clone(), s / weights.iter().sum::<f64>())
             })
             .collect();
         let max = mean.iter().map(|m| m.1).fold(f64::MIN, f64::max);
@@ -462,6 +479,19 @@ fn a_calibration_temperature_softens_confidences_and_keeps_labels() {
         f.to_str().unwrap(),
     ]);
     assert_failed(&o, "calibration temperature must be > 0");
+    let bad = with_temperature(Some(1.0), "bad-weight");
+    let path = bad.join("model.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    json["calibration"]["weight"] = serde_json::json!(-1.0);
+    std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    let o = instclf(&[
+        "classify",
+        "--model",
+        bad.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_failed(&o, "calibration weight must be > 0, got -1");
     // An ensemble mixing a calibrated and an uncalibrated model is refused.
     let o = instclf(&[
         "classify",

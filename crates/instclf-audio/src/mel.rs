@@ -531,7 +531,10 @@ mod tests {
             fb.apply(&spec, &mut out);
             for (m, &got) in out.iter().enumerate() {
                 let want: f32 = dense.row(m).iter().zip(&spec).map(|(a, b)| a * b).sum();
-                assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{n_fft} {m}");
+                assert!(
+                    (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+                    "{n_fft} {m}"
+                );
             }
         }
     }

@@ -141,6 +141,11 @@ pub struct Calibration {
     /// What it was fitted on, for the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fitted_on: Option<String>,
+    /// This network's weight in an ensemble's mean of log-probabilities (1 when absent; only
+    /// the ratios between an ensemble's networks matter). Chosen, like the temperature, on
+    /// held-out sources; a bundle sets it per member from its recipe's `calibration.weights`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -314,6 +319,12 @@ impl Model {
                 return Err(model_err(
                     json_path,
                     format!("calibration temperature must be > 0, got {}", c.temperature),
+                ));
+            }
+            if let Some(w) = c.weight.filter(|w| !(*w > 0.0 && w.is_finite())) {
+                return Err(model_err(
+                    json_path,
+                    format!("calibration weight must be > 0, got {w}"),
                 ));
             }
         }

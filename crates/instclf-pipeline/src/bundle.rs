@@ -88,6 +88,10 @@ pub struct BundleReport {
     pub datasets: Vec<DatasetReport>,
     pub networks: Vec<NetworkReport>,
     pub calibration: Option<Calibration>,
+    /// The weight of each network of a member in the ensemble's mean, where not 1 (the recipe's
+    /// `calibration.weights`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub member_weights: std::collections::BTreeMap<String, f64>,
     pub evaluations: Vec<EvalReport>,
     /// Seconds spent building datasets and training networks (this run and any it resumed).
     pub build_time_s: f64,
@@ -155,6 +159,7 @@ fn make(
     }
     let mut networks = Vec::new();
     let mut models = Vec::new();
+    let mut weights = Vec::new();
     for m in &opts.recipe.members {
         let dir = opts.work.join(&m.name);
         let data = Dataset::load(&dir.join("dataset"))?;
@@ -163,10 +168,14 @@ fn make(
             let (report, model) = network(opts, m, &data, activation, seed, &name, status)?;
             networks.push(report);
             models.push(model);
+            weights.push(m.weight);
         }
     }
-    for model in &mut models {
-        model.calibration = opts.recipe.calibration.clone();
+    for (model, &w) in models.iter_mut().zip(&weights) {
+        model.calibration = opts.recipe.calibration.clone().map(|c| Calibration {
+            weight: (w != 1.0).then_some(w),
+            ..c
+        });
     }
     let evaluations = evaluate_all(opts, &models, first, status, bar)?;
     let report = BundleReport {
@@ -181,6 +190,13 @@ fn make(
         datasets,
         networks,
         calibration: opts.recipe.calibration.clone(),
+        member_weights: opts
+            .recipe
+            .members
+            .iter()
+            .filter(|m| m.weight != 1.0)
+            .map(|m| (m.name.clone(), m.weight))
+            .collect(),
         evaluations,
     };
     write_output(opts, &models, &report)?;
@@ -558,11 +574,15 @@ impl BundleReport {
         ));
         s.push_str(&match &self.calibration {
             Some(c) => format!(
-                "- Calibration: temperature {:.3}{}{}.\n",
+                "- Calibration: temperature {:.3}{}{}{}.\n",
                 c.temperature,
                 c.unknown_bias
                     .map(|b| format!(", unknown bias {b}"))
                     .unwrap_or_default(),
+                self.member_weights
+                    .iter()
+                    .map(|(m, w)| format!(", each {m} network weighted {w} in the mean"))
+                    .collect::<String>(),
                 c.fitted_on
                     .as_ref()
                     .map(|f| format!(" (fitted on {})", f.trim()))

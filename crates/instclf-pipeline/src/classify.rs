@@ -5,7 +5,8 @@
 //! How scores combine: a note's score for class c is the mean over its frames of log p(c | frame)
 //! (a geometric mean of frame probabilities, so one confident frame cannot outvote the rest;
 //! a note-level model gives log p(c | note) directly),
-//! and with several models (an ensemble) also the mean over the models;
+//! and with several models (an ensemble) also the mean over the models (weighted by each
+//! model's calibration `weight` where one is set);
 //! the file's score is the mean of its notes' scores, so every note counts the same whatever
 //! its length. Confidences are those scores passed through a softmax (renormalised geometric
 //! means) at the models' calibrated temperature. The file's segments come from the notes'
@@ -64,6 +65,8 @@ pub struct FileResult {
 /// say) as long as they analyse audio at one sample rate, where the notes are found.
 pub struct Classifier {
     pub models: Vec<Model>,
+    /// Each model's weight in the ensemble's mean (its calibration's `weight`, 1 without).
+    pub weights: Vec<f64>,
     /// The members' distinct feature recipes; every one has the same `sr`.
     pub recipes: Vec<Recipe>,
     /// For each model, the index of its recipe in `recipes`.
@@ -127,7 +130,12 @@ impl Classifier {
             };
             recipe_of.push(i);
         }
+        let weights = checked
+            .iter()
+            .map(|(m, _, _)| m.calibration.as_ref().and_then(|c| c.weight).unwrap_or(1.0))
+            .collect();
         Ok(Classifier {
+            weights,
             models: checked.into_iter().map(|c| c.0).collect(),
             recipes,
             recipe_of,
@@ -161,7 +169,7 @@ impl Classifier {
             // A frame model's score is its mean log-probability over the note's frames, a
             // note-level model's that of the pooled note; the ensemble's, the mean of its models'.
             let mut score = vec![0f64; k];
-            for (model, &r) in self.models.iter().zip(&self.recipe_of) {
+            for ((model, &r), &w) in self.models.iter().zip(&self.recipe_of).zip(&self.weights) {
                 let (frames, note_frames) = &features[r];
                 let rows = note_frames[i].clone();
                 let pooled;
@@ -178,11 +186,11 @@ impl Classifier {
                 let p = model.predict_proba(x)?;
                 for row in p.chunks(k) {
                     for (s, &v) in score.iter_mut().zip(row) {
-                        *s += (v as f64).max(1e-30).ln() / n_rows as f64;
+                        *s += w * (v as f64).max(1e-30).ln() / n_rows as f64;
                     }
                 }
             }
-            let n = self.models.len() as f64;
+            let n: f64 = self.weights.iter().sum();
             score.iter_mut().for_each(|s| *s /= n);
             self.shift_unknown(&mut score);
             let ranked = rank(&score, classes, top, self.temperature);

@@ -10,6 +10,7 @@
 //! [calibration]            # optional: written into every network `bundle` makes
 //! temperature = 1.29
 //! unknown_bias = 3.0
+//! weights = { frame = 0.5 }  # per network of a member in the ensemble's mean (default 1)
 //!
 //! [[member]]
 //! name = "frame"
@@ -47,6 +48,11 @@ pub struct Member {
     pub features: Recipe,
     pub augment: AugmentSpec,
     pub train: TrainSpec,
+    /// Each of its networks' weight in the ensemble's mean of log-probabilities (the recipe's
+    /// `calibration.weights`; 1 where it names none). Not part of what its dataset and networks
+    /// are made from.
+    #[serde(skip)]
+    pub weight: f64,
 }
 
 /// `[member.augment]`: augmented copies of every training recording and the ranges they are
@@ -338,6 +344,8 @@ struct CalibrationToml {
     unknown_bias: Option<f64>,
     #[serde(default)]
     fitted_on: Option<String>,
+    #[serde(default)]
+    weights: std::collections::BTreeMap<String, f64>,
 }
 
 #[derive(Deserialize)]
@@ -393,6 +401,7 @@ impl RecipeFile {
                 features,
                 augment: m.augment,
                 train: m.train,
+                weight: 1.0,
             };
             member.check_front().map_err(in_member)?;
             members.push(member);
@@ -413,10 +422,29 @@ impl RecipeFile {
                         )));
                     }
                 }
+                for (name, &w) in &c.weights {
+                    let Some(m) = members.iter_mut().find(|m| &m.name == name) else {
+                        return Err(bad(format!(
+                            "calibration.weights: no member named '{name}' (it has: {})",
+                            members
+                                .iter()
+                                .map(|m| m.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )));
+                    };
+                    if !(w > 0.0 && w.is_finite()) {
+                        return Err(bad(format!(
+                            "calibration.weights.{name} must be a positive number, got {w}"
+                        )));
+                    }
+                    m.weight = w;
+                }
                 Some(Calibration {
                     temperature: c.temperature,
                     unknown_bias: c.unknown_bias,
                     fitted_on: c.fitted_on,
+                    weight: None,
                 })
             }
         };
@@ -515,7 +543,7 @@ mod tests {
     #[test]
     fn members_settings_and_networks() {
         let r = parse(
-            "[calibration]\ntemperature = 1.5\nunknown_bias = 3\n\n\
+            "[calibration]\ntemperature = 1.5\nunknown_bias = 3\nweights = { frame = 0.25 }\n\n\
              [[member]]\nname = \"frame\"\nfeatures = { cmn = true, cmn_weight = 0.5 }\n\
              augment = { copies = 2, eq_db = 6 }\n\
              train = { epochs = 3, activations = [\"sigmoid\", \"relu\"], seeds = 2 }\n\n\
@@ -547,6 +575,8 @@ mod tests {
         assert_eq!(n.train, TrainSpec::default());
         let c = r.calibration.as_ref().unwrap();
         assert_eq!((c.temperature, c.unknown_bias), (1.5, Some(3.0)));
+        // Weights are the members', 1 where none is named; the shared calibration has none.
+        assert_eq!((f.weight, n.weight, c.weight), (0.25, 1.0, None));
         assert!(r.member(None).unwrap_err().to_string().contains("--member"));
         assert!(r
             .member(Some("x"))
@@ -659,6 +689,14 @@ mod tests {
             (
                 "[[member]]\nname = \"a\"\n[calibration]\ntemperature = -1\n",
                 "calibration.temperature must be a positive",
+            ),
+            (
+                "[[member]]\nname = \"a\"\n[calibration]\ntemperature = 1\nweights = { b = 2 }\n",
+                "calibration.weights: no member named 'b' (it has: a)",
+            ),
+            (
+                "[[member]]\nname = \"a\"\n[calibration]\ntemperature = 1\nweights = { a = 0 }\n",
+                "calibration.weights.a must be a positive number, got 0",
             ),
             ("[[member]\n", "line 1:"),
             (

@@ -11,13 +11,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Starts instclf with SIGINT at its default action: a test run started in the background by a
+/// shell without job control inherits SIGINT ignored, and a program keeps that across `exec`
+/// (as `nohup` relies on), which would leave `dataset build` (no handler of its own) unstoppable.
 fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_instclf"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start instclf")
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_instclf"));
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+    // SAFETY: runs in the child between fork and exec, where only async-signal-safe calls are
+    // allowed; signal(2) is one, and nothing is allocated.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    cmd.spawn().expect("start instclf")
 }
 
 fn sigint(child: &Child) {

@@ -159,23 +159,20 @@ fn make(
     }
     let mut networks = Vec::new();
     let mut models = Vec::new();
-    let mut weights = Vec::new();
     for m in &opts.recipe.members {
         let dir = opts.work.join(&m.name);
         let data = Dataset::load(&dir.join("dataset"))?;
         for (activation, seed) in m.train.networks() {
             let name = format!("m{}", networks.len() + 1);
-            let (report, model) = network(opts, m, &data, activation, seed, &name, status)?;
+            let (report, mut model) = network(opts, m, &data, activation, seed, &name, status)?;
+            // The recipe's calibration, with the member's weight where it is not 1.
+            model.calibration = opts.recipe.calibration.clone().map(|c| Calibration {
+                weight: (m.weight != 1.0).then_some(m.weight),
+                ..c
+            });
             networks.push(report);
             models.push(model);
-            weights.push(m.weight);
         }
-    }
-    for (model, &w) in models.iter_mut().zip(&weights) {
-        model.calibration = opts.recipe.calibration.clone().map(|c| Calibration {
-            weight: (w != 1.0).then_some(w),
-            ..c
-        });
     }
     let evaluations = evaluate_all(opts, &models, first, status, bar)?;
     let report = BundleReport {

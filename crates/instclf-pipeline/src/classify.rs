@@ -65,8 +65,6 @@ pub struct FileResult {
 /// say) as long as they analyse audio at one sample rate, where the notes are found.
 pub struct Classifier {
     pub models: Vec<Model>,
-    /// Each model's weight in the ensemble's mean (its calibration's `weight`, 1 without).
-    pub weights: Vec<f64>,
     /// The members' distinct feature recipes; every one has the same `sr`.
     pub recipes: Vec<Recipe>,
     /// For each model, the index of its recipe in `recipes`.
@@ -130,12 +128,7 @@ impl Classifier {
             };
             recipe_of.push(i);
         }
-        let weights = checked
-            .iter()
-            .map(|(m, _, _)| m.calibration.as_ref().and_then(|c| c.weight).unwrap_or(1.0))
-            .collect();
         Ok(Classifier {
-            weights,
             models: checked.into_iter().map(|c| c.0).collect(),
             recipes,
             recipe_of,
@@ -169,7 +162,8 @@ impl Classifier {
             // A frame model's score is its mean log-probability over the note's frames, a
             // note-level model's that of the pooled note; the ensemble's, the mean of its models'.
             let mut score = vec![0f64; k];
-            for ((model, &r), &w) in self.models.iter().zip(&self.recipe_of).zip(&self.weights) {
+            for (model, &r) in self.models.iter().zip(&self.recipe_of) {
+                let w = weight(model);
                 let (frames, note_frames) = &features[r];
                 let rows = note_frames[i].clone();
                 let pooled;
@@ -190,7 +184,7 @@ impl Classifier {
                     }
                 }
             }
-            let n: f64 = self.weights.iter().sum();
+            let n: f64 = self.models.iter().map(weight).sum();
             score.iter_mut().for_each(|s| *s /= n);
             self.shift_unknown(&mut score);
             let ranked = rank(&score, classes, top, self.temperature);
@@ -327,6 +321,11 @@ fn ensemble_calibration(models: &[(Model, Recipe, String)]) -> Result<(f64, f64)
         }
     }
     Ok((t(first).unwrap_or(1.0), b(first).unwrap_or(0.0)))
+}
+
+/// A model's weight in an ensemble's mean: its calibration's `weight`, 1 without.
+fn weight(m: &Model) -> f64 {
+    m.calibration.as_ref().and_then(|c| c.weight).unwrap_or(1.0)
 }
 
 /// Log-softmax of `score / temperature`, in class order.

@@ -550,7 +550,7 @@ impl BundleReport {
                 .join(", ")
         ));
         s.push_str(&format!(
-            "- Networks: {} ({}); `classify` averages their log-probabilities per note.\n",
+            "- Networks: {} ({}); `classify` takes the mean of their log-probabilities per note, weighted as the calibration says.\n",
             self.networks.len(),
             self.datasets
                 .iter()

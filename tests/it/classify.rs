@@ -471,27 +471,26 @@ fn a_calibration_temperature_softens_confidences_and_keeps_labels() {
         };
         assert_eq!(best(a), best(b));
     }
-    let bad = with_temperature(Some(0.0), "bad");
-    let o = instclf(&[
-        "classify",
-        "--model",
-        bad.to_str().unwrap(),
-        f.to_str().unwrap(),
-    ]);
-    assert_failed(&o, "calibration temperature must be > 0");
+    let refused = |model: &Path, msg: &str| {
+        let o = instclf(&[
+            "classify",
+            "--model",
+            model.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ]);
+        assert_failed(&o, msg);
+    };
+    refused(
+        &with_temperature(Some(0.0), "bad"),
+        "calibration temperature must be > 0",
+    );
     let bad = with_temperature(Some(1.0), "bad-weight");
     let path = bad.join("model.json");
     let mut json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     json["calibration"]["weight"] = serde_json::json!(-1.0);
     std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
-    let o = instclf(&[
-        "classify",
-        "--model",
-        bad.to_str().unwrap(),
-        f.to_str().unwrap(),
-    ]);
-    assert_failed(&o, "calibration weight must be > 0, got -1");
+    refused(&bad, "calibration weight must be > 0, got -1");
     // An ensemble mixing a calibrated and an uncalibrated model is refused.
     let o = instclf(&[
         "classify",

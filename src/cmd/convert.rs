@@ -41,13 +41,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!("--sr {sr}: sample rate must be between 1 and 1000000 Hz");
         }
     }
-    if output.as_os_str() == "-" {
-        return to_stdout(&args.input, args.sr);
-    }
+    let to_stdout = output.as_os_str() == "-";
     let ext = output
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    if ext.as_deref() != Some("wav") {
+    if !to_stdout && ext.as_deref() != Some("wav") {
         anyhow::bail!(
             "{}: convert writes WAV only; give the output a .wav name",
             output.display()
@@ -55,26 +53,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut input = Stream::open(&args.input, args.sr)?;
     let rate = input.sample_rate();
-    let mut written = 0;
-    crate::util::write_atomic_with(&output, |w| {
-        written = input.write_wav16(w)?;
-        Ok(())
-    })?;
-    println!(
+    let written = if to_stdout {
+        write_stdout(&mut input)?
+    } else {
+        let mut written = 0;
+        crate::util::write_atomic_with(&output, |w| {
+            written = input.write_wav16(w)?;
+            Ok(())
+        })?;
+        written
+    };
+    let summary = format!(
         "{}: {written} samples at {rate} Hz ({:.2} s)",
         output.display(),
         written as f64 / rate as f64
     );
+    // With `-o -` standard output holds the WAV file, so the summary goes to standard error.
+    if !to_stdout {
+        println!("{summary}");
+    } else if !crate::util::quiet() {
+        eprintln!("{summary}");
+    }
     Ok(())
 }
 
 /// `-o -`: the WAV file made in memory, then written to standard output in one piece, so that a
-/// decoding error leaves nothing there; the summary line goes to standard error (none with
-/// `--quiet`).
-fn to_stdout(input: &std::path::Path, sr: Option<u32>) -> anyhow::Result<()> {
+/// decoding error leaves nothing there. Returns the samples written.
+fn write_stdout(stream: &mut Stream) -> anyhow::Result<usize> {
     use std::io::Write;
-    let mut stream = Stream::open(input, sr)?;
-    let rate = stream.sample_rate();
     // Room for what the header announces (at most 64 Mi samples: a header can lie), so that the
     // buffer is not copied as it grows.
     let room = 44 + 2 * stream.expected_len().min(1 << 26);
@@ -85,11 +91,5 @@ fn to_stdout(input: &std::path::Path, sr: Option<u32>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(wav.get_ref())?;
     out.flush()?;
-    if !crate::util::quiet() {
-        eprintln!(
-            "-: {written} samples at {rate} Hz ({:.2} s)",
-            written as f64 / rate as f64
-        );
-    }
-    Ok(())
+    Ok(written)
 }

@@ -352,11 +352,10 @@ unsafe fn apply_bands_by_eight(
         unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(m), sums) };
         m += 8;
     }
+    // The last bands (fewer than eight) one at a time.
     for (k, o) in out.iter_mut().enumerate().take(n).skip(m) {
-        let v = band(k);
-        let q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-        *o = _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)));
+        let w = &w[offsets[k]..offsets[k + 1]];
+        *o = crate::matrix::dot_avx2(w, &spectrum[starts[k]..starts[k] + w.len()]);
     }
 }
 

@@ -2,7 +2,7 @@
 //! feature matrices: decoding ([`decode`]), resampling ([`resample`]), the STFT ([`stft`]), mel
 //! spectrograms and dB scaling ([`mel`]), MFCCs ([`mfcc`]) and deltas ([`delta`]), the feature
 //! recipe that names all parameters ([`recipe`]), pitch ([`pitch`]), the harmonic series ([`partials`]), note-level pooling ([`pool`]), onset detection ([`onset`])
-//! and note segmentation ([`segment`]); whole-recording buffers come from [`hugepage`]. It
+//! and note segmentation ([`segment`]); 16-bit WAV output ([`wav16`]); whole-recording buffers come from [`hugepage`]. It
 //! depends on no machine-learning crate.
 
 pub mod augment;
@@ -21,5 +21,6 @@ pub mod recipe;
 pub mod resample;
 pub mod segment;
 pub mod stft;
+pub mod wav16;
 
 pub use matrix::Matrix;

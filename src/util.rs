@@ -26,6 +26,20 @@ pub fn verbose(line: impl std::fmt::Display) {
     }
 }
 
+/// The threads a command may use: `--threads N` when given (at least 1), else the
+/// environment's RAYON_NUM_THREADS, else every core.
+pub fn threads(asked: Option<usize>) -> anyhow::Result<usize> {
+    match asked {
+        Some(0) => anyhow::bail!("--threads must be at least 1"),
+        Some(n) => Ok(n),
+        None => Ok(std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so a
 /// failed or interrupted write never leaves a partial output file.
 /// Missing parent folders are created first.

@@ -4,8 +4,10 @@
 # 16-bit WAV written to standard output, which hyperfine sends to /dev/null; and the same written
 # to a file, synced before its rename as every output is) against `librosa.load(path,
 # sr=22050)` in-process (which writes nothing), and `instclf features
-# --kind mfcc` of the same file (whole process) against librosa load + `feature.mfcc` in-process,
-# all in the same run, single-threaded. The file is the deterministic test signal of
+# --kind mfcc` of the same file (whole process; to a synced file, and to a pipe) against librosa
+# load + `feature.mfcc` in-process, all in the same run, single-threaded; then the MFCC job again
+# with two threads on each side (instclf `--threads 2`: decoding on one, the STFT on the other;
+# librosa with its BLAS/OpenMP pools at 2). The file is the deterministic test signal of
 # crates/instclf-audio/benches/frontend.rs. Prints a markdown table.
 # Usage: scripts/bench/load.sh [SECONDS]   (RUNS=N, default 30; PYTHON=... picks the librosa
 # interpreter; needs hyperfine: apt-get install hyperfine)
@@ -25,8 +27,13 @@ cargo bench -q -p instclf-audio --bench frontend -- "$WAV" --write-signal "$SECS
 hyperfine -N -w 3 -r "$RUNS" --export-json "$TMP/rust.json" \
   -n pipe "$BIN convert $WAV -o - --sr 22050" \
   -n convert "$BIN convert $WAV -o $TMP/out.wav --sr 22050" \
-  -n mfcc "$BIN features $WAV --kind mfcc -o $TMP/mfcc.npy" >&2
+  -n mfcc "$BIN features $WAV --kind mfcc -o $TMP/mfcc.npy" \
+  -n mfcc-pipe "$BIN features $WAV --kind mfcc -o -" \
+  -n mfcc-2 "$BIN features $WAV --kind mfcc -o - --threads 2" >&2
 "$PY" scripts/bench/load_librosa.py "$WAV" "$RUNS" > "$TMP/py.txt"
+OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 NUMBA_NUM_THREADS=2 \
+  VECLIB_MAXIMUM_THREADS=2 "$PY" scripts/bench/load_librosa.py "$WAV" "$RUNS" \
+  | sed -n 's/^mfcc /mfcc2 /p' >> "$TMP/py.txt"
 python3 - "$TMP/rust.json" "$TMP/py.txt" <<'PYEOF'
 import json, sys
 rust = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
@@ -38,9 +45,13 @@ dur = py["duration"][0]
 names = {"pipe": ("load", "decode + resample to 22,050 Hz, WAV to a pipe (`-o -`)",
                   "`librosa.load(sr=22050)`"),
          "convert": ("load", "the same, WAV to a file (synced)", "`librosa.load(sr=22050)`"),
-         "mfcc": ("mfcc", "MFCC (40) of the 44.1 kHz file", "`load` + `feature.mfcc`")}
-print(f"Signal: {dur:.0f} s, 44.1 kHz 16-bit WAV, single thread; instclf as a whole process "
-      f"(hyperfine, {len(rust['convert']['times'])} runs), librosa in-process.\n")
+         "mfcc": ("mfcc", "MFCC (40) of the 44.1 kHz file, `.npy` to a file (synced)",
+                  "`load` + `feature.mfcc`"),
+         "mfcc-pipe": ("mfcc", "the same, `.npy` to a pipe (`-o -`)", "`load` + `feature.mfcc`"),
+         "mfcc-2": ("mfcc2", "the same, two threads (`--threads 2`)",
+                    "`load` + `feature.mfcc`, two threads")}
+print(f"Signal: {dur:.0f} s, 44.1 kHz 16-bit WAV, single thread unless said; instclf as a whole "
+      f"process (hyperfine, {len(rust['convert']['times'])} runs), librosa in-process.\n")
 print("| job | instclf ms (mean ± sd, min) | librosa peer | librosa ms (median, best) "
       "| speed-up (mean vs median) | speed-up (min vs best) |")
 print("|---|---:|---|---:|---:|---:|")

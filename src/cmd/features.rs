@@ -1,12 +1,15 @@
 //! `instclf features`: computes a mel power spectrogram, a dB mel spectrogram (`ref=max`) or
 //! MFCCs (optionally with deltas) of one recording with librosa's parameters and writes them
-//! as float32 `bins x frames`, to `.npy` (byte-identical to `numpy.save`) or `.csv`.
+//! as float32 `bins x frames`, to `.npy` (byte-identical to `numpy.save`) or `.csv`, or to standard
+//! output (`-o -`). The recording is decoded and resampled on one thread while the STFT runs on
+//! another (`--threads 1`: one thread; the numbers are the same).
 
 use anyhow::Context;
-use instclf_audio::decode::load;
+use instclf_audio::decode::Stream;
 use instclf_audio::delta::delta;
-use instclf_audio::mel::{melspectrogram, power_to_db, DbRef};
-use instclf_audio::mfcc::mfcc;
+use instclf_audio::mel::{power_to_db, DbRef};
+use instclf_audio::mfcc::mfcc_of_mel_frames;
+use instclf_audio::pipeline::mel_frames_of_stream;
 use instclf_audio::recipe::{Recipe, DELTA_WIDTH};
 use instclf_audio::Matrix;
 use std::fmt::Write as _;
@@ -26,7 +29,8 @@ pub enum Kind {
 #[command(after_help = "Examples:
   instclf features fixtures/audio/Cello.Vib.ff.C3D3.aiff --kind mfcc --deltas -o cello.npy
   instclf features fixtures/audio/Cello.Vib.ff.C3D3.aiff --kind db --n-mels 64 -o cello-db.csv
-  instclf features fixtures/audio/Oboe.Vib.mf.C5D5.aiff --kind mel --sr 16000 -o oboe-mel.npy")]
+  instclf features fixtures/audio/Oboe.Vib.mf.C5D5.aiff --kind mel --sr 16000 -o oboe-mel.npy
+  instclf features fixtures/audio/Oboe.Vib.mf.C5D5.aiff --kind mfcc -o - --format csv | head -1")]
 pub struct Args {
     /// Input audio file.
     pub input: PathBuf,
@@ -52,24 +56,41 @@ pub struct Args {
     /// With --kind mfcc: append deltas and delta-deltas (rows [mfcc; delta; delta2]).
     #[arg(long)]
     pub deltas: bool,
-    /// Output file, .npy or .csv.
+    /// Output file, .npy or .csv; `-` for standard output.
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Output format (default: the output's extension; npy for `-o -`).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Threads: 1 decodes and computes on one; 2 or more decode and resample on one while the
+    /// STFT runs on another (default: the environment's RAYON_NUM_THREADS, else every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
-enum Format {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// float32 array, as numpy.save writes it.
     Npy,
+    /// One line per row, comma-separated.
     Csv,
 }
 
-fn output_format(path: &Path) -> anyhow::Result<Format> {
-    match path
+fn output_format(path: &Path, asked: Option<Format>) -> anyhow::Result<Format> {
+    let ext = path
         .extension()
         .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-    {
-        Some(e) if e == "npy" => Ok(Format::Npy),
-        Some(e) if e == "csv" => Ok(Format::Csv),
+        .map(str::to_ascii_lowercase);
+    match (ext.as_deref(), asked) {
+        (_, Some(f)) if path.as_os_str() == "-" => Ok(f),
+        (None, None) if path.as_os_str() == "-" => Ok(Format::Npy),
+        (Some("npy"), None | Some(Format::Npy)) => Ok(Format::Npy),
+        (Some("csv"), None | Some(Format::Csv)) => Ok(Format::Csv),
+        (Some("npy" | "csv"), Some(f)) => anyhow::bail!(
+            "{}: --format {} does not match the output's extension",
+            path.display(),
+            if f == Format::Npy { "npy" } else { "csv" }
+        ),
         _ => anyhow::bail!("{}: output must end in .npy or .csv", path.display()),
     }
 }
@@ -90,7 +111,8 @@ pub fn csv_bytes(m: &Matrix) -> Vec<u8> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let format = output_format(&args.output)?;
+    let format = output_format(&args.output, args.format)?;
+    let threads = crate::util::threads(args.threads)?;
     let recipe = Recipe {
         sr: args.sr,
         n_fft: args.n_fft,
@@ -114,18 +136,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.deltas && args.kind != Kind::Mfcc {
         anyhow::bail!("--deltas only applies to --kind mfcc");
     }
-    let audio = load(&args.input, Some(args.sr))?;
+    let stream = Stream::open(&args.input, Some(args.sr))?;
     let p = recipe.mel_params();
+    let mel = mel_frames_of_stream(stream, &p, threads)?.frames;
     let out = match args.kind {
-        Kind::Mel => melspectrogram(&audio.samples, &p),
-        Kind::Db => power_to_db(
-            &melspectrogram(&audio.samples, &p),
-            DbRef::Max,
-            1e-10,
-            Some(80.0),
-        ),
+        Kind::Mel => mel.transpose(),
+        Kind::Db => power_to_db(&mel.transpose(), DbRef::Max, 1e-10, Some(80.0)),
         Kind::Mfcc => {
-            let m = mfcc(&audio.samples, &p, args.n_mfcc);
+            let m = mfcc_of_mel_frames(mel, &p, args.n_mfcc, &[]);
             if args.deltas {
                 let d1 = delta(&m, DELTA_WIDTH, 1);
                 let d2 = delta(&m, DELTA_WIDTH, 2);
@@ -139,12 +157,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Format::Npy => instclf_model::npy::f32_2d_bytes(out.rows, out.cols, &out.data)?,
         Format::Csv => csv_bytes(&out),
     };
-    crate::util::write_atomic(&args.output, &bytes)?;
-    println!(
+    let summary = format!(
         "{}: {} x {} (bins x frames)",
         args.output.display(),
         out.rows,
         out.cols
     );
+    if args.output.as_os_str() == "-" {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&bytes)?;
+        stdout.flush()?;
+        // Standard output holds the features, so the summary goes to standard error.
+        if !crate::util::quiet() {
+            eprintln!("{summary}");
+        }
+    } else {
+        crate::util::write_atomic(&args.output, &bytes)?;
+        println!("{summary}");
+    }
     Ok(())
 }

@@ -191,6 +191,48 @@ fn convert_to_stdout_writes_the_file_it_would_write() {
 }
 
 #[test]
+fn features_to_stdout_and_on_one_thread_write_the_file_they_would_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("dec_pcm16.flac");
+    for (kind, ext, extra) in [("mfcc", "npy", Some("--deltas")), ("db", "csv", None)] {
+        let file = dir.path().join(format!("out.{ext}"));
+        let mut args = vec!["features", input.to_str().unwrap(), "--kind", kind];
+        args.extend(extra);
+        let with = |more: &[&str]| {
+            let mut a = args.clone();
+            a.extend_from_slice(more);
+            instclf(&a)
+        };
+        let o = with(&["-o", file.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let want = std::fs::read(&file).unwrap();
+        let piped = with(&["-o", "-", "--format", ext]);
+        assert!(piped.status.success(), "{}", stderr(&piped));
+        assert_eq!(piped.stdout, want, "{kind} to standard output");
+        assert_eq!(
+            stderr(&piped).strip_prefix("-"),
+            stdout(&o).strip_prefix(file.to_str().unwrap()),
+            "the summary goes to standard error"
+        );
+        std::fs::remove_file(&file).unwrap();
+        let one = with(&["-o", file.to_str().unwrap(), "--threads", "1"]);
+        assert!(one.status.success(), "{}", stderr(&one));
+        assert_eq!(std::fs::read(&file).unwrap(), want, "{kind} on one thread");
+    }
+    // `-o -` without --format writes .npy.
+    let o = instclf(&[
+        "features",
+        input.to_str().unwrap(),
+        "--kind",
+        "mel",
+        "-o",
+        "-",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(&o.stdout[..6], b"\x93NUMPY");
+}
+
+#[test]
 fn bad_inputs_fail_cleanly_without_output() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.wav");
@@ -233,6 +275,16 @@ fn bad_inputs_fail_cleanly_without_output() {
         assert!(!wav.exists());
         // To standard output: nothing written there either.
         let o = instclf(&["convert", input.to_str().unwrap(), "-o", "-"]);
+        assert_failed(&o, needle);
+        assert!(o.stdout.is_empty(), "{} bytes on stdout", o.stdout.len());
+        let o = instclf(&[
+            "features",
+            input.to_str().unwrap(),
+            "--kind",
+            "mfcc",
+            "-o",
+            "-",
+        ]);
         assert_failed(&o, needle);
         assert!(o.stdout.is_empty(), "{} bytes on stdout", o.stdout.len());
     }
@@ -289,6 +341,18 @@ fn unwritable_output_and_bad_parameters_fail() {
         dir.path().join("x.txt").to_str().unwrap(),
     ]);
     assert_failed(&o, "x.txt");
+    for (bad, needle) in [
+        (["--threads", "0", "-o", "-"], "--threads"),
+        (["--format", "npy", "-o", "x.csv"], "x.csv"),
+    ] {
+        let mut args = vec!["features", "--kind", "mel"];
+        let violin = fixture("violin.wav");
+        args.push(violin.to_str().unwrap());
+        args.extend_from_slice(&bad);
+        let o = instclf(&args);
+        assert_failed(&o, needle);
+        assert!(o.stdout.is_empty());
+    }
 }
 
 #[test]

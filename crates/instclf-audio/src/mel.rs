@@ -4,7 +4,7 @@
 //! bins between its neighbours' centre frequencies.
 
 use crate::matrix::{avx2_fn, db10_slice, dot8};
-use crate::stft::Stft;
+use crate::stft::{Stft, StftStream};
 use crate::Matrix;
 
 /// Which mel formula to use.
@@ -442,6 +442,55 @@ pub fn melspectrogram_frames_with(
         each(t, power);
     });
     tmp
+}
+
+/// [`melspectrogram_frames`] of a signal that arrives in pieces: each frame is projected as soon
+/// as its samples are in, with the same arithmetic, so the whole signal need never be held.
+pub struct MelStream {
+    fb: SparseFilterbank,
+    stft: StftStream,
+    /// Frames x mels, row after row.
+    rows: Vec<f32>,
+}
+
+impl MelStream {
+    /// A stream for `p`, with room for the frames of about `expected_len` samples.
+    pub fn new(p: &MelParams, expected_len: usize) -> Self {
+        let fb = SparseFilterbank::new(p);
+        let frames = crate::stft::n_frames(expected_len, p.n_fft, p.hop);
+        MelStream {
+            rows: Vec::with_capacity(frames.saturating_mul(fb.n_bands())),
+            stft: StftStream::new(p.n_fft, p.hop),
+            fb,
+        }
+    }
+
+    /// Appends `piece` to the signal.
+    pub fn push(&mut self, piece: &[f32]) {
+        let (fb, rows) = (&self.fb, &mut self.rows);
+        self.stft
+            .push(piece, |_, power| project_row(fb, power, rows));
+    }
+
+    /// The mel power spectrogram, frames x mels, once the signal has ended.
+    pub fn finish(self) -> Matrix {
+        let MelStream { fb, stft, mut rows } = self;
+        let frames = stft.finish(|_, power| project_row(&fb, power, &mut rows));
+        let n_mels = fb.n_bands();
+        debug_assert_eq!(rows.len(), frames * n_mels);
+        Matrix {
+            rows: frames,
+            cols: n_mels,
+            data: rows,
+        }
+    }
+}
+
+/// Appends the mel bands of one power spectrum to `rows`.
+fn project_row(fb: &SparseFilterbank, power: &[f32], rows: &mut Vec<f32>) {
+    let at = rows.len();
+    rows.resize(at + fb.n_bands(), 0.0);
+    fb.apply(power, &mut rows[at..]);
 }
 
 /// The reference level of [`power_to_db`].

@@ -76,7 +76,18 @@ pub fn mfcc_floored_with(
     groups: &[Range<usize>],
     each: impl FnMut(usize, &[f32]),
 ) -> Matrix {
-    let mut fm = melspectrogram_frames_with(y, p, each);
+    mfcc_of_mel_frames(melspectrogram_frames_with(y, p, each), p, n_mfcc, groups)
+}
+
+/// The MFCCs of [`mfcc_floored_with`] from the frames-major mel power spectrogram `fm` (`frames x
+/// n_mels`, as [`crate::mel::MelStream`] or [`melspectrogram_frames_with`] make it) of the
+/// signal.
+pub fn mfcc_of_mel_frames(
+    mut fm: Matrix,
+    p: &MelParams,
+    n_mfcc: usize,
+    groups: &[Range<usize>],
+) -> Matrix {
     // Mel power is never negative, so power_to_db's `abs` is a no-op here.
     let max = to_db_in_place(&mut fm.data, 1e-10, 0.0);
     if groups.is_empty() {

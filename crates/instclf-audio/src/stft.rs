@@ -120,12 +120,26 @@ impl Stft {
 
     /// Calls `f(frame_index, power_spectrum)` for every frame of `y`, in order. The slice has
     /// [`Stft::n_bins`] values and is only valid during the call.
-    pub fn for_each_power_frame(&mut self, y: &[f32], mut f: impl FnMut(usize, &[f32])) {
-        let n = y.len() as isize;
+    pub fn for_each_power_frame(&mut self, y: &[f32], f: impl FnMut(usize, &[f32])) {
+        let frames = self.n_frames(y.len());
+        self.frames_of(y, 0, y.len(), 0..frames, f);
+    }
+
+    /// The frames `range` of a signal of `n` samples of which `y` holds those from `y_start`
+    /// on, as [`Stft::for_each_power_frame`] computes them: `y` must hold every sample below
+    /// `n` that the frames' windows cover (a sample it lacks reads as padding).
+    fn frames_of(
+        &mut self,
+        y: &[f32],
+        y_start: usize,
+        n: usize,
+        range: std::ops::Range<usize>,
+        mut f: impl FnMut(usize, &[f32]),
+    ) {
+        let n = n as isize;
         let n_fft = self.n_fft;
         let pad = (n_fft / 2) as isize;
-        let frames = self.n_frames(y.len());
-        for t in 0..frames {
+        for t in range {
             let start = (t * self.hop) as isize - pad;
             // Window positions i with 0 <= start + i < n carry signal; the rest is padding.
             let lo = (-start).clamp(0, n_fft as isize) as usize;
@@ -133,7 +147,8 @@ impl Stft {
             let hi = hi.max(lo);
             let src = if hi > lo {
                 let s = (start + lo as isize) as usize;
-                &y[s..s + (hi - lo)]
+                let s = s.saturating_sub(y_start).min(y.len());
+                &y[s..(s + (hi - lo)).min(y.len())]
             } else {
                 &[][..]
             };
@@ -170,6 +185,80 @@ impl Stft {
             }
             f(t, &self.power);
         }
+    }
+}
+
+/// An [`Stft`] over a signal that arrives in pieces (as a [`crate::decode::Stream`] hands it
+/// out): every frame is computed as soon as its window's samples have arrived, with the same
+/// arithmetic as [`Stft::for_each_power_frame`] on the whole signal, and only the samples later
+/// frames still need are kept.
+pub struct StftStream {
+    stft: Stft,
+    /// Samples from `buf_start` on.
+    buf: Vec<f32>,
+    buf_start: usize,
+    /// Samples pushed so far, and the next frame to compute.
+    len: usize,
+    next: usize,
+}
+
+impl StftStream {
+    /// Plans the STFT as [`Stft::new`] does.
+    pub fn new(n_fft: usize, hop: usize) -> Self {
+        let stft = Stft::new(n_fft, hop);
+        StftStream {
+            buf: Vec::with_capacity(4 * stft.n_fft),
+            stft,
+            buf_start: 0,
+            len: 0,
+            next: 0,
+        }
+    }
+
+    /// Number of frequency bins, `1 + n_fft / 2`.
+    pub fn n_bins(&self) -> usize {
+        self.stft.n_bins()
+    }
+
+    /// Appends `piece` and calls `f(frame_index, power_spectrum)` for every frame whose window
+    /// now lies within the samples pushed, in order.
+    pub fn push(&mut self, piece: &[f32], f: impl FnMut(usize, &[f32])) {
+        let keep = self.first_needed().saturating_sub(self.buf_start);
+        // Drop what no frame will read once it is a good share of the buffer.
+        if keep > 0 && keep >= self.buf.len() / 2 {
+            self.buf.drain(..keep.min(self.buf.len()));
+            self.buf_start += keep;
+        }
+        self.buf.extend_from_slice(piece);
+        self.len += piece.len();
+        // Frame t's window ends at t * hop + n_fft - n_fft / 2.
+        let reach = self.stft.n_fft - self.stft.n_fft / 2;
+        let ready = if self.len >= reach {
+            (self.len - reach) / self.stft.hop + 1
+        } else {
+            0
+        };
+        if ready > self.next {
+            let range = self.next..ready;
+            self.next = ready;
+            self.stft
+                .frames_of(&self.buf, self.buf_start, self.len, range, f);
+        }
+    }
+
+    /// The frames left, now that the signal has ended (the last ones padded as librosa pads);
+    /// returns the number of frames of the whole signal.
+    pub fn finish(mut self, f: impl FnMut(usize, &[f32])) -> usize {
+        let frames = self.stft.n_frames(self.len);
+        let range = self.next.min(frames)..frames;
+        self.stft
+            .frames_of(&self.buf, self.buf_start, self.len, range, f);
+        frames
+    }
+
+    /// The first sample the next frame's window covers.
+    fn first_needed(&self) -> usize {
+        (self.next * self.stft.hop).saturating_sub(self.stft.n_fft / 2)
     }
 }
 

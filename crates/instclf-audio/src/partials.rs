@@ -1,8 +1,9 @@
 //! What one frame's power spectrum says about a note's harmonic series, given its fundamental:
 //! the levels of the partials relative to the strongest ([`partial_levels`], the recipe's
 //! `harmonics`) and how far the partials stand above the noise between them in octave groups
-//! ([`harmonicity`], the recipe's `harmonicity`). Both take the fundamental as a fractional FFT
-//! bin, so they do not depend on where the note sits in the mel bands.
+//! ([`harmonicity`], the recipe's `harmonicity`), and the envelope through the partials' peaks at
+//! fixed frequencies ([`envelope`], the recipe's `envelope`). All take the fundamental as a
+//! fractional FFT bin.
 
 /// Floor (dB below the strongest partial) of [`partial_levels`].
 pub const HARMONIC_FLOOR_DB: f32 = 80.0;
@@ -73,6 +74,70 @@ pub fn harmonicity(power: &[f32], f: f32, groups: &mut [f32]) {
     }
 }
 
+/// Lowest and highest centre (Hz) of the [`envelope`] bands, which are spaced evenly in
+/// log-frequency between them.
+pub const ENVELOPE_LOW_HZ: f32 = 150.0;
+pub const ENVELOPE_HIGH_HZ: f32 = 8000.0;
+/// Most partials [`envelope`] reads.
+const ENVELOPE_PARTIALS: usize = 128;
+
+/// The centres of `n` [`envelope`] bands in Hz, from [`ENVELOPE_LOW_HZ`] to
+/// [`ENVELOPE_HIGH_HZ`] evenly in log-frequency (one band: the lowest).
+pub fn envelope_centres(n: usize) -> Vec<f32> {
+    let ratio = (ENVELOPE_HIGH_HZ / ENVELOPE_LOW_HZ).ln();
+    (0..n)
+        .map(|i| {
+            let x = if n > 1 {
+                i as f32 / (n - 1) as f32
+            } else {
+                0.0
+            };
+            ENVELOPE_LOW_HZ * (ratio * x).exp()
+        })
+        .collect()
+}
+
+/// The spectral envelope through the peaks of the partials of one frame's power spectrum whose
+/// fundamental sits at bin `f` (fractional), read at the bins `centres` (fixed frequencies, in
+/// fractional bins): in dB below the strongest partial, interpolated linearly between the two
+/// partials around each centre, the first partial's level below it, and
+/// -[`HARMONIC_FLOOR_DB`] above the last partial below Nyquist. Where [`partial_levels`] says how
+/// strong each harmonic is, this says where in frequency the energy lies (a reed's or a body's
+/// resonances), whatever the pitch. Returns false (and leaves `out` meaningless) for a silent
+/// frame or no fundamental.
+pub fn envelope(power: &[f32], f: f32, centres: &[f32], out: &mut [f32]) -> bool {
+    let Some(last) = power.len().checked_sub(1) else {
+        return false;
+    };
+    if f.is_nan() || f <= 0.0 {
+        return false;
+    }
+    let count = ((last as f32 / f).floor() as usize).min(ENVELOPE_PARTIALS);
+    if count == 0 {
+        return false;
+    }
+    let mut levels = vec![0f32; count];
+    let ok = partial_levels(power, f, &mut levels);
+    if !ok {
+        return false;
+    }
+    for (o, &c) in out.iter_mut().zip(centres) {
+        // The centre's place in the series: partial k (1-based) sits at k f.
+        let x = c / f;
+        *o = if x <= 1.0 {
+            levels[0]
+        } else if x > count as f32 {
+            -HARMONIC_FLOOR_DB
+        } else {
+            let k = (x.floor() as usize).clamp(1, count);
+            let (lo, hi) = (levels[k - 1], levels[k.min(count - 1)]);
+            let w = x - k as f32;
+            lo + w * (hi - lo)
+        };
+    }
+    true
+}
+
 /// The largest power within `half` bins of `centre`.
 fn peak(power: &[f32], centre: f32, half: f32, last: usize) -> f32 {
     let (lo, hi) = window(centre, half, last);
@@ -119,6 +184,40 @@ mod tests {
                 0.3 * harm + noise * n
             })
             .collect()
+    }
+
+    #[test]
+    fn envelope_follows_the_partials_at_fixed_frequencies() {
+        let bins_per_hz = 2048.0 / 22050.0;
+        let centres: Vec<f32> = [100.0f32, 220.0, 330.0, 550.0, 4000.0, 9000.0]
+            .iter()
+            .map(|c| c * bins_per_hz)
+            .collect();
+        let f = 220.0 * bins_per_hz;
+        // Partials 1..=16 at 1/k: partial k is 20 log10(k) dB down.
+        let power = spectrum(&tone(220.0, 16, 0.0, 1));
+        let mut env = vec![0f32; centres.len()];
+        assert!(envelope(&power, f, &centres, &mut env));
+        // A partial between two FFT bins reads up to 1.4 dB low (the Hann window's scalloping).
+        let near = |got: f32, want: f32| (got - want).abs() < 1.5;
+        assert!(
+            near(env[0], 0.0),
+            "below the fundamental: its level, {}",
+            env[0]
+        );
+        assert!(near(env[1], 0.0), "{}", env[1]);
+        // 330 Hz lies half way between partials 1 (0 dB) and 2 (-6 dB).
+        assert!(near(env[2], -3.0), "{}", env[2]);
+        // 550 Hz: half way between partials 2 (-6 dB) and 3 (-9.5 dB).
+        assert!(near(env[3], -7.8), "{}", env[3]);
+        // 4000 Hz is past the 16th partial (3520 Hz): nothing there but leakage and the floor.
+        assert!(env[4] < -40.0, "{}", env[4]);
+        assert_eq!(env[5], -HARMONIC_FLOOR_DB);
+        assert!(!envelope(&vec![0.0; 1025], f, &centres, &mut env));
+        assert!(!envelope(&power, 0.0, &centres, &mut env));
+        let c = envelope_centres(16);
+        assert_eq!(c.len(), 16);
+        assert!((c[0] - ENVELOPE_LOW_HZ).abs() < 1e-3 && (c[15] - ENVELOPE_HIGH_HZ).abs() < 0.1);
     }
 
     #[test]

@@ -499,6 +499,7 @@ fn features_of(table: toml::Table) -> Result<Recipe, String> {
         note_local: true,
         cmn_per_note: true,
         harmonicity: 1,
+        envelope: 1,
         ..Recipe::default()
     };
     let known = match serde_json::to_value(every) {

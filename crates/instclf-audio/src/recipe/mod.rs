@@ -1,14 +1,15 @@
 //! The feature recipe: every parameter that turns a waveform into per-frame feature vectors
 //! (MFCCs, optionally with deltas and delta-deltas, optionally cepstral-mean normalised, wholly or
 //! partly, optionally without the first coefficients, and with per-note or per-frame extras
-//! appended: the note's mean MFCCs, its pitch, stacked context frames, harmonic levels). A
+//! appended: the note's mean MFCCs, its pitch, stacked context frames, harmonic levels,
+//! harmonicity, the envelope through the partials). A
 //! model stores its recipe so classification computes exactly the features it was trained on;
 //! every field has a default, so recipes saved before a field existed still load unchanged.
 
 use crate::delta::delta;
 use crate::mel::MelParams;
 use crate::mfcc::mfcc_floored_with;
-use crate::partials::{harmonicity, partial_levels};
+use crate::partials::{envelope, envelope_centres, harmonicity, partial_levels};
 use crate::pool::NotePool;
 use crate::Matrix;
 use serde::{Deserialize, Serialize};
@@ -83,6 +84,12 @@ pub struct Recipe {
     /// the MFCCs blur. Left out of the written recipe when 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub harmonicity: usize,
+    /// Append, per frame, the spectral envelope through the note's partials read at `envelope`
+    /// fixed frequencies from 150 Hz to 8 kHz, evenly in log-frequency
+    /// ([`crate::partials::envelope`]), in dB below the strongest partial: where the energy lies
+    /// whatever the pitch. Left out of the written recipe when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub envelope: usize,
     /// Note-level examples: each note's frame rows pooled into one vector
     /// ([`crate::pool::NotePool`]); a model trained on them answers once per note.
     pub pool: Option<NotePool>,
@@ -101,6 +108,8 @@ pub const MAX_CONTEXT: usize = 16;
 pub const MAX_HARMONICS: usize = 64;
 /// Largest [`Recipe::harmonicity`]: 6 octave groups reach the 63rd partial.
 pub const MAX_HARMONICITY: usize = 6;
+/// Largest [`Recipe::envelope`].
+pub const MAX_ENVELOPE: usize = 64;
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
@@ -127,6 +136,7 @@ impl Default for Recipe {
             context: 0,
             harmonics: 0,
             harmonicity: 0,
+            envelope: 0,
             pool: None,
             note_local: false,
         }
@@ -145,6 +155,7 @@ impl Recipe {
             + 2 * self.context * statics
             + self.harmonics
             + self.harmonicity
+            + self.envelope
     }
 
     /// Length of one model input: [`Recipe::dim`], or with [`Recipe::pool`] the pooled note
@@ -228,6 +239,12 @@ impl Recipe {
                 self.harmonicity
             ));
         }
+        if self.envelope > MAX_ENVELOPE {
+            return Err(format!(
+                "envelope must be at most {MAX_ENVELOPE} bands, got {}",
+                self.envelope
+            ));
+        }
         if let Some(p) = &self.pool {
             p.validate()?;
         }
@@ -304,7 +321,9 @@ impl Recipe {
             _ => mask.map(masked_runs).unwrap_or_default(),
         };
         let floors = groups.map_or(&[][..], |_| &runs[..]);
-        let f0 = if (self.pitch || self.harmonics > 0 || self.harmonicity > 0) && t > 0 {
+        let f0 = if (self.pitch || self.harmonics > 0 || self.harmonicity > 0 || self.envelope > 0)
+            && t > 0
+        {
             Some(self.note_f0(y, t, &runs))
         } else {
             None
@@ -315,6 +334,12 @@ impl Recipe {
         let mut clean = vec![vec![0f32; t]; self.harmonicity];
         let mut groups = vec![0f32; self.harmonicity];
         let bins_per_hz = self.n_fft as f32 / self.sr as f32;
+        let mut env = vec![vec![-HARMONIC_FLOOR_DB; t]; self.envelope];
+        let centres: Vec<f32> = envelope_centres(self.envelope)
+            .iter()
+            .map(|c| c * bins_per_hz)
+            .collect();
+        let mut bands = vec![0f32; self.envelope];
         let m = mfcc_floored_with(y, &self.mel_params(), n, floors, |i, power| {
             if let Some(&f) = f0.as_ref().and_then(|f0| f0.get(i)) {
                 if partial_levels(power, f * bins_per_hz, &mut levels) {
@@ -326,6 +351,11 @@ impl Recipe {
                     harmonicity(power, f * bins_per_hz, &mut groups);
                     for (row, &g) in clean.iter_mut().zip(&groups) {
                         row[i] = g;
+                    }
+                }
+                if !bands.is_empty() && envelope(power, f * bins_per_hz, &centres, &mut bands) {
+                    for (row, &b) in env.iter_mut().zip(&bands) {
+                        row[i] = b;
                     }
                 }
             }
@@ -385,6 +415,7 @@ impl Recipe {
         rows.extend(context.iter().map(|v| v.as_slice()));
         rows.extend(harmonics.iter().map(|v| v.as_slice()));
         rows.extend(clean.iter().map(|v| v.as_slice()));
+        rows.extend(env.iter().map(|v| v.as_slice()));
         let cols = feats.cols;
         let data: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
         Matrix::from_vec(rows.len(), cols, data)

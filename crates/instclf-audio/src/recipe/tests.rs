@@ -213,6 +213,41 @@ fn harmonicity_groups_follow_the_partial_levels() {
 }
 
 #[test]
+fn envelope_bands_come_last_and_follow_the_partials() {
+    let r = Recipe {
+        harmonics: 2,
+        harmonicity: 1,
+        envelope: 4,
+        ..Recipe::default()
+    };
+    assert_eq!(r.dim(), 127);
+    assert!(r.validate().is_ok());
+    let too_many = Recipe {
+        envelope: MAX_ENVELOPE + 1,
+        ..Recipe::default()
+    };
+    assert!(too_many.validate().unwrap_err().contains("envelope"));
+    // 220 Hz with 8 partials at 1/k: the bands (150 Hz, 566 Hz, 2.1 kHz, 8 kHz) read the first
+    // partial, between partials 2 and 3 (-8 dB), and past the 8th partial (1.76 kHz) nothing.
+    let y: Vec<f32> = (0..r.sr as usize)
+        .map(|i| {
+            (1..=8)
+                .map(|k| {
+                    let w = 2.0 * std::f32::consts::PI * 220.0 * k as f32;
+                    (w * i as f32 / r.sr as f32).sin() / k as f32
+                })
+                .sum::<f32>()
+                * 0.3
+        })
+        .collect();
+    let f = r.frames(&y);
+    let row = &f.row(f.rows / 2)[123..];
+    assert!(row[0].abs() < 1.5, "{row:?}");
+    assert!((row[1] + 8.0).abs() < 1.5, "{row:?}");
+    assert!(row[2] < -40.0 && row[3] < -40.0, "{row:?}");
+}
+
+#[test]
 fn default_is_120_dims() {
     let r = Recipe::default();
     assert_eq!(r.dim(), 120);

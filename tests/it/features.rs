@@ -37,6 +37,18 @@ fn read_npy(path: &Path) -> (usize, usize, Vec<f32>) {
     (dims[0], dims[1], data)
 }
 
+/// `instclf features INPUT --kind mel -o OUTPUT`.
+fn mel(input: &Path, output: &str) -> std::process::Output {
+    instclf(&[
+        "features",
+        input.to_str().unwrap(),
+        "--kind",
+        "mel",
+        "-o",
+        output,
+    ])
+}
+
 fn reference(name: &str) -> (usize, usize, Vec<f32>) {
     read_npy(&fixture(&format!("{name}.npy")))
 }
@@ -233,14 +245,7 @@ fn features_to_stdout_and_on_one_thread_write_the_file_they_would_write() {
         assert_eq!(std::fs::read(&file).unwrap(), want, "{kind} on one thread");
     }
     // `-o -` without --format writes .npy.
-    let o = instclf(&[
-        "features",
-        input.to_str().unwrap(),
-        "--kind",
-        "mel",
-        "-o",
-        "-",
-    ]);
+    let o = mel(&input, "-");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(&o.stdout[..6], b"\x93NUMPY");
 }
@@ -267,14 +272,7 @@ fn bad_inputs_fail_cleanly_without_output() {
         (dir.path(), dir.path().to_str().unwrap()),
     ];
     for (input, needle) in cases {
-        let o = instclf(&[
-            "features",
-            input.to_str().unwrap(),
-            "--kind",
-            "mel",
-            "-o",
-            out.to_str().unwrap(),
-        ]);
+        let o = mel(&input, out.to_str().unwrap());
         assert_failed(&o, needle);
         assert!(!out.exists());
         let wav = dir.path().join("out.wav");
@@ -311,14 +309,7 @@ fn unwritable_output_and_bad_parameters_fail() {
     // Missing parent folders are created, but not under a plain file.
     std::fs::write(dir.path().join("plain"), b"x").unwrap();
     let out = dir.path().join("plain/dir/out.npy");
-    let o = instclf(&[
-        "features",
-        fixture("violin.wav").to_str().unwrap(),
-        "--kind",
-        "mel",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = mel(&fixture("violin.wav"), out.to_str().unwrap());
     assert_failed(&o, "out.npy");
     assert!(!out.exists());
     let ok_out = dir.path().join("x.npy");
@@ -345,14 +336,10 @@ fn unwritable_output_and_bad_parameters_fail() {
         );
         assert!(!ok_out.exists());
     }
-    let o = instclf(&[
-        "features",
-        fixture("violin.wav").to_str().unwrap(),
-        "--kind",
-        "mel",
-        "-o",
+    let o = mel(
+        &fixture("violin.wav"),
         dir.path().join("x.txt").to_str().unwrap(),
-    ]);
+    );
     assert_failed(&o, "x.txt");
     let violin = fixture("violin.wav");
     let o = instclf(&[

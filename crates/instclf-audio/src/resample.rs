@@ -442,6 +442,13 @@ mod tests {
         }
     }
 
+    /// `n` samples of a sawtooth-like test signal in [-1, 1).
+    fn saw(n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+            .collect()
+    }
+
     #[test]
     fn a_stream_cut_anywhere_equals_one_call() {
         // Downsampling and upsampling by whole and fractional ratios, equal rates, a signal
@@ -457,9 +464,7 @@ mod tests {
             (44100, 22050, 1),
             (44100, 44100, 100),
         ] {
-            let y: Vec<f32> = (0..n)
-                .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
-                .collect();
+            let y = saw(n);
             let whole = resample(&y, from, to).unwrap();
             assert_eq!(whole.len(), output_len(n, from, to), "{from}->{to}");
             for piece in [1usize, 1152, 5000, 100_000] {
@@ -491,9 +496,7 @@ mod tests {
             (44100, 22050, 0),
             (44100, 44100, 100),
         ] {
-            let y: Vec<f32> = (0..n)
-                .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
-                .collect();
+            let y = saw(n);
             let one = resample(&y, from, to).unwrap();
             let two = resample_on(&y, from, to, 2).unwrap();
             assert_eq!(two.len(), one.len(), "{from}->{to}, {n}");

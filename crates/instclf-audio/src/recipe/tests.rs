@@ -179,6 +179,21 @@ fn harmonics_follow_the_partials() {
     assert!((0..s.rows).all(|t| s.row(t)[120..].iter().all(|&v| v == -HARMONIC_FLOOR_DB)));
 }
 
+/// One second of a clean 220 Hz tone at `sr` with 8 partials at 1/k.
+fn tone_220(sr: u32) -> Vec<f32> {
+    (0..sr as usize)
+        .map(|i| {
+            (1..=8)
+                .map(|k| {
+                    let w = 2.0 * std::f32::consts::PI * 220.0 * k as f32;
+                    (w * i as f32 / sr as f32).sin() / k as f32
+                })
+                .sum::<f32>()
+                * 0.3
+        })
+        .collect()
+}
+
 #[test]
 fn harmonicity_groups_follow_the_partial_levels() {
     let r = Recipe {
@@ -194,17 +209,7 @@ fn harmonicity_groups_follow_the_partial_levels() {
     };
     assert!(too_many.validate().unwrap_err().contains("harmonicity"));
     // A clean 220 Hz tone with 8 partials: every group stands far above the gaps.
-    let y: Vec<f32> = (0..r.sr as usize)
-        .map(|i| {
-            (1..=8)
-                .map(|k| {
-                    let w = 2.0 * std::f32::consts::PI * 220.0 * k as f32;
-                    (w * i as f32 / r.sr as f32).sin() / k as f32
-                })
-                .sum::<f32>()
-                * 0.3
-        })
-        .collect();
+    let y = tone_220(r.sr);
     let f = r.frames(&y);
     let row = &f.row(f.rows / 2)[124..];
     assert!(row.iter().all(|&g| g > 30.0), "{row:?}");
@@ -229,17 +234,7 @@ fn envelope_bands_come_last_and_follow_the_partials() {
     assert!(too_many.validate().unwrap_err().contains("envelope"));
     // 220 Hz with 8 partials at 1/k: the bands (150 Hz, 566 Hz, 2.1 kHz, 8 kHz) read the first
     // partial, between partials 2 and 3 (-8 dB), and past the 8th partial (1.76 kHz) nothing.
-    let y: Vec<f32> = (0..r.sr as usize)
-        .map(|i| {
-            (1..=8)
-                .map(|k| {
-                    let w = 2.0 * std::f32::consts::PI * 220.0 * k as f32;
-                    (w * i as f32 / r.sr as f32).sin() / k as f32
-                })
-                .sum::<f32>()
-                * 0.3
-        })
-        .collect();
+    let y = tone_220(r.sr);
     let f = r.frames(&y);
     let row = &f.row(f.rows / 2)[123..];
     assert!(row[0].abs() < 1.5, "{row:?}");

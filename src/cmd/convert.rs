@@ -4,7 +4,7 @@
 //! WAV file to standard output instead (for a pipe), once decoding has ended: a WAV header holds
 //! the length, and a pipe cannot be rewound to write it last.
 
-use instclf_audio::decode::{encode_wav16, write_wav16, Stream};
+use instclf_audio::decode::Stream;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -30,11 +30,6 @@ pub struct Args {
     /// Resample to this rate in Hz (default: keep the file's rate).
     #[arg(long)]
     pub sr: Option<u32>,
-    /// Threads: with 2 or more, a recording to resample (up to about 12 minutes at 44.1 kHz)
-    /// is decoded whole and resampled on two; 1 resamples it as it decodes. The samples are the
-    /// same (default: the environment's RAYON_NUM_THREADS, else every core).
-    #[arg(long)]
-    pub threads: Option<usize>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -56,19 +51,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             output.display()
         );
     }
-    let threads = crate::util::threads(args.threads)?;
     let mut input = Stream::open(&args.input, args.sr)?;
     let rate = input.sample_rate();
-    let written = if input.resamples_on(threads) {
-        let audio = input.collect_on(threads)?;
-        if to_stdout {
-            let wav = encode_wav16(&audio.samples, rate)?;
-            write_to_stdout(&wav)?;
-        } else {
-            crate::util::write_atomic_with(&output, |w| write_wav16(w, &audio.samples, rate))?;
-        }
-        audio.samples.len()
-    } else if to_stdout {
+    let written = if to_stdout {
         write_stdout(&mut input)?
     } else {
         let mut written = 0;
@@ -95,6 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// `-o -`: the WAV file made in memory, then written to standard output in one piece, so that a
 /// decoding error leaves nothing there. Returns the samples written.
 fn write_stdout(stream: &mut Stream) -> anyhow::Result<usize> {
+    use std::io::Write;
     // Room for what the header announces (at most 64 Mi samples: a header can lie), so that the
     // buffer is not copied as it grows.
     let room = 44 + 2 * stream.expected_len().min(1 << 26);
@@ -102,14 +88,8 @@ fn write_stdout(stream: &mut Stream) -> anyhow::Result<usize> {
     let written = stream
         .write_wav16(&mut wav)
         .map_err(crate::util::input_or_io)?;
-    write_to_stdout(wav.get_ref())?;
-    Ok(written)
-}
-
-/// Writes the whole WAV file to standard output.
-fn write_to_stdout(wav: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
     let mut out = std::io::stdout().lock();
-    out.write_all(wav)?;
-    out.flush()
+    out.write_all(wav.get_ref())?;
+    out.flush()?;
+    Ok(written)
 }

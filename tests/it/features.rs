@@ -188,23 +188,10 @@ fn convert_to_stdout_writes_the_file_it_would_write() {
         args.extend(sr.iter().flat_map(|r| ["--sr", *r]));
         let o = instclf(&args);
         assert!(o.status.success(), "{}", stderr(&o));
-        let want = std::fs::read(&file).unwrap();
-        // Resampled as it is decoded (one thread), or decoded whole and resampled on two.
-        for threads in ["1", "2"] {
-            let mut a = args.clone();
-            a.extend(["--threads", threads]);
-            let o = instclf(&a);
-            assert!(o.status.success(), "{}", stderr(&o));
-            assert_eq!(std::fs::read(&file).unwrap(), want, "--threads {threads}");
-            a[3] = "-";
-            let piped = instclf(&a);
-            assert!(piped.status.success(), "{}", stderr(&piped));
-            assert_eq!(piped.stdout, want, "--sr {sr:?} --threads {threads} -o -");
-        }
         args[3] = "-";
         let piped = instclf(&args);
         assert!(piped.status.success(), "{}", stderr(&piped));
-        assert_eq!(piped.stdout, want, "--sr {sr:?}");
+        assert_eq!(piped.stdout, std::fs::read(&file).unwrap(), "--sr {sr:?}");
         // The summary goes to standard error, where the file's goes to standard output.
         let (to_file, to_pipe) = (stdout(&o), stderr(&piped));
         assert_eq!(
@@ -341,22 +328,13 @@ fn unwritable_output_and_bad_parameters_fail() {
         dir.path().join("x.txt").to_str().unwrap(),
     );
     assert_failed(&o, "x.txt");
-    let violin = fixture("violin.wav");
-    let o = instclf(&[
-        "convert",
-        violin.to_str().unwrap(),
-        "-o",
-        "-",
-        "--threads",
-        "0",
-    ]);
-    assert_failed(&o, "--threads");
-    assert!(o.stdout.is_empty());
     for (bad, needle) in [
         (["--threads", "0", "-o", "-"], "--threads"),
         (["--format", "npy", "-o", "x.csv"], "x.csv"),
     ] {
-        let mut args = vec!["features", "--kind", "mel", violin.to_str().unwrap()];
+        let mut args = vec!["features", "--kind", "mel"];
+        let violin = fixture("violin.wav");
+        args.push(violin.to_str().unwrap());
         args.extend_from_slice(&bad);
         let o = instclf(&args);
         assert_failed(&o, needle);

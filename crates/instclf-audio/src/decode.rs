@@ -60,16 +60,6 @@ pub fn load(path: &Path, sr: Option<u32>) -> Result<Audio, AudioError> {
     Stream::open(path, sr)?.collect()
 }
 
-/// Longest recording (samples at its own rate, by its header) that [`Stream::collect_on`]
-/// resamples on two threads: about 12.7 min at 44.1 kHz. Longer ones are resampled as they are
-/// decoded, so that the whole recording is never held twice.
-pub const PARALLEL_RESAMPLE_MAX: usize = 1 << 25;
-
-/// [`load`] on `threads` threads ([`Stream::collect_on`]); the same samples, bit for bit.
-pub fn load_on(path: &Path, sr: Option<u32>, threads: usize) -> Result<Audio, AudioError> {
-    Stream::open(path, sr)?.collect_on(threads)
-}
-
 thread_local! {
     /// Set while this thread runs symphonia, so the panic hook stays quiet for panics that
     /// [`guarded`] catches and that are reported as [`AudioError::DecoderPanic`].
@@ -377,34 +367,6 @@ impl Stream {
                     }
                 }
             }
-        }
-    }
-
-    /// Whether [`Stream::collect_on`] would resample on `threads` threads: the stream
-    /// resamples, has handed out nothing yet, `threads` is 2 or more and the recording is at
-    /// most [`PARALLEL_RESAMPLE_MAX`] samples long by its header.
-    pub fn resamples_on(&self, threads: usize) -> bool {
-        threads >= 2
-            && self.expected <= PARALLEL_RESAMPLE_MAX
-            && self.resampler.as_ref().is_some_and(Resampler::is_fresh)
-    }
-
-    /// [`Stream::collect`], with the resampling on `threads` threads where
-    /// [`Stream::resamples_on`] says so: decoded whole at the file's rate, then resampled by
-    /// [`crate::resample::resample_on`]. The samples are [`Stream::collect`]'s, bit for bit.
-    pub fn collect_on(mut self, threads: usize) -> Result<Audio, AudioError> {
-        let rates = (self.native_rate, self.target);
-        match (self.resamples_on(threads), rates) {
-            (true, (Some(from), Some(to))) => {
-                // Collected at the file's rate (and room reserved for that many).
-                (self.resampler, self.target) = (None, None);
-                let native = self.collect()?;
-                Ok(Audio {
-                    samples: crate::resample::resample_on(&native.samples, from, to, threads)?,
-                    sample_rate: to,
-                })
-            }
-            _ => self.collect(),
         }
     }
 

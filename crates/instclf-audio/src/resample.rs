@@ -79,39 +79,10 @@ fn lowpass(sr_in: u32, sr_out: u32) -> Vec<f64> {
 
 /// Resamples mono `samples` from `sr_in` to `sr_out` Hz. Equal rates return a copy.
 pub fn resample(samples: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>, AudioError> {
-    resample_on(samples, sr_in, sr_out, 1)
-}
-
-/// [`resample`] on `threads` threads (at most two are used): the blocks of the first half of
-/// the output on one, the rest on another. Each block is computed as one thread computes it, so
-/// the output is [`resample`]'s, bit for bit.
-pub fn resample_on(
-    samples: &[f32],
-    sr_in: u32,
-    sr_out: u32,
-    threads: usize,
-) -> Result<Vec<f32>, AudioError> {
     let mut r = Resampler::new(sr_in, sr_out)?;
-    let want = output_len(samples.len(), sr_in, sr_out);
-    let mut out = crate::hugepage::vec_with_capacity(want);
-    let margin = r.pending.len();
-    let Some(b) = r.blocks.as_mut().filter(|_| threads >= 2) else {
-        r.process(samples, &mut out);
-        r.finish(&mut out);
-        return Ok(out);
-    };
-    // The stream's pairs of blocks, in order: pair k reads the signal (after `margin` zeros,
-    // and zeros past its end) from k * 2 step on, and gives output k * 2 step_out on.
-    let pairs = want.div_ceil(2 * b.step_out);
-    let mid = pairs / 2;
-    let mut other = b.clone();
-    let mut rest = Vec::new();
-    std::thread::scope(|scope| {
-        scope.spawn(|| other.pairs(samples, margin, mid..pairs, &mut rest));
-        b.pairs(samples, margin, 0..mid, &mut out);
-    });
-    out.extend_from_slice(&rest);
-    out.truncate(want);
+    let mut out = crate::hugepage::vec_with_capacity(output_len(samples.len(), sr_in, sr_out));
+    r.process(samples, &mut out);
+    r.finish(&mut out);
     Ok(out)
 }
 
@@ -136,7 +107,6 @@ pub struct Resampler {
 /// The overlap-save machinery: two blocks at a time, one as the real and one as the imaginary
 /// part of a complex FFT. The filter is real and even, so the two never mix and no real-FFT
 /// untangling is needed.
-#[derive(Clone)]
 struct Blocks {
     /// Each block is `n_in` input samples starting `margin` before the `step` samples whose
     /// outputs it keeps (`step_out`, after `margin_out` output samples).
@@ -236,11 +206,6 @@ impl Resampler {
         Ok(r)
     }
 
-    /// Whether no input has been given yet.
-    pub fn is_fresh(&self) -> bool {
-        self.seen == 0
-    }
-
     /// Takes the next `input` samples and appends to `out` every output sample they complete.
     pub fn process(&mut self, mut input: &[f32], out: &mut Vec<f32>) {
         self.seen += input.len();
@@ -297,39 +262,6 @@ fn span<'a>(head: &'a [f32], tail: &'a [f32], start: usize, len: usize) -> (&'a 
 }
 
 impl Blocks {
-    /// The pairs `pairs` of the whole signal `samples` preceded by `margin` zeros and followed
-    /// by zeros, appended to `out` in order (as [`Resampler::process`] and
-    /// [`Resampler::finish`] make them from that signal).
-    fn pairs(
-        &mut self,
-        samples: &[f32],
-        margin: usize,
-        pairs: std::ops::Range<usize>,
-        out: &mut Vec<f32>,
-    ) {
-        let need = self.step + self.n_in;
-        let mut edge = Vec::new();
-        for k in pairs {
-            let start = k * 2 * self.step;
-            match (start.checked_sub(margin), samples.len()) {
-                (Some(from), n) if from + need <= n => {
-                    self.pair(&samples[from..from + need], &[], out);
-                }
-                _ => {
-                    // Near either end: the zeros before or after the signal spelt out.
-                    edge.clear();
-                    edge.extend((start..start + need).map(|i| {
-                        i.checked_sub(margin)
-                            .and_then(|j| samples.get(j))
-                            .copied()
-                            .unwrap_or(0.0)
-                    }));
-                    self.pair(&edge, &[], out);
-                }
-            }
-        }
-    }
-
     /// Resamples the pair of blocks that starts at the first sample of `head` followed by
     /// `tail`: the real part reads samples `0..n_in`, the imaginary part `step..step + n_in`.
     /// Appends the two blocks' kept outputs to `out`.
@@ -482,30 +414,6 @@ mod tests {
                     "{from}->{to} in pieces of {piece}: values differ"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn two_threads_give_one_threads_output() {
-        for (from, to, n) in [
-            (44100u32, 22050u32, 300_000usize),
-            (48000, 22050, 70_001),
-            (16000, 22050, 20_000),
-            (44100, 22050, 3000),
-            (44100, 22050, 1),
-            (44100, 22050, 0),
-            (44100, 44100, 100),
-        ] {
-            let y = saw(n);
-            let one = resample(&y, from, to).unwrap();
-            let two = resample_on(&y, from, to, 2).unwrap();
-            assert_eq!(two.len(), one.len(), "{from}->{to}, {n}");
-            assert!(
-                one.iter()
-                    .zip(&two)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{from}->{to}, {n}: values differ"
-            );
         }
     }
 

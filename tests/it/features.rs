@@ -259,7 +259,7 @@ fn bad_inputs_fail_cleanly_without_output() {
         (dir.path(), dir.path().to_str().unwrap()),
     ];
     for (input, needle) in cases {
-        let o = mel(&input, out.to_str().unwrap());
+        let o = mel(input, out.to_str().unwrap());
         assert_failed(&o, needle);
         assert!(!out.exists());
         let wav = dir.path().join("out.wav");

@@ -396,8 +396,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "diverged": result.diverged,
             "stopped_early": result.stopped_early,
             "device": device_name(&device),
-            "threads": std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            "threads": crate::util::threads(None).unwrap_or(1),
             "train_rows": result.model.training.as_ref().map(|t| t.train_rows),
             "history": result.history,
         });

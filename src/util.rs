@@ -40,6 +40,24 @@ pub fn threads(asked: Option<usize>) -> anyhow::Result<usize> {
     }
 }
 
+/// Writes a whole output (`-o -`) to standard output in one piece.
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}
+
+/// Prints a command's one-line summary of what it wrote: on standard output, or on standard
+/// error (unless `--quiet`) when standard output holds the output itself (`-o -`).
+pub fn print_summary(line: &str, to_stdout: bool) {
+    if !to_stdout {
+        println!("{line}");
+    } else if !quiet() {
+        eprintln!("{line}");
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so a
 /// failed or interrupted write never leaves a partial output file.
 /// Missing parent folders are created first.

@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut input = Stream::open(&args.input, args.sr)?;
     let rate = input.sample_rate();
     let written = if to_stdout {
-        write_stdout(&mut input)?
+        wav_to_stdout(&mut input)?
     } else {
         let mut written = 0;
         crate::util::write_atomic_with(&output, |w| {
@@ -68,19 +68,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         output.display(),
         written as f64 / rate as f64
     );
-    // With `-o -` standard output holds the WAV file, so the summary goes to standard error.
-    if !to_stdout {
-        println!("{summary}");
-    } else if !crate::util::quiet() {
-        eprintln!("{summary}");
-    }
+    crate::util::print_summary(&summary, to_stdout);
     Ok(())
 }
 
 /// `-o -`: the WAV file made in memory, then written to standard output in one piece, so that a
 /// decoding error leaves nothing there. Returns the samples written.
-fn write_stdout(stream: &mut Stream) -> anyhow::Result<usize> {
-    use std::io::Write;
+fn wav_to_stdout(stream: &mut Stream) -> anyhow::Result<usize> {
     // Room for what the header announces (at most 64 Mi samples: a header can lie), so that the
     // buffer is not copied as it grows.
     let room = 44 + 2 * stream.expected_len().min(1 << 26);
@@ -88,8 +82,6 @@ fn write_stdout(stream: &mut Stream) -> anyhow::Result<usize> {
     let written = stream
         .write_wav16(&mut wav)
         .map_err(crate::util::input_or_io)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(wav.get_ref())?;
-    out.flush()?;
+    crate::util::write_stdout(wav.get_ref())?;
     Ok(written)
 }

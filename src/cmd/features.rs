@@ -163,18 +163,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out.rows,
         out.cols
     );
-    if args.output.as_os_str() == "-" {
-        use std::io::Write;
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(&bytes)?;
-        stdout.flush()?;
-        // Standard output holds the features, so the summary goes to standard error.
-        if !crate::util::quiet() {
-            eprintln!("{summary}");
-        }
+    let to_stdout = args.output.as_os_str() == "-";
+    if to_stdout {
+        crate::util::write_stdout(&bytes)?;
     } else {
         crate::util::write_atomic(&args.output, &bytes)?;
-        println!("{summary}");
     }
+    crate::util::print_summary(&summary, to_stdout);
     Ok(())
 }

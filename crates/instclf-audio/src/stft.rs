@@ -215,11 +215,6 @@ impl StftStream {
         }
     }
 
-    /// Number of frequency bins, `1 + n_fft / 2`.
-    pub fn n_bins(&self) -> usize {
-        self.stft.n_bins()
-    }
-
     /// Appends `piece` and calls `f(frame_index, power_spectrum)` for every frame whose window
     /// now lies within the samples pushed, in order.
     pub fn push(&mut self, piece: &[f32], f: impl FnMut(usize, &[f32])) {

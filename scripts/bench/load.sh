@@ -5,9 +5,11 @@
 # to a file, synced before its rename as every output is) against `librosa.load(path,
 # sr=22050)` in-process (which writes nothing), and `instclf features
 # --kind mfcc` of the same file (whole process; to a synced file, and to a pipe) against librosa
-# load + `feature.mfcc` in-process, all in the same run, single-threaded; then the MFCC job again
-# with two threads on each side (instclf `--threads 2`: decoding on one, the STFT on the other;
-# librosa with its BLAS/OpenMP pools at 2). The file is the deterministic test signal of
+# load + `feature.mfcc` in-process, all in the same run, single-threaded; then the decode +
+# resample job with two threads (`--threads 2`: every other block of the resampler on the second
+# thread, which also writes; librosa's soxr is single-threaded) and the MFCC job with two threads
+# on each side (instclf `--threads 2`: decoding on one, the STFT on the other; librosa with its
+# BLAS/OpenMP pools at 2). The file is the deterministic test signal of
 # crates/instclf-audio/benches/frontend.rs. Prints a markdown table.
 # Usage: scripts/bench/load.sh [SECONDS]   (RUNS=N, default 30; PYTHON=... picks the librosa
 # interpreter; needs hyperfine: apt-get install hyperfine)
@@ -26,6 +28,7 @@ WAV="$TMP/bench.wav"
 cargo bench -q -p instclf-audio --bench frontend -- "$WAV" --write-signal "$SECS" --write-only
 hyperfine -N -w 3 -r "$RUNS" --export-json "$TMP/rust.json" \
   -n pipe "$BIN convert $WAV -o - --sr 22050" \
+  -n pipe-2 "$BIN convert $WAV -o - --sr 22050 --threads 2" \
   -n convert "$BIN convert $WAV -o $TMP/out.wav --sr 22050" \
   -n mfcc "$BIN features $WAV --kind mfcc -o $TMP/mfcc.npy" \
   -n mfcc-pipe "$BIN features $WAV --kind mfcc -o -" \
@@ -44,6 +47,8 @@ for line in open(sys.argv[2]):
 dur = py["duration"][0]
 names = {"pipe": ("load", "decode + resample to 22,050 Hz, WAV to a pipe (`-o -`)",
                   "`librosa.load(sr=22050)`"),
+         "pipe-2": ("load", "the same, two threads (`--threads 2`: the resampler's blocks shared)",
+                    "`librosa.load(sr=22050)`"),
          "convert": ("load", "the same, WAV to a file (synced)", "`librosa.load(sr=22050)`"),
          "mfcc": ("mfcc", "MFCC (40) of the 44.1 kHz file, `.npy` to a file (synced)",
                   "`load` + `feature.mfcc`"),

@@ -2,7 +2,9 @@
 //! optionally resamples it, and writes a 16-bit PCM WAV file atomically, as it decodes. An output name that asks
 //! for another format (`out.mp3`) is refused rather than filled with WAV bytes. `-o -` writes the
 //! WAV file to standard output instead (for a pipe), once decoding has ended: a WAV header holds
-//! the length, and a pipe cannot be rewound to write it last.
+//! the length, and a pipe cannot be rewound to write it last. The recording is decoded and
+//! resampled on one thread while its samples are converted and written on another
+//! (`--threads 1`: one thread; the bytes are the same).
 
 use instclf_audio::decode::Stream;
 use std::path::PathBuf;
@@ -30,6 +32,11 @@ pub struct Args {
     /// Resample to this rate in Hz (default: keep the file's rate).
     #[arg(long)]
     pub sr: Option<u32>,
+    /// Threads: 1 does everything on one; 2 or more decode and resample on one while the samples
+    /// are converted and written on another (default: the environment's RAYON_NUM_THREADS, else
+    /// every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -51,14 +58,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             output.display()
         );
     }
+    let threads = crate::util::threads(args.threads)?;
     let mut input = Stream::open(&args.input, args.sr)?;
     let rate = input.sample_rate();
     let written = if to_stdout {
-        wav_to_stdout(&mut input)?
+        wav_to_stdout(&mut input, threads)?
     } else {
         let mut written = 0;
         crate::util::write_atomic_with(&output, |w| {
-            written = input.write_wav16(w)?;
+            written = input.write_wav16(w, threads)?;
             Ok(())
         })?;
         written
@@ -74,13 +82,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// `-o -`: the WAV file made in memory, then written to standard output in one piece, so that a
 /// decoding error leaves nothing there. Returns the samples written.
-fn wav_to_stdout(stream: &mut Stream) -> anyhow::Result<usize> {
+fn wav_to_stdout(stream: &mut Stream, threads: usize) -> anyhow::Result<usize> {
     // Room for what the header announces (at most 64 Mi samples: a header can lie), so that the
     // buffer is not copied as it grows.
     let room = 44 + 2 * stream.expected_len().min(1 << 26);
     let mut wav = std::io::Cursor::new(Vec::with_capacity(room));
     let written = stream
-        .write_wav16(&mut wav)
+        .write_wav16(&mut wav, threads)
         .map_err(crate::util::input_or_io)?;
     crate::util::write_stdout(wav.get_ref())?;
     Ok(written)

@@ -174,7 +174,7 @@ fn convert_writes_16_bit_wav_and_resamples() {
 }
 
 #[test]
-fn convert_to_stdout_writes_the_file_it_would_write() {
+fn convert_to_stdout_and_on_any_threads_writes_the_file_it_would_write() {
     let dir = tempfile::tempdir().unwrap();
     let input = fixture("dec_pcm16.flac");
     for sr in [None, Some("16000")] {
@@ -192,6 +192,13 @@ fn convert_to_stdout_writes_the_file_it_would_write() {
         let piped = instclf(&args);
         assert!(piped.status.success(), "{}", stderr(&piped));
         assert_eq!(piped.stdout, std::fs::read(&file).unwrap(), "--sr {sr:?}");
+        for threads in ["1", "2"] {
+            let mut a = args.clone();
+            a.extend(["--threads", threads]);
+            let one = instclf(&a);
+            assert!(one.status.success(), "{}", stderr(&one));
+            assert_eq!(one.stdout, piped.stdout, "--sr {sr:?} on {threads} threads");
+        }
         // The summary goes to standard error, where the file's goes to standard output.
         let (to_file, to_pipe) = (stdout(&o), stderr(&piped));
         assert_eq!(
@@ -340,6 +347,17 @@ fn unwritable_output_and_bad_parameters_fail() {
         assert_failed(&o, needle);
         assert!(o.stdout.is_empty());
     }
+    let violin = fixture("violin.wav");
+    let o = instclf(&[
+        "convert",
+        violin.to_str().unwrap(),
+        "-o",
+        "-",
+        "--threads",
+        "0",
+    ]);
+    assert_failed(&o, "--threads");
+    assert!(o.stdout.is_empty());
 }
 
 #[test]

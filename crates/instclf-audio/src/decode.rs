@@ -337,6 +337,12 @@ impl Stream {
         }
     }
 
+    /// Takes the resampler out (`None` if the stream does not resample): the pieces that follow
+    /// are at the file's rate, for a caller that resamples them itself ([`crate::pipe`]).
+    pub fn take_resampler(&mut self) -> Option<Resampler> {
+        self.resampler.take()
+    }
+
     /// The next piece of samples, `None` at the end. Pieces are never empty.
     pub fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
         loop {
@@ -383,16 +389,16 @@ impl Stream {
     }
 
     /// Writes the rest of the samples to `writer` as a 16-bit mono WAV file ([`write_wav16`])
-    /// and returns how many there were. An error of the input is an `io::Error` whose inner
-    /// error is the [`AudioError`].
+    /// and returns how many there were; on `threads` threads (2: the resampling shared between
+    /// two, [`crate::pipe::for_each_resampled_piece`]; the bytes are the same). An error of
+    /// the input is an `io::Error` whose inner error is the [`AudioError`].
     pub fn write_wav16<W: std::io::Write + std::io::Seek>(
         &mut self,
         writer: W,
+        threads: usize,
     ) -> std::io::Result<usize> {
         let mut w = Wav16::new(writer, self.sample_rate())?;
-        while let Some(piece) = self.next_chunk().map_err(std::io::Error::other)? {
-            w.write(piece)?;
-        }
+        crate::pipe::for_each_resampled_piece(self, threads, |piece| w.write(piece))?;
         w.finish()
     }
 

@@ -44,3 +44,12 @@ pub enum AudioError {
     #[error("cannot resample from {from} Hz to {to} Hz: {detail}")]
     Resample { from: u32, to: u32, detail: String },
 }
+
+/// An [`AudioError`] met while writing (as in [`crate::decode::Stream::write_wav16`]): an
+/// `io::Error` whose inner error is the `AudioError`, so a caller can tell the input's fault
+/// from the output's.
+impl From<AudioError> for std::io::Error {
+    fn from(e: AudioError) -> Self {
+        std::io::Error::other(e)
+    }
+}

@@ -207,17 +207,45 @@ impl Resampler {
     }
 
     /// Takes the next `input` samples and appends to `out` every output sample they complete.
-    pub fn process(&mut self, mut input: &[f32], out: &mut Vec<f32>) {
+    pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
+        match &mut self.blocks {
+            None => {
+                self.seen += input.len();
+                out.extend_from_slice(input);
+            }
+            Some(_) => self.process_by(input, |b, head, tail| b.pair(head, tail, out)),
+        }
+    }
+
+    /// Takes the next `input` samples and hands every pair of blocks they complete, in order, to
+    /// `pair` with this resampler's buffers: the pair's input is `head` followed by `tail`
+    /// ([`PairWorker::run`] computes it). The output of the pairs, concatenated in order, is what
+    /// [`Resampler::process`] appends. Equal rates have no pairs: nothing is handed out.
+    pub fn process_pairs(&mut self, input: &[f32], mut pair: impl FnMut(&[f32], &[f32])) {
+        if self.blocks.is_some() {
+            self.process_by(input, |_, head, tail| pair(head, tail));
+        } else {
+            self.seen += input.len();
+        }
+    }
+
+    /// A set of buffers for this resampler's filter and FFTs, to compute the pairs of
+    /// [`Resampler::process_pairs`] on any thread; `None` for equal rates.
+    pub fn pair_worker(&self) -> Option<PairWorker> {
+        self.blocks.as_ref().map(|b| PairWorker(b.twin()))
+    }
+
+    fn process_by(&mut self, mut input: &[f32], mut pair: impl FnMut(&mut Blocks, &[f32], &[f32])) {
         self.seen += input.len();
         let Some(b) = &mut self.blocks else {
-            out.extend_from_slice(input);
             return;
         };
         // A pair of blocks reads `need` samples (the pending ones, then the input's); the next
         // pair starts `advance` later.
         let (need, advance) = (b.step + b.n_in, 2 * b.step);
         while self.pending.len() + input.len() >= need {
-            b.pair(&self.pending, input, out);
+            let tail = &input[..need.saturating_sub(self.pending.len())];
+            pair(b, &self.pending, tail);
             self.emitted += 2 * b.step_out;
             if advance <= self.pending.len() {
                 self.pending.drain(..advance);
@@ -253,6 +281,18 @@ impl Resampler {
     }
 }
 
+/// A resampler's filter and FFTs with buffers of their own: computes pairs of blocks cut by
+/// [`Resampler::process_pairs`], on another thread if need be.
+pub struct PairWorker(Blocks);
+
+impl PairWorker {
+    /// Appends to `out` the output of the pair of blocks whose input is `head` followed by
+    /// `tail` (as [`Resampler::process_pairs`] handed them out, or joined into one slice).
+    pub fn run(&mut self, head: &[f32], tail: &[f32], out: &mut Vec<f32>) {
+        self.0.pair(head, tail, out);
+    }
+}
+
 /// Samples `start..start + len` of `head` followed by `tail`, as the part in `head` and the
 /// part in `tail`.
 fn span<'a>(head: &'a [f32], tail: &'a [f32], start: usize, len: usize) -> (&'a [f32], &'a [f32]) {
@@ -262,6 +302,20 @@ fn span<'a>(head: &'a [f32], tail: &'a [f32], start: usize, len: usize) -> (&'a 
 }
 
 impl Blocks {
+    /// The same filter and FFTs with buffers of its own.
+    fn twin(&self) -> Blocks {
+        Blocks {
+            gain: self.gain.clone(),
+            gain_top: self.gain_top.clone(),
+            fwd: self.fwd.clone(),
+            inv: self.inv.clone(),
+            buf: self.buf.clone(),
+            obuf: self.obuf.clone(),
+            scratch: self.scratch.clone(),
+            ..*self
+        }
+    }
+
     /// Resamples the pair of blocks that starts at the first sample of `head` followed by
     /// `tail`: the real part reads samples `0..n_in`, the imaginary part `step..step + n_in`.
     /// Appends the two blocks' kept outputs to `out`.
@@ -412,6 +466,34 @@ mod tests {
                 assert!(
                     out == whole,
                     "{from}->{to} in pieces of {piece}: values differ"
+                );
+                // The pairs handed out and computed by two workers, alternately, in order.
+                let mut r = Resampler::new(from, to).unwrap();
+                let mut workers = [r.pair_worker(), r.pair_worker()];
+                assert_eq!(workers[0].is_none(), from == to);
+                let mut out = Vec::new();
+                let mut k = 0;
+                for chunk in y.chunks(piece) {
+                    if from == to {
+                        r.process(chunk, &mut out);
+                        continue;
+                    }
+                    r.process_pairs(chunk, |head, tail| {
+                        if let Some(w) = &mut workers[k % 2] {
+                            // One worker gets the pair's input joined into one slice.
+                            if k % 2 == 0 {
+                                w.run(head, tail, &mut out);
+                            } else {
+                                w.run(&[head, tail].concat(), &[], &mut out);
+                            }
+                        }
+                        k += 1;
+                    });
+                }
+                r.finish(&mut out);
+                assert!(
+                    out == whole,
+                    "{from}->{to} in pieces of {piece}, pairs on two workers: values differ"
                 );
             }
         }

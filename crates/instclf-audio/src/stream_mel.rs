@@ -1,21 +1,15 @@
 //! Mel power spectrograms straight from a decoding [`Stream`]: the samples go to the STFT as
 //! they are decoded and resampled, so the recording is never held whole. With two threads the
-//! decoding and resampling run on one while the STFT and mel bands run on the other, handing
-//! batches of samples over a short queue. The result is the same, to the bit, however many
+//! decoding and resampling run on one while the STFT and mel bands run on the other
+//! ([`crate::pipe`]). The result is the same, to the bit, however many
 //! threads compute it, and the same as [`crate::mel::melspectrogram_frames`] of the loaded
 //! signal.
 
 use crate::decode::Stream;
 use crate::error::AudioError;
 use crate::mel::{MelParams, MelStream};
+use crate::pipe::for_each_piece;
 use crate::Matrix;
-use std::sync::mpsc;
-
-/// Samples handed from the decoding thread to the STFT at a time (0.74 s at 22,050 Hz): few
-/// enough hand-overs to cost nothing, small enough to keep both threads busy.
-const BATCH: usize = 1 << 14;
-/// Batches the decoding thread may run ahead of the STFT.
-const QUEUE: usize = 4;
 
 /// The mel power spectrogram of a whole stream, frames x mels, and what it was made from.
 pub struct StreamMel {
@@ -34,61 +28,15 @@ pub fn mel_frames_of_stream(
 ) -> Result<StreamMel, AudioError> {
     let sample_rate = stream.sample_rate();
     let mut mel = MelStream::new(p, stream.expected_len());
-    let mut samples = 0;
-    if threads < 2 {
-        while let Some(piece) = stream.next_chunk()? {
-            samples += piece.len();
-            mel.push(piece);
-        }
-    } else {
-        let (tx, rx) = mpsc::sync_channel::<Vec<f32>>(QUEUE);
-        // Used batches go back to the decoding thread to be filled again.
-        let (spare_tx, spare_rx) = mpsc::channel::<Vec<f32>>();
-        let decoded = std::thread::scope(|scope| {
-            let decoder = scope.spawn(move || decode_batches(&mut stream, &tx, &spare_rx));
-            for batch in rx {
-                samples += batch.len();
-                mel.push(&batch);
-                // The decoding thread may have ended already; the batch is then dropped.
-                let _ = spare_tx.send(batch);
-            }
-            decoder.join()
-        });
-        match decoded {
-            Ok(result) => result?,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
+    let samples = for_each_piece(&mut stream, threads, |piece| {
+        mel.push(piece);
+        Ok::<(), AudioError>(())
+    })?;
     Ok(StreamMel {
         frames: mel.finish(),
         samples,
         sample_rate,
     })
-}
-
-/// Decodes `stream` to its end, sending its samples in batches of about [`BATCH`]; stops early,
-/// without an error, when the receiver is gone.
-fn decode_batches(
-    stream: &mut Stream,
-    tx: &mpsc::SyncSender<Vec<f32>>,
-    spare: &mpsc::Receiver<Vec<f32>>,
-) -> Result<(), AudioError> {
-    let fresh = || Vec::with_capacity(2 * BATCH);
-    let mut batch = fresh();
-    while let Some(piece) = stream.next_chunk()? {
-        batch.extend_from_slice(piece);
-        if batch.len() >= BATCH {
-            let mut next = spare.try_recv().unwrap_or_else(|_| fresh());
-            next.clear();
-            if tx.send(std::mem::replace(&mut batch, next)).is_err() {
-                return Ok(());
-            }
-        }
-    }
-    if !batch.is_empty() {
-        let _ = tx.send(batch);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

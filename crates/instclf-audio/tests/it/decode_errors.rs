@@ -181,16 +181,19 @@ fn a_stream_gives_what_load_and_resample_give_in_bounded_pieces() {
             if native.samples.len() > 100_000 {
                 assert!(pieces > 10, "{name}: {pieces} pieces");
             }
-            let mut wav = std::io::Cursor::new(Vec::new());
-            let n = Stream::open(&path, sr)
-                .unwrap()
-                .write_wav16(&mut wav)
-                .unwrap();
-            assert_eq!(n, loaded.samples.len(), "{name} {sr:?}");
-            assert!(
-                wav.into_inner() == encode_wav16(&loaded.samples, rate).unwrap(),
-                "{name} {sr:?}: streamed WAV differs"
-            );
+            let want = encode_wav16(&loaded.samples, rate).unwrap();
+            for threads in [1, 2] {
+                let mut wav = std::io::Cursor::new(Vec::new());
+                let n = Stream::open(&path, sr)
+                    .unwrap()
+                    .write_wav16(&mut wav, threads)
+                    .unwrap();
+                assert_eq!(n, loaded.samples.len(), "{name} {sr:?}");
+                assert!(
+                    wav.into_inner() == want,
+                    "{name} {sr:?} on {threads} threads: streamed WAV differs"
+                );
+            }
         }
     }
 }

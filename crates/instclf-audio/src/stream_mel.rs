@@ -82,4 +82,32 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn two_threads_give_one_threads_frames_to_the_bit() {
+        let p = Recipe::default().mel_params();
+        let path = std::path::Path::new("x.wav");
+        for n in [1usize, 3000, 40_000, 200_000] {
+            let y: Vec<f32> = signal(n).iter().map(|v| v * 0.9).collect();
+            let bytes = crate::wav16::encode_wav16(&y, 44100).unwrap();
+            for sr in [None, Some(22050)] {
+                let open = || Stream::of_bytes(path, bytes.clone(), sr).unwrap();
+                let loaded = open().collect().unwrap();
+                let want = melspectrogram_frames(&loaded.samples, &p);
+                for threads in [1, 2] {
+                    let got = mel_frames_of_stream(open(), &p, threads).unwrap();
+                    assert_eq!(got.samples, loaded.samples.len());
+                    assert_eq!((got.frames.rows, got.frames.cols), (want.rows, want.cols));
+                    assert!(
+                        got.frames
+                            .data
+                            .iter()
+                            .zip(&want.data)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{n} samples to {sr:?} on {threads} threads: values differ"
+                    );
+                }
+            }
+        }
+    }
 }

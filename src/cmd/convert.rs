@@ -1,10 +1,10 @@
 //! `instclf convert`: decodes any supported audio file (mono mix, like `librosa.load`),
-//! optionally resamples it, and writes a 16-bit PCM WAV file atomically, as it decodes. An output name that asks
-//! for another format (`out.mp3`) is refused rather than filled with WAV bytes. `-o -` writes the
-//! WAV file to standard output instead (for a pipe), once decoding has ended: a WAV header holds
-//! the length, and a pipe cannot be rewound to write it last. The recording is decoded and
-//! resampled on one thread while its samples are converted and written on another
-//! (`--threads 1`: one thread; the bytes are the same).
+//! optionally resamples it, and writes a 16-bit PCM WAV file atomically, as it decodes. An output
+//! name that asks for another format (`out.mp3`) is refused rather than filled with WAV bytes.
+//! `-o -` writes the WAV file to standard output instead (for a pipe), once decoding has ended: a
+//! WAV header holds the length, and a pipe cannot be rewound to write it last. With two threads the resampling is
+//! shared between them, and one of them also converts and writes (`--threads 1`: one thread; the
+//! bytes are the same).
 
 use instclf_audio::decode::Stream;
 use std::path::PathBuf;

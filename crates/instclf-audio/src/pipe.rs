@@ -1,9 +1,9 @@
 //! A decoding [`Stream`]'s samples handed to a consumer piece by piece: on the calling thread, or,
 //! with two threads, decoded (and resampled) ahead on a second thread and handed over in batches
 //! through a short queue, so that decoding overlaps whatever the consumer does with the samples
-//! (the STFT in [`crate::stream_mel`], 16-bit conversion and writing in
-//! [`Stream::write_wav16`]). Or, for a consumer that does little with each sample, the
-//! resampling shared between the two threads ([`for_each_resampled_piece`]). The consumer sees
+//! (the STFT in [`crate::stream_mel`]). Or, for a consumer that does little with each sample
+//! (16-bit conversion and writing in [`Stream::write_wav16`]), the resampling shared between
+//! the two threads ([`for_each_resampled_piece`]). The consumer sees
 //! the same samples in the same order either way, only cut into other pieces.
 
 use crate::decode::Stream;
@@ -67,8 +67,8 @@ enum Work {
 /// [`for_each_piece`] with the resampling shared: with two threads, one decodes and computes
 /// every other pair of the resampler's blocks, and hands the other pairs' input to the calling
 /// thread, which computes them in turn between consuming the first thread's output. Each pair
-/// is computed by the same code as in [`crate::resample::Resampler::process`], so the samples are the same to the
-/// bit. Without resampling, or on one thread, it is [`for_each_piece`].
+/// is computed by the same code as in [`crate::resample::Resampler::process`], so the samples
+/// are the same to the bit. Without resampling, or on one thread, it is [`for_each_piece`].
 pub fn for_each_resampled_piece<E: From<AudioError>>(
     stream: &mut Stream,
     threads: usize,

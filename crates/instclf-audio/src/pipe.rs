@@ -32,24 +32,43 @@ pub fn for_each_piece<E: From<AudioError>>(
         }
         return Ok(samples);
     }
-    let (tx, rx) = mpsc::sync_channel::<Vec<f32>>(QUEUE);
-    // Used batches go back to the decoding thread to be filled again.
+    on_two_threads(
+        |tx, spare| decode_batches(stream, tx, spare),
+        |batch| batch,
+        consume,
+    )
+}
+
+/// Runs `produce` on a second thread, which sends messages over a queue of [`QUEUE`]; on this
+/// thread each message becomes samples (`samples_of`) that go to `consume` in order, and their
+/// buffer then goes back to `produce` over the spare channel to be filled again. Returns the
+/// number of samples consumed. The first error ends it: `produce`'s, or the consumer's, after
+/// which `produce` finds the queue gone at its next send and should stop.
+fn on_two_threads<M: Send, E: From<AudioError>>(
+    produce: impl FnOnce(&mpsc::SyncSender<M>, &mpsc::Receiver<Vec<f32>>) -> Result<(), AudioError>
+        + Send,
+    mut samples_of: impl FnMut(M) -> Vec<f32>,
+    mut consume: impl FnMut(&[f32]) -> Result<(), E>,
+) -> Result<usize, E> {
+    let (tx, rx) = mpsc::sync_channel::<M>(QUEUE);
     let (spare_tx, spare_rx) = mpsc::channel::<Vec<f32>>();
-    let (consumed, decoded) = std::thread::scope(|scope| {
-        let decoder = scope.spawn(move || decode_batches(stream, &tx, &spare_rx));
+    let mut samples = 0;
+    let (consumed, produced) = std::thread::scope(|scope| {
+        let producer = scope.spawn(move || produce(&tx, &spare_rx));
         let consumed = (|| {
-            for batch in rx {
-                samples += batch.len();
-                consume(&batch)?;
-                // The decoding thread may have ended already; the batch is then dropped.
-                let _ = spare_tx.send(batch);
+            for message in rx {
+                let v = samples_of(message);
+                samples += v.len();
+                consume(&v)?;
+                // The producing thread may have ended already; the buffer is then dropped.
+                let _ = spare_tx.send(v);
             }
             Ok::<(), E>(())
         })();
-        // On the consumer's error `rx` is gone, so the decoding thread stops at its next batch.
-        (consumed, decoder.join())
+        // On the consumer's error `rx` is gone, so the producing thread stops at its next send.
+        (consumed, producer.join())
     });
-    match decoded {
+    match produced {
         Ok(result) => result?,
         Err(panic) => std::panic::resume_unwind(panic),
     }
@@ -72,7 +91,7 @@ enum Work {
 pub fn for_each_resampled_piece<E: From<AudioError>>(
     stream: &mut Stream,
     threads: usize,
-    mut consume: impl FnMut(&[f32]) -> Result<(), E>,
+    consume: impl FnMut(&[f32]) -> Result<(), E>,
 ) -> Result<usize, E> {
     if threads < 2 {
         return for_each_piece(stream, threads, consume);
@@ -85,11 +104,9 @@ pub fn for_each_resampled_piece<E: From<AudioError>>(
         // Equal rates: the resampler passes the samples through.
         return for_each_piece(stream, threads, consume);
     };
-    let (tx, rx) = mpsc::sync_channel::<Work>(QUEUE);
-    let (spare_tx, spare_rx) = mpsc::channel::<Vec<f32>>();
-    let mut samples = 0;
-    let (consumed, decoded) = std::thread::scope(|scope| {
-        let decoder = scope.spawn(move || {
+    let mut out = Vec::new();
+    on_two_threads(
+        |tx, spare| {
             let mut odd = false;
             let gone = std::cell::Cell::new(false);
             let send = |work: Work| {
@@ -104,7 +121,7 @@ pub fn for_each_resampled_piece<E: From<AudioError>>(
             };
             while let Some(piece) = stream.next_chunk()? {
                 resampler.process_pairs(piece, |head, tail| {
-                    let mut v = fresh(&spare_rx);
+                    let mut v = fresh(spare);
                     if odd {
                         v.extend_from_slice(head);
                         v.extend_from_slice(tail);
@@ -119,38 +136,23 @@ pub fn for_each_resampled_piece<E: From<AudioError>>(
                     return Ok(());
                 }
             }
-            let mut v = fresh(&spare_rx);
+            let mut v = fresh(spare);
             resampler.finish(&mut v);
             if !v.is_empty() {
                 send(Work::Done(v));
             }
-            Ok::<(), AudioError>(())
-        });
-        let consumed = (|| {
-            let mut out = Vec::new();
-            for work in rx {
-                let v = match work {
-                    Work::Done(v) => v,
-                    Work::Pair(v) => {
-                        out.clear();
-                        theirs.run(&v, &[], &mut out);
-                        std::mem::replace(&mut out, v)
-                    }
-                };
-                samples += v.len();
-                consume(&v)?;
-                let _ = spare_tx.send(v);
+            Ok(())
+        },
+        |work| match work {
+            Work::Done(v) => v,
+            Work::Pair(v) => {
+                out.clear();
+                theirs.run(&v, &[], &mut out);
+                std::mem::replace(&mut out, v)
             }
-            Ok::<(), E>(())
-        })();
-        (consumed, decoder.join())
-    });
-    match decoded {
-        Ok(result) => result?,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
-    consumed?;
-    Ok(samples)
+        },
+        consume,
+    )
 }
 
 /// Decodes `stream` to its end, sending its samples in batches of about [`BATCH`]; stops early,

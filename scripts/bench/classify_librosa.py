@@ -2,8 +2,9 @@
 """The peer of `instclf classify` for scripts/bench/classify.sh: the same bundled model run by
 librosa 0.11 + numpy, as a whole process per call. It loads each file with librosa.load (soxr_hq
 resampling to the model's rate), computes the model's recipe (MFCC + deltas + delta-deltas, and
-with `harmonics` the levels of the first partials from a second power STFT, at one f0 per file
-by librosa.yin over a short stretch in the middle), standardises, runs every sigmoid MLP of the
+with `harmonics` the levels of the first partials and with `harmonicity` how far they stand
+above the gaps between them, from a second power STFT, at one f0 per file by librosa.yin over a
+short stretch in the middle), standardises, runs every sigmoid MLP of the
 ensemble in numpy and prints the file's answer (mean frame log-probability over frames and
 networks). Note-level members (a recipe with `pool`) get the whole file pooled as one note (mean,
 standard deviation and attack of the frames, the file's pitch appended to every frame). It does
@@ -42,10 +43,9 @@ def file_f0(y, sr):
                                     frame_length=2048))
 
 
-def harmonic_levels(y, sr, r, f0):
+def harmonic_levels(power, sr, r, f0):
     """The first r["harmonics"] partial levels per frame, dB below the frame's strongest."""
     h, n_fft = r["harmonics"], r["n_fft"]
-    power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=r["hop"])) ** 2
     last = power.shape[0] - 1
     per_hz, half = n_fft / sr, max(0.5 * f0 * n_fft / sr, 1.0)
     levels = np.zeros((h, power.shape[1]), dtype=np.float32)
@@ -58,6 +58,36 @@ def harmonic_levels(y, sr, r, f0):
     return np.maximum(10 * np.log10(np.maximum(levels / np.maximum(peak, 1e-30), 1e-12)), -80.0)
 
 
+def harmonicity(power, sr, r, f0):
+    """Per frame and octave group of partials (1; 2-3; 4-7; ...): how far the partials' peaks
+    stand above the mean power half way to the next partial, in dB, clamped to 0-60 (as
+    crates/instclf-audio/src/partials.rs computes it)."""
+    last, frames = power.shape[0] - 1, power.shape[1]
+    out = np.zeros((r["harmonicity"], frames), dtype=np.float32)
+    f = f0 * r["n_fft"] / sr  # the fundamental's fractional bin
+    if not f > 0:
+        return out
+    quarter = max(0.25 * f, 1.0)
+
+    def window(c):
+        lo, hi = int(np.ceil(max(c - quarter, 0))), min(int(np.floor(max(c + quarter, 0))), last)
+        return min(lo, hi), hi
+
+    for g in range(r["harmonicity"]):
+        tone, gap = np.zeros(frames), np.zeros(frames)
+        for k in range(1 << g, 1 << (g + 1)):
+            c = k * f
+            if c + 0.5 * f + quarter > last:
+                break
+            lo, hi = window(c)
+            tone += power[lo:hi + 1].max(0)
+            lo, hi = window(c + 0.5 * f)
+            gap += power[lo:hi + 1].mean(0)
+        ok = tone > 0
+        out[g, ok] = np.clip(10 * np.log10(tone[ok] / np.maximum(gap[ok], tone[ok] * 1e-12)), 0, 60)
+    return out
+
+
 def features(path, r):
     y, sr = librosa.load(path, sr=r["sr"], mono=True)
     m = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=r["n_mfcc"], n_fft=r["n_fft"],
@@ -65,11 +95,16 @@ def features(path, r):
                              fmax=r["fmax"])
     if r["deltas"]:
         m = np.vstack([m, librosa.feature.delta(m), librosa.feature.delta(m, order=2)])
-    f0 = file_f0(y, sr) if r.get("harmonics", 0) or r.get("pitch") else None
+    partials = r.get("harmonics", 0) or r.get("harmonicity", 0)
+    f0 = file_f0(y, sr) if partials or r.get("pitch") else None
     if r.get("pitch"):
         m = np.vstack([m, np.full((1, m.shape[1]), np.log2(f0 / 440.0))])
+    if partials:
+        power = np.abs(librosa.stft(y, n_fft=r["n_fft"], hop_length=r["hop"])) ** 2
     if r.get("harmonics", 0):
-        m = np.vstack([m, harmonic_levels(y, sr, r, f0)])
+        m = np.vstack([m, harmonic_levels(power, sr, r, f0)])
+    if r.get("harmonicity", 0):
+        m = np.vstack([m, harmonicity(power, sr, r, f0)])
     m = m.T
     pool = r.get("pool")
     if pool:  # the whole file as one note

@@ -2,9 +2,9 @@
 //! optionally resamples it, and writes a 16-bit PCM WAV file atomically, as it decodes. An output
 //! name that asks for another format (`out.mp3`) is refused rather than filled with WAV bytes.
 //! `-o -` writes the WAV file to standard output instead (for a pipe), once decoding has ended: a
-//! WAV header holds the length, and a pipe cannot be rewound to write it last. With two threads the resampling is
-//! shared between them, and one of them also converts and writes (`--threads 1`: one thread; the
-//! bytes are the same).
+//! WAV header holds the length, and a pipe cannot be rewound to write it last. With two threads
+//! the resampling is shared between them, and one of them also converts and writes
+//! (`--threads 1`: one thread; the bytes are the same).
 
 use instclf_audio::decode::Stream;
 use std::path::PathBuf;
@@ -32,9 +32,9 @@ pub struct Args {
     /// Resample to this rate in Hz (default: keep the file's rate).
     #[arg(long)]
     pub sr: Option<u32>,
-    /// Threads: 1 does everything on one; 2 or more decode and resample on one while the samples
-    /// are converted and written on another (default: the environment's RAYON_NUM_THREADS, else
-    /// every core).
+    /// Threads: 1 does everything on one; 2 or more share the resampling between two, one of
+    /// which also decodes and the other converts and writes (default: the environment's
+    /// RAYON_NUM_THREADS, else every core).
     #[arg(long)]
     pub threads: Option<usize>,
 }

@@ -71,8 +71,7 @@ pub(crate) struct Wav16<W: std::io::Write + std::io::Seek> {
     /// Where the header starts in `w`.
     start: u64,
     written: usize,
-    /// The samples of one chunk as 16-bit integers, and as little-endian bytes.
-    pcm: Vec<i16>,
+    /// The samples of one chunk as little-endian 16-bit integers.
     bytes: Vec<u8>,
 }
 
@@ -88,7 +87,6 @@ impl<W: std::io::Write + std::io::Seek> Wav16<W> {
             sample_rate,
             start,
             written: 0,
-            pcm: vec![0; Self::CHUNK],
             bytes: vec![0; 2 * Self::CHUNK],
         })
     }
@@ -103,13 +101,9 @@ impl<W: std::io::Write + std::io::Seek> Wav16<W> {
             ));
         }
         for chunk in samples.chunks(Self::CHUNK) {
-            let pcm = &mut self.pcm[..chunk.len()];
-            for (p, &x) in pcm.iter_mut().zip(chunk) {
-                *p = to_i16(x);
-            }
             let bytes = &mut self.bytes[..2 * chunk.len()];
-            for (b, p) in bytes.chunks_exact_mut(2).zip(pcm.iter()) {
-                b.copy_from_slice(&p.to_le_bytes());
+            for (b, &x) in bytes.chunks_exact_mut(2).zip(chunk) {
+                b.copy_from_slice(&to_i16(x).to_le_bytes());
             }
             self.w.write_all(bytes)?;
         }

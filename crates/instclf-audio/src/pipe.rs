@@ -114,14 +114,14 @@ pub fn for_each_resampled_piece<E: From<AudioError>>(
                     gone.set(true);
                 }
             };
-            let fresh = |spare: &mpsc::Receiver<Vec<f32>>| {
+            let fresh = || {
                 let mut v = spare.try_recv().unwrap_or_default();
                 v.clear();
                 v
             };
             while let Some(piece) = stream.next_chunk()? {
                 resampler.process_pairs(piece, |head, tail| {
-                    let mut v = fresh(spare);
+                    let mut v = fresh();
                     if odd {
                         v.extend_from_slice(head);
                         v.extend_from_slice(tail);
@@ -136,7 +136,7 @@ pub fn for_each_resampled_piece<E: From<AudioError>>(
                     return Ok(());
                 }
             }
-            let mut v = fresh(spare);
+            let mut v = fresh();
             resampler.finish(&mut v);
             if !v.is_empty() {
                 send(Work::Done(v));

@@ -12,13 +12,16 @@
 # BLAS/OpenMP pools at 2). The file is the deterministic test signal of
 # crates/instclf-audio/benches/frontend.rs. Prints a markdown table; speed-ups compare the two
 # sides' medians (the middle run: on a shared machine the host's stolen time lands on a few runs
-# and drags a mean) and their best runs.
-# Usage: scripts/bench/load.sh [SECONDS]   (RUNS=N, default 30; PYTHON=... picks the librosa
-# interpreter; needs hyperfine: apt-get install hyperfine)
+# and drags a mean) and their best runs. The runs are taken in ROUNDS rounds, each timing both
+# sides (RUNS / ROUNDS runs of each job), and pooled: a spell of host contention then lands on
+# both sides instead of on whichever side was running.
+# Usage: scripts/bench/load.sh [SECONDS]   (RUNS=N, default 30; ROUNDS=N, default 5;
+# PYTHON=... picks the librosa interpreter; needs hyperfine: apt-get install hyperfine)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-60}
 RUNS=${RUNS:-30}
+ROUNDS=${ROUNDS:-5}
 PY=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
        VECLIB_MAXIMUM_THREADS=1 RAYON_NUM_THREADS=1
@@ -28,24 +31,30 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 WAV="$TMP/bench.wav"
 cargo bench -q -p instclf-audio --bench frontend -- "$WAV" --write-signal "$SECS" --write-only
-hyperfine -N -w 3 -r "$RUNS" --export-json "$TMP/rust.json" \
-  -n pipe "$BIN convert $WAV -o - --sr 22050" \
-  -n pipe-2 "$BIN convert $WAV -o - --sr 22050 --threads 2" \
-  -n convert "$BIN convert $WAV -o $TMP/out.wav --sr 22050" \
-  -n mfcc "$BIN features $WAV --kind mfcc -o $TMP/mfcc.npy" \
-  -n mfcc-pipe "$BIN features $WAV --kind mfcc -o -" \
-  -n mfcc-2 "$BIN features $WAV --kind mfcc -o - --threads 2" >&2
-"$PY" scripts/bench/load_librosa.py "$WAV" "$RUNS" > "$TMP/py.txt"
-OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 NUMBA_NUM_THREADS=2 \
-  VECLIB_MAXIMUM_THREADS=2 "$PY" scripts/bench/load_librosa.py "$WAV" "$RUNS" \
-  | sed -n 's/^mfcc /mfcc2 /p' >> "$TMP/py.txt"
-python3 - "$TMP/rust.json" "$TMP/py.txt" <<'PYEOF'
-import json, sys
-rust = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-py = {}
-for line in open(sys.argv[2]):
-    k, *v = line.split()
-    py[k] = [float(x) for x in v]
+PER=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
+for round in $(seq "$ROUNDS"); do
+  hyperfine -N -w 3 -r "$PER" --export-json "$TMP/rust.$round.json" \
+    -n pipe "$BIN convert $WAV -o - --sr 22050" \
+    -n pipe-2 "$BIN convert $WAV -o - --sr 22050 --threads 2" \
+    -n convert "$BIN convert $WAV -o $TMP/out.wav --sr 22050" \
+    -n mfcc "$BIN features $WAV --kind mfcc -o $TMP/mfcc.npy" \
+    -n mfcc-pipe "$BIN features $WAV --kind mfcc -o -" \
+    -n mfcc-2 "$BIN features $WAV --kind mfcc -o - --threads 2" >&2
+  "$PY" scripts/bench/load_librosa.py "$WAV" "$PER" > "$TMP/py.$round.txt"
+  OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 NUMBA_NUM_THREADS=2 \
+    VECLIB_MAXIMUM_THREADS=2 "$PY" scripts/bench/load_librosa.py "$WAV" "$PER" \
+    | sed -n 's/^mfcc /mfcc2 /p' >> "$TMP/py.$round.txt"
+done
+python3 - "$TMP" "$ROUNDS" <<'PYEOF'
+import json, statistics, sys
+tmp, rounds = sys.argv[1], int(sys.argv[2])
+rust, py = {}, {}
+for r in range(1, rounds + 1):
+    for res in json.load(open(f"{tmp}/rust.{r}.json"))["results"]:
+        rust.setdefault(res["command"], []).extend(res["times"])
+    for line in open(f"{tmp}/py.{r}.txt"):
+        k, *v = line.split()
+        py.setdefault(k, []).extend(float(x) for x in v)
 dur = py["duration"][0]
 names = {"pipe": ("load", "decode + resample to 22,050 Hz, WAV to a pipe (`-o -`)",
                   "`librosa.load(sr=22050)`"),
@@ -58,14 +67,15 @@ names = {"pipe": ("load", "decode + resample to 22,050 Hz, WAV to a pipe (`-o -`
          "mfcc-2": ("mfcc2", "the same, two threads (`--threads 2`)",
                     "`load` + `feature.mfcc`, two threads")}
 print(f"Signal: {dur:.0f} s, 44.1 kHz 16-bit WAV, single thread unless said; instclf as a whole "
-      f"process (hyperfine, {len(rust['convert']['times'])} runs), librosa in-process.\n")
+      f"process (hyperfine), librosa in-process; {len(rust['convert'])} runs a side in {rounds} "
+      f"rounds that alternate the two sides.\n")
 print("| job | instclf ms (median; mean ± sd; min) | librosa peer | librosa ms (median, best) "
       "| speed-up (median vs median) | speed-up (min vs best) |")
 print("|---|---:|---|---:|---:|---:|")
 for k, (pk, job, peer) in names.items():
-    r = rust[k]
-    mid, mean, sd, lo = r["median"] * 1e3, r["mean"] * 1e3, r["stddev"] * 1e3, r["min"] * 1e3
-    best, med = py[pk][0] * 1e3, py[pk][1] * 1e3
+    t = [x * 1e3 for x in rust[k]]
+    mid, mean, sd, lo = statistics.median(t), statistics.mean(t), statistics.stdev(t), min(t)
+    best, med = min(py[pk]) * 1e3, statistics.median(py[pk]) * 1e3
     print(f"| {job} | {mid:.1f}; {mean:.1f} ± {sd:.1f}; {lo:.1f} | {peer} | {med:.1f}, {best:.1f} "
           f"| {med / mid:.1f}x | {best / lo:.1f}x |")
 PYEOF

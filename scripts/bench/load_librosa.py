@@ -2,8 +2,9 @@
 """librosa peer of scripts/bench/load.sh: times, in one process, `librosa.load(path, sr=22050)`
 (decode + soxr_hq resample) and `librosa.load` + `librosa.feature.mfcc(n_mfcc=40)` (what
 `instclf features --kind mfcc` computes) on the same file, single-threaded (run with
-OMP_NUM_THREADS=1 etc., see load.sh). Prints `stage best_seconds median_seconds` lines."""
-import statistics
+OMP_NUM_THREADS=1 etc., see load.sh). Prints a `duration SECONDS` line, then one
+`stage SECONDS SECONDS ...` line per stage with every timed call, so that load.sh can pool the
+calls of several rounds."""
 import sys
 import time
 
@@ -11,14 +12,14 @@ import librosa
 
 
 def timed(runs, f):
-    """Best and median wall-clock seconds of `runs` calls, after one warm-up call."""
+    """Wall-clock seconds of each of `runs` calls, after one warm-up call."""
     f()
     times = []
     for _ in range(runs):
         t = time.perf_counter()
         f()
         times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times)
+    return times
 
 
 def main():
@@ -32,8 +33,8 @@ def main():
         return librosa.feature.mfcc(y=y22, sr=22050, n_mfcc=40)
 
     mfcc = timed(runs, load_mfcc)
-    for name, (best, median) in [("load", load), ("mfcc", mfcc)]:
-        print(f"{name} {best} {median}")
+    for name, times in [("load", load), ("mfcc", mfcc)]:
+        print(name, *times)
 
 
 if __name__ == "__main__":

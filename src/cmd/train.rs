@@ -91,6 +91,10 @@ pub struct Args {
     /// (inputs and targets) by a weight from Beta(alpha, alpha) folded to >= 0.5 (0: off).
     #[arg(long, default_value_t = 0.0)]
     pub mixup: f64,
+    /// Frame models: weight averaging; from epoch N on, the model validated and saved is the
+    /// mean of the weights at the end of each epoch (stochastic weight averaging).
+    #[arg(long, value_name = "N")]
+    pub average_from: Option<usize>,
     #[arg(long, default_value = "auto", value_name = "DEVICE", help = DEVICE_HELP)]
     pub device: String,
     /// CPU threads for the tensor library (sets RAYON_NUM_THREADS; default: the environment's
@@ -108,7 +112,7 @@ pub struct Args {
     /// The training settings of a recipe file's member (recipes/*.toml; docs/recipes.md:
     /// epochs, batch size, learning rate, hidden layers, dropout, smoothing, mixup) instead of
     /// those options. --activation and --seed pick one of its networks.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["arch", "epochs", "batch_size", "lr", "hidden", "input_dropout", "label_smoothing", "mixup"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["arch", "epochs", "batch_size", "lr", "hidden", "input_dropout", "label_smoothing", "mixup", "average_from"])]
     pub recipe: Option<PathBuf>,
     /// The member of --recipe whose settings train this network (needed when it has more than one).
     #[arg(long, value_name = "NAME", requires = "recipe")]
@@ -249,6 +253,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if args.resume {
             anyhow::bail!("--resume is available for --arch mlp on frame datasets only");
         }
+        if args.average_from.is_some() {
+            anyhow::bail!("--average-from is available for --arch mlp on frame datasets only");
+        }
         return seq::run(&args);
     }
     if let Some(t) = args.threads {
@@ -302,6 +309,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             label_smoothing: args.label_smoothing,
             mixup: args.mixup,
             balance_classes: false,
+            average_from: args.average_from,
             conv: None,
             gru: None,
         },

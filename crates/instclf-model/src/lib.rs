@@ -7,6 +7,7 @@
 //! decoding here: feature recipes are carried as opaque JSON.
 
 pub mod any;
+mod average;
 pub mod callback;
 pub mod dataset;
 pub mod device;
@@ -35,4 +36,4 @@ pub use kind::ModelKind;
 pub use metrics::{evaluate, ClassMetrics, Evaluation};
 pub use model::{Model, Standardiser, TrainingInfo};
 pub use net::{Activation, Architecture, Conv, Mlp};
-pub use train::{fit, FitOptions, FitResult, Validation};
+pub use train::{fit, fit_resume, FitOptions, FitResult, Validation};

@@ -97,6 +97,10 @@ pub struct TrainingInfo {
     pub diverged: bool,
     pub train_rows: usize,
     pub dataset: Option<String>,
+    /// The first epoch of weight averaging ([`crate::train::FitOptions::average_from`]); left
+    /// out when off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_from: Option<usize>,
 }
 
 /// The last and best epoch of a training history, stored in `model.json`.

@@ -2,9 +2,10 @@
 //! rows, Adam (candle-nn's AdamW with weight decay 0), sparse categorical cross-entropy,
 //! validation on the test split or a held-out tail of the training rows, a per-epoch history,
 //! callbacks that may stop training (train-to-accuracy), divergence detection and per-epoch
-//! checkpoints. The whole dataset is uploaded to the device once; batches are index gathers and
+//! checkpoints, and weight averaging over the last epochs ([`crate::average`]). The whole dataset is uploaded to the device once; batches are index gathers and
 //! the loss/accuracy sums stay on the device until the end of each epoch.
 
+use crate::average::Average;
 use crate::callback::{Callback, EpochRecord};
 use crate::dataset::Dataset;
 use crate::device::device_name;
@@ -101,6 +102,11 @@ pub struct FitOptions {
     /// rows inverted), so each class carries the same weight whatever its number of rows; the
     /// reported training loss is the weighted one. Off by default.
     pub balance_classes: bool,
+    /// Weight averaging (stochastic weight averaging): from this epoch (1-based) on, the model
+    /// validated, checkpointed and returned is the mean of the weights at the end of each epoch
+    /// so far, while the live weights go on training (a run that stops before that epoch, to
+    /// be resumed, saves its live weights). None: off.
+    pub average_from: Option<usize>,
     /// A convolution over the last inputs (a note's time profile) beside the dense layers; none
     /// by default.
     pub conv: Option<Conv>,
@@ -129,6 +135,7 @@ impl Default for FitOptions {
             label_smoothing: 0.0,
             mixup: 0.0,
             balance_classes: false,
+            average_from: None,
             conv: None,
             gru: None,
         }
@@ -174,6 +181,9 @@ impl FitOptions {
                 "label smoothing must be in [0, 1), got {}",
                 self.label_smoothing
             ));
+        }
+        if self.average_from == Some(0) {
+            return bad("weight averaging must start at epoch 1 or later, got 0".into());
         }
         if !(self.mixup >= 0.0 && self.mixup <= 100.0) {
             return bad(format!(
@@ -310,6 +320,18 @@ fn check_resume(
                 "the checkpoint was trained with {what} {was}, this run asks for {now}"
             ));
         }
+    }
+    if info.average_from != opts.average_from {
+        let says = |f: Option<usize>| {
+            f.map_or("no weight averaging".into(), |f| {
+                format!("weights averaged from epoch {f}")
+            })
+        };
+        return bad(format!(
+            "the checkpoint was trained with {}, this run asks for {}",
+            says(info.average_from),
+            says(opts.average_from)
+        ));
     }
     if info.validation != opts.validation.to_string() {
         return bad(format!(
@@ -482,6 +504,10 @@ fn fit_inner(
         gru: opts.gru,
     };
     let net = Mlp::new(&arch, opts.seed, device)?;
+    let mut average = match opts.average_from {
+        Some(from) => Some(Average::new(&arch, from, device)?),
+        None => None,
+    };
     let mut opt = Adam::new(net.vars(), opts)?;
     let bs = opts.batch_size;
     let n_batches = n.div_ceil(bs);
@@ -490,8 +516,13 @@ fn fit_inner(
     let mut total = 0.0;
     if let Some(r) = &resume {
         done = check_resume(r, opts, &arch, &data.classes, &standardiser, n)?;
-        for (to, from) in net.vars().iter().zip(r.model.net.vars()) {
-            to.set(&from.as_tensor().to_device(device)?)?;
+        match &mut average {
+            Some(a) => a.restore(&net, &r.model.net, r.moments.as_ref(), done, r.dir)?,
+            None => {
+                for (to, from) in net.vars().iter().zip(r.model.net.vars()) {
+                    to.set(&from.as_tensor().to_device(device)?)?;
+                }
+            }
         }
         if let Some(t) = &r.moments {
             let path = r.dir.join(crate::model::OPTIMIZER);
@@ -524,6 +555,7 @@ fn fit_inner(
         diverged: false,
         train_rows: n,
         dataset: (!data.dir.as_os_str().is_empty()).then(|| data.dir.display().to_string()),
+        average_from: opts.average_from,
     };
     // A separate stream for shuffling so that changing the architecture keeps the order.
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x5348_5546_464c_4521);
@@ -559,9 +591,13 @@ fn fit_inner(
         model,
         opt,
         info,
+        average,
     };
     let run = run_epochs(&mut trainer, done + 1..=opts.epochs, total, callbacks)?;
-    let model = trainer.model;
+    let mut model = trainer.model;
+    if let Some(a) = trainer.average.as_mut().filter(|a| a.active()) {
+        std::mem::swap(&mut model.net, &mut a.net);
+    }
     Ok(FitResult {
         history: model.history.clone(),
         model,
@@ -589,6 +625,8 @@ struct FrameTrainer<'a> {
     model: Model,
     opt: Adam,
     info: TrainingInfo,
+    /// The mean of the weights, with [`FitOptions::average_from`].
+    average: Option<Average>,
 }
 
 impl EpochTrainer for FrameTrainer<'_> {
@@ -659,6 +697,9 @@ impl EpochTrainer for FrameTrainer<'_> {
                 }
             }
         }
+        if let Some(a) = &mut self.average {
+            a.add(&self.model.net, epoch)?;
+        }
         Ok((
             f64::from(loss_sum.to_scalar::<f32>()?) / n as f64,
             f64::from(correct_sum.to_scalar::<f32>()?) / n as f64,
@@ -666,8 +707,12 @@ impl EpochTrainer for FrameTrainer<'_> {
     }
 
     fn validate(&mut self) -> Result<Option<(f64, f64)>, ModelError> {
+        let net = match &self.average {
+            Some(a) if a.active() => &a.net,
+            _ => &self.model.net,
+        };
         match &self.val {
-            Some((vx, vy)) => Ok(Some(evaluate_on_device(&self.model.net, vx, vy)?)),
+            Some((vx, vy)) => Ok(Some(evaluate_on_device(net, vx, vy)?)),
             None => Ok(None),
         }
     }
@@ -681,11 +726,27 @@ impl EpochTrainer for FrameTrainer<'_> {
     }
 
     fn checkpoint(&mut self) -> Result<(), ModelError> {
-        if let Some(dir) = &self.opts.checkpoint {
-            let state = crate::model::safetensors_bytes(&self.opt.state()?)?;
-            self.model
-                .save_with(dir, &[(crate::model::OPTIMIZER, &state)])?;
+        let Some(dir) = &self.opts.checkpoint else {
+            return Ok(());
+        };
+        let mut state = self.opt.state()?;
+        match self.average.as_mut().filter(|a| a.active()) {
+            // The folder holds the mean as its model and the live weights beside the moments.
+            Some(a) => {
+                state.extend(Average::live_state(&self.model.net)?);
+                let bytes = crate::model::safetensors_bytes(&state)?;
+                std::mem::swap(&mut self.model.net, &mut a.net);
+                let saved = self
+                    .model
+                    .save_with(dir, &[(crate::model::OPTIMIZER, &bytes)]);
+                std::mem::swap(&mut self.model.net, &mut a.net);
+                saved
+            }
+            None => {
+                let bytes = crate::model::safetensors_bytes(&state)?;
+                self.model
+                    .save_with(dir, &[(crate::model::OPTIMIZER, &bytes)])
+            }
         }
-        Ok(())
     }
 }

@@ -158,6 +158,10 @@ pub struct TrainSpec {
     /// when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub balance: bool,
+    /// Weight averaging: from this epoch on, the network saved is the mean of its weights at
+    /// the end of each epoch (stochastic weight averaging). Left out when off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub average_from: Option<usize>,
     /// A 1-D convolution over the note's time profile (`pool.profile_blocks`) beside the dense
     /// layers (note-level members only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -199,6 +203,7 @@ impl Default for TrainSpec {
             label_smoothing: 0.0,
             mixup: 0.0,
             balance: false,
+            average_from: None,
             conv: None,
             gru: None,
         }
@@ -226,6 +231,7 @@ impl TrainSpec {
             label_smoothing: self.label_smoothing,
             mixup: self.mixup,
             balance_classes: self.balance,
+            average_from: self.average_from,
             ..FitOptions::default()
         }
     }

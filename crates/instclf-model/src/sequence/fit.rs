@@ -144,6 +144,7 @@ pub fn fit_sequence(
         diverged: false,
         train_rows: n,
         dataset: (!ds.dir.as_os_str().is_empty()).then(|| ds.dir.display().to_string()),
+        average_from: None,
     };
     let every = callbacks
         .iter()

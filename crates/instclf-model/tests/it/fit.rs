@@ -2,7 +2,7 @@
 //! save/load, callbacks, divergence.
 
 use instclf_model::{
-    evaluate, fit, Callback, Control, Dataset, Device, EpochRecord, FitOptions, Model,
+    evaluate, fit, fit_resume, Callback, Control, Dataset, Device, EpochRecord, FitOptions, Model,
     TargetAccuracy, Validation,
 };
 
@@ -301,6 +301,10 @@ fn bad_options_are_rejected() {
             mixup: f64::NAN,
             ..opts(1)
         },
+        FitOptions {
+            average_from: Some(0),
+            ..opts(2)
+        },
     ] {
         assert!(fit(&d, &o, &mut [], &Device::Cpu).is_err(), "{o:?}");
     }
@@ -378,4 +382,81 @@ fn a_network_with_a_gru_learns_saves_and_loads() {
     };
     let m = a_front_learns_saves_and_loads(&o, "gru.input_kernel");
     assert_eq!(m.arch().gru, Some(gru));
+}
+
+/// Weight averaging from epoch 3 of 5 returns the mean of the weights that plain runs of 3, 4 and
+/// 5 epochs end with (the same trajectory), and its history's last validation is the mean's.
+#[test]
+fn weight_averaging_returns_the_mean_of_the_last_epochs_weights() {
+    let d = Dataset::synthetic(600, 100, 20, 4, 1.0, 5);
+    let plain: Vec<Vec<f32>> = (3..=5)
+        .map(|e| weights(&fit(&d, &opts(e), &mut [], &Device::Cpu).unwrap().model))
+        .collect();
+    let o = FitOptions {
+        average_from: Some(3),
+        ..opts(5)
+    };
+    let r = fit(&d, &o, &mut [], &Device::Cpu).unwrap();
+    let got = weights(&r.model);
+    assert_eq!(got.len(), plain[0].len());
+    let mut off = 0f32;
+    for (i, &g) in got.iter().enumerate() {
+        let mean = plain.iter().map(|w| f64::from(w[i])).sum::<f64>() / 3.0;
+        off = off.max((g - mean as f32).abs());
+    }
+    assert!(off < 1e-5, "largest difference from the mean {off}");
+    assert_ne!(got, plain[2], "the mean is not the last epoch's weights");
+    let last = r.history.last().unwrap();
+    let e = evaluate(&r.model, &d.test.x, &d.test.y).unwrap();
+    assert!(
+        (last.val_accuracy.unwrap() - e.accuracy).abs() < 1e-9,
+        "{} vs {}",
+        last.val_accuracy.unwrap(),
+        e.accuracy
+    );
+    assert_eq!(r.model.training.as_ref().unwrap().average_from, Some(3));
+}
+
+/// A run with weight averaging resumed from a checkpoint taken before averaging began or
+/// during it ends with the uninterrupted run's weights and history, bit for bit; resuming
+/// with other averaging is refused, naming it.
+#[test]
+fn a_resumed_averaging_run_equals_an_uninterrupted_one() {
+    let d = Dataset::synthetic(600, 100, 20, 4, 1.0, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let with = |epochs: usize, name: &str| FitOptions {
+        average_from: Some(3),
+        checkpoint: Some(dir.path().join(name)),
+        ..opts(epochs)
+    };
+    let whole = fit(&d, &with(5, "whole"), &mut [], &Device::Cpu).unwrap();
+    let saved = Model::load(&dir.path().join("whole"), &Device::Cpu).unwrap();
+    assert_eq!(weights(&saved), weights(&whole.model));
+    let strip = |h: &[EpochRecord]| {
+        h.iter()
+            .map(|r| (r.epoch, r.loss.to_bits(), r.val_loss.map(f64::to_bits)))
+            .collect::<Vec<_>>()
+    };
+    for cut in [2, 4] {
+        let name = format!("cut{cut}");
+        fit(&d, &with(cut, &name), &mut [], &Device::Cpu).unwrap();
+        let r = fit_resume(
+            &d,
+            &with(5, &name),
+            &dir.path().join(&name),
+            &mut [],
+            &Device::Cpu,
+        )
+        .unwrap();
+        assert_eq!(weights(&r.model), weights(&whole.model), "cut at {cut}");
+        assert_eq!(strip(&r.history), strip(&whole.history), "cut at {cut}");
+    }
+    let other = FitOptions {
+        average_from: Some(4),
+        ..with(5, "cut4")
+    };
+    let e = fit_resume(&d, &other, &dir.path().join("cut4"), &mut [], &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("weights averaged from epoch 3"), "{e}");
 }

@@ -2,7 +2,8 @@
 //! rows, Adam (candle-nn's AdamW with weight decay 0), sparse categorical cross-entropy,
 //! validation on the test split or a held-out tail of the training rows, a per-epoch history,
 //! callbacks that may stop training (train-to-accuracy), divergence detection and per-epoch
-//! checkpoints, and weight averaging over the last epochs ([`crate::average`]). The whole dataset is uploaded to the device once; batches are index gathers and
+//! checkpoints, and weight averaging over the last epochs ([`crate::average`]). The whole
+//! dataset is uploaded to the device once; batches are index gathers and
 //! the loss/accuracy sums stay on the device until the end of each epoch.
 
 use crate::average::Average;

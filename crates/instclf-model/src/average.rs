@@ -6,8 +6,8 @@
 
 use crate::error::ModelError;
 use crate::net::{Architecture, Mlp};
-use crate::optim::NamedTensor;
-use candle_core::{DType, Device, Tensor};
+use crate::optim::{state_name, state_tensor, NamedTensor};
+use candle_core::{Device, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -21,11 +21,8 @@ pub(crate) struct Average {
     pub(crate) net: Mlp,
 }
 
-/// Name of parameter `i` ([`Mlp::vars`] order) among the live weights of a checkpoint.
-fn live_name(i: usize) -> String {
-    let (k, b) = Architecture::tensor_names(i / 2);
-    format!("live.{}", if i.is_multiple_of(2) { k } else { b })
-}
+/// Prefix of the live weights' tensors in a checkpoint's `optimizer.safetensors`.
+const LIVE: &str = "live";
 
 impl Average {
     /// An empty mean for networks of `arch` that starts at epoch `from`.
@@ -74,7 +71,7 @@ impl Average {
             .map(|(i, v)| {
                 let t = v.as_tensor();
                 Ok((
-                    live_name(i),
+                    state_name(LIVE, i),
                     t.dims().to_vec(),
                     t.flatten_all()?.to_vec1::<f32>()?,
                 ))
@@ -105,28 +102,9 @@ impl Average {
         }
         copy(&self.net, saved)?;
         self.count = done + 1 - self.from;
+        let none = HashMap::new();
         for (i, var) in live.vars().iter().enumerate() {
-            let name = live_name(i);
-            let t = tensors
-                .and_then(|t| t.get(&name))
-                .ok_or_else(|| ModelError::Model {
-                    path: path.to_path_buf(),
-                    msg: format!(
-                        "cannot resume: the checkpoint averages weights but '{name}' (the live \
-                         weights) is missing from its optimizer state"
-                    ),
-                })?;
-            if t.dims() != var.dims() || t.dtype() != DType::F32 {
-                return Err(ModelError::Model {
-                    path: path.to_path_buf(),
-                    msg: format!(
-                        "cannot resume: '{name}' is {:?} {:?}, expected F32 {:?}",
-                        t.dtype(),
-                        t.dims(),
-                        var.dims()
-                    ),
-                });
-            }
+            let t = state_tensor(path, tensors.unwrap_or(&none), &state_name(LIVE, i), var)?;
             var.set(&t.to_device(&device)?)?;
         }
         Ok(())

@@ -106,9 +106,7 @@ impl Adam {
     /// Names of the moment tensors of parameter `i` ([`Mlp::vars`] order) in
     /// `optimizer.safetensors`.
     fn names(i: usize) -> (String, String) {
-        let (k, b) = Architecture::tensor_names(i / 2);
-        let p = if i.is_multiple_of(2) { k } else { b };
-        (format!("adam.m.{p}"), format!("adam.v.{p}"))
+        (state_name("adam.m", i), state_name("adam.v", i))
     }
 
     /// The moments as named f32 tensors, for `optimizer.safetensors`.
@@ -134,27 +132,46 @@ impl Adam {
         for (i, (theta, m, v)) in self.vars.iter().enumerate() {
             let (mn, vn) = Adam::names(i);
             for (name, var) in [(mn, m), (vn, v)] {
-                let t = tensors.get(&name).ok_or_else(|| ModelError::Model {
-                    path: path.to_path_buf(),
-                    msg: format!("optimizer tensor '{name}' is missing"),
-                })?;
-                if t.dims() != theta.dims() || t.dtype() != DType::F32 {
-                    return Err(ModelError::Model {
-                        path: path.to_path_buf(),
-                        msg: format!(
-                            "optimizer tensor '{name}' is {:?} {:?}, expected F32 {:?}",
-                            t.dtype(),
-                            t.dims(),
-                            theta.dims()
-                        ),
-                    });
-                }
+                let t = state_tensor(path, tensors, &name, theta)?;
                 var.set(&t.to_device(theta.device())?)?;
             }
         }
         self.step_t = step_t;
         Ok(())
     }
+}
+
+/// Name of parameter `i` ([`Mlp::vars`] order) among the tensors of `optimizer.safetensors`
+/// that start with `prefix` (the Adam moments', the live weights' of [`crate::average`]).
+pub(crate) fn state_name(prefix: &str, i: usize) -> String {
+    let (k, b) = Architecture::tensor_names(i / 2);
+    format!("{prefix}.{}", if i.is_multiple_of(2) { k } else { b })
+}
+
+/// Tensor `name` of the optimizer state read from `path`, checked to be f32 and shaped like
+/// the parameter `like`.
+pub(crate) fn state_tensor<'a>(
+    path: &Path,
+    tensors: &'a HashMap<String, Tensor>,
+    name: &str,
+    like: &Var,
+) -> Result<&'a Tensor, ModelError> {
+    let bad = |msg: String| ModelError::Model {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let t = tensors
+        .get(name)
+        .ok_or_else(|| bad(format!("optimizer tensor '{name}' is missing")))?;
+    if t.dims() != like.dims() || t.dtype() != DType::F32 {
+        return Err(bad(format!(
+            "optimizer tensor '{name}' is {:?} {:?}, expected F32 {:?}",
+            t.dtype(),
+            t.dims(),
+            like.dims()
+        )));
+    }
+    Ok(t)
 }
 
 /// The step's constants, as the tensor path rounds them to f32.

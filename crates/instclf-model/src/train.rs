@@ -731,23 +731,22 @@ impl EpochTrainer for FrameTrainer<'_> {
             return Ok(());
         };
         let mut state = self.opt.state()?;
-        match self.average.as_mut().filter(|a| a.active()) {
-            // The folder holds the mean as its model and the live weights beside the moments.
-            Some(a) => {
-                state.extend(Average::live_state(&self.model.net)?);
-                let bytes = crate::model::safetensors_bytes(&state)?;
-                std::mem::swap(&mut self.model.net, &mut a.net);
-                let saved = self
-                    .model
-                    .save_with(dir, &[(crate::model::OPTIMIZER, &bytes)]);
-                std::mem::swap(&mut self.model.net, &mut a.net);
-                saved
-            }
-            None => {
-                let bytes = crate::model::safetensors_bytes(&state)?;
-                self.model
-                    .save_with(dir, &[(crate::model::OPTIMIZER, &bytes)])
-            }
+        // Once averaging has begun, the folder holds the mean as its model and the live weights
+        // beside the moments.
+        let mut mean = self.average.as_mut().filter(|a| a.active());
+        if mean.is_some() {
+            state.extend(Average::live_state(&self.model.net)?);
         }
+        let bytes = crate::model::safetensors_bytes(&state)?;
+        if let Some(a) = mean.as_mut() {
+            std::mem::swap(&mut self.model.net, &mut a.net);
+        }
+        let saved = self
+            .model
+            .save_with(dir, &[(crate::model::OPTIMIZER, &bytes)]);
+        if let Some(a) = mean {
+            std::mem::swap(&mut self.model.net, &mut a.net);
+        }
+        saved
     }
 }

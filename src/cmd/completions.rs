@@ -1,7 +1,6 @@
 //! `instclf completions <bash|zsh|fish>`: prints a shell completion script for every command
 //! and option, generated from the same clap definitions as `--help` (clap_complete).
 
-use clap::CommandFactory;
 use std::io::Write;
 
 #[derive(clap::Args)]
@@ -34,7 +33,7 @@ impl From<ShellArg> for clap_complete::Shell {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut cmd = super::Cli::command();
+    let mut cmd = super::full_command();
     let mut script = Vec::new();
     clap_complete::generate(
         clap_complete::Shell::from(args.shell),

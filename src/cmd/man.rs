@@ -2,7 +2,6 @@
 //! generated from the same clap definitions as `--help` (clap_mangen).
 
 use anyhow::Context;
-use clap::CommandFactory;
 use std::io::Write;
 
 #[derive(clap::Args)]
@@ -16,7 +15,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut root = super::Cli::command();
+    let mut root = super::full_command();
     root.build();
     let cmd = match &args.command {
         None => root,

@@ -45,33 +45,86 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Name the instrument playing in recordings, note by note and per file.
-    Classify(classify::Args),
+    Classify(Lazy<classify::Args>),
     /// Decode an audio file and write it as 16-bit WAV, optionally resampled.
-    Convert(convert::Args),
+    Convert(Lazy<convert::Args>),
     /// Compute mel, dB-mel or MFCC features of a recording and write them as .npy or .csv.
-    Features(features::Args),
+    Features(Lazy<features::Args>),
     /// Draw the mel spectrogram of a recording as a PNG or SVG image.
-    Spectrogram(spectrogram::Args),
+    Spectrogram(Lazy<spectrogram::Args>),
     /// Find the notes (onsets and ends) in a recording.
-    Segment(segment::Args),
+    Segment(Lazy<segment::Args>),
     /// Build a dataset from labelled recordings, or describe one.
-    Dataset(dataset::Args),
+    Dataset(Lazy<dataset::Args>),
     /// Train an instrument classifier on a dataset folder.
-    Train(train::Args),
+    Train(Lazy<train::Args>),
     /// Make a model from a recipe file in one step: datasets, networks, calibration, report.
-    Bundle(bundle::Args),
+    Bundle(Lazy<bundle::Args>),
     /// Score a model on a dataset's test rows (--data) or on labelled recordings (--audio).
-    Evaluate(evaluate::Args),
+    Evaluate(Lazy<evaluate::Args>),
     /// Plot a model's training history.
-    Plot(plot::Args),
+    Plot(Lazy<plot::Args>),
     /// Sweep learning rate and batch size: time, energy and epochs to accuracy per trial.
-    Sweep(sweep::Args),
+    Sweep(Lazy<sweep::Args>),
     /// Predict classes and probabilities of new clips or dataset rows with a trained model.
-    Predict(predict::Args),
+    Predict(Lazy<predict::Args>),
     /// Print a shell completion script (bash, zsh or fish).
-    Completions(completions::Args),
+    Completions(Lazy<completions::Args>),
     /// Print the manual page (roff) of instclf or of one of its commands.
-    Man(man::Args),
+    Man(Lazy<man::Args>),
+}
+
+/// A subcommand's arguments, defined only when that subcommand is the one invoked (clap's
+/// `Command::defer`): a run builds its own subcommand's options, not those of all fourteen, which
+/// took about a third of the time before `classify` or `features` starts its work. Help and errors
+/// are unchanged (clap defines a subcommand's arguments before it shows them), and so are the
+/// completions and the manual, which are made from [`full_command`].
+pub struct Lazy<A>(pub A);
+
+impl<A: clap::Args> clap::Args for Lazy<A> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        if EAGER.load(std::sync::atomic::Ordering::Relaxed) {
+            A::augment_args(cmd)
+        } else {
+            cmd.defer(A::augment_args)
+        }
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        if EAGER.load(std::sync::atomic::Ordering::Relaxed) {
+            A::augment_args_for_update(cmd)
+        } else {
+            cmd.defer(A::augment_args_for_update)
+        }
+    }
+    fn group_id() -> Option<clap::Id> {
+        A::group_id()
+    }
+}
+
+impl<A: clap::FromArgMatches> clap::FromArgMatches for Lazy<A> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        A::from_arg_matches(m).map(Lazy)
+    }
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        A::from_arg_matches_mut(m).map(Lazy)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+    fn update_from_arg_matches_mut(&mut self, m: &mut clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(m)
+    }
+}
+
+/// Whether [`Lazy`] defines its arguments at once ([`full_command`]).
+static EAGER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The whole command tree with every subcommand's arguments defined, as clap's derive makes it,
+/// for what describes all of them at once (shell completions, the manual).
+pub fn full_command() -> clap::Command {
+    use clap::CommandFactory;
+    EAGER.store(true, std::sync::atomic::Ordering::Relaxed);
+    Cli::command()
 }
 
 /// Where a recording's class name comes from: the command-line face of
@@ -124,19 +177,44 @@ pub const DEVICE_HELP: &str = "Compute device [possible values: auto, cpu, cuda,
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Classify(a) => classify::run(a),
-        Command::Convert(a) => convert::run(a),
-        Command::Features(a) => features::run(a),
-        Command::Spectrogram(a) => spectrogram::run(a),
-        Command::Segment(a) => segment::run(a),
-        Command::Dataset(a) => dataset::run(a),
-        Command::Train(a) => train::run(a),
-        Command::Bundle(a) => bundle::run(a),
-        Command::Evaluate(a) => evaluate::run(a),
-        Command::Plot(a) => plot::run(a),
-        Command::Sweep(a) => sweep::run(a),
-        Command::Predict(a) => predict::run(a),
-        Command::Completions(a) => completions::run(a),
-        Command::Man(a) => man::run(a),
+        Command::Classify(Lazy(a)) => classify::run(a),
+        Command::Convert(Lazy(a)) => convert::run(a),
+        Command::Features(Lazy(a)) => features::run(a),
+        Command::Spectrogram(Lazy(a)) => spectrogram::run(a),
+        Command::Segment(Lazy(a)) => segment::run(a),
+        Command::Dataset(Lazy(a)) => dataset::run(a),
+        Command::Train(Lazy(a)) => train::run(a),
+        Command::Bundle(Lazy(a)) => bundle::run(a),
+        Command::Evaluate(Lazy(a)) => evaluate::run(a),
+        Command::Plot(Lazy(a)) => plot::run(a),
+        Command::Sweep(Lazy(a)) => sweep::run(a),
+        Command::Predict(Lazy(a)) => predict::run(a),
+        Command::Completions(Lazy(a)) => completions::run(a),
+        Command::Man(Lazy(a)) => man::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lazily_defined_subcommand_parses_as_the_full_tree_does() {
+        use clap::CommandFactory;
+        // Defines every deferred subcommand and checks the tree as clap's own tests do.
+        Cli::command().debug_assert();
+        let argv = [
+            "instclf", "features", "x.wav", "--kind", "mfcc", "-o", "-", "-q",
+        ];
+        let cli = Cli::try_parse_from(argv).expect("parses");
+        assert!(cli.quiet);
+        let Command::Features(Lazy(a)) = cli.command else {
+            panic!("not features")
+        };
+        assert_eq!((a.n_mfcc, a.sr), (40, 22050));
+        let err = Cli::try_parse_from(["instclf", "features", "x.wav", "--bogus"])
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("--bogus"), "{err}");
     }
 }

@@ -73,7 +73,18 @@ fn completions_for_bash_zsh_and_fish() {
             !script.is_empty() && script.contains("classify") && script.contains("--output"),
             "{shell}: {script}"
         );
+        // Every subcommand's options, and `help`'s tree of nested subcommands, though a run
+        // defines only its own subcommand's options.
+        assert!(
+            script.contains("n-mfcc") && script.contains("average-from"),
+            "{shell}: {script}"
+        );
     }
+    let bash = stdout(&instclf(&["completions", "bash"]));
+    assert!(
+        bash.contains("instclf__subcmd__help__subcmd__dataset__subcmd__build"),
+        "{bash}"
+    );
     let o = instclf(&["completions", "tcsh"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("[possible values: bash, zsh, fish]"));
@@ -96,6 +107,8 @@ fn man_pages_are_roff() {
         page.contains(".TH instclf-train 1") && page.contains("resume"),
         "{page}"
     );
+    let page = stdout(&instclf(&["man", "features"]));
+    assert!(page.contains("n\\-mfcc"), "{page}");
     let o = instclf(&["man", "nope"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);

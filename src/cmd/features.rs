@@ -8,9 +8,8 @@ use anyhow::Context;
 use instclf_audio::decode::Stream;
 use instclf_audio::delta::delta;
 use instclf_audio::mel::{power_to_db, DbRef};
-use instclf_audio::mfcc::mfcc_of_mel_frames;
 use instclf_audio::recipe::{Recipe, DELTA_WIDTH};
-use instclf_audio::stream_mel::mel_frames_of_stream;
+use instclf_audio::stream_mel::{mel_frames_of_stream, mfcc_of_stream};
 use instclf_audio::Matrix;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -138,12 +137,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let stream = Stream::open(&args.input, Some(args.sr))?;
     let p = recipe.mel_params();
-    let mel = mel_frames_of_stream(stream, &p, threads)?.frames;
     let out = match args.kind {
-        Kind::Mel => mel.transpose(),
-        Kind::Db => power_to_db(&mel.transpose(), DbRef::Max, 1e-10, Some(80.0)),
+        Kind::Mel => mel_frames_of_stream(stream, &p, threads)?
+            .frames
+            .transpose(),
+        Kind::Db => {
+            let mel = mel_frames_of_stream(stream, &p, threads)?.frames;
+            power_to_db(&mel.transpose(), DbRef::Max, 1e-10, Some(80.0))
+        }
         Kind::Mfcc => {
-            let m = mfcc_of_mel_frames(mel, &p, args.n_mfcc, &[]);
+            let m = mfcc_of_stream(stream, &p, args.n_mfcc, threads)?;
             if args.deltas {
                 let d1 = delta(&m, DELTA_WIDTH, 1);
                 let d2 = delta(&m, DELTA_WIDTH, 2);

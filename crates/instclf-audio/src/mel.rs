@@ -465,6 +465,17 @@ impl MelStream {
         }
     }
 
+    /// The mel bands a frame.
+    pub fn n_bands(&self) -> usize {
+        self.fb.n_bands()
+    }
+
+    /// The frames computed so far, frames-major (`n_bands` values each), for a consumer that
+    /// transforms them in place ([`crate::mfcc::MfccStream`]).
+    pub(crate) fn rows_mut(&mut self) -> &mut [f32] {
+        &mut self.rows
+    }
+
     /// Appends `piece` to the signal.
     pub fn push(&mut self, piece: &[f32]) {
         let (fb, rows) = (&self.fb, &mut self.rows);

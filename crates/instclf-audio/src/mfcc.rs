@@ -3,7 +3,7 @@
 //! librosa's `amin = 1e-10` and `top_db = 80`), keeping the first `n_mfcc` coefficients.
 
 use crate::matrix::{avx2_fn, dot8};
-use crate::mel::{clamp_below, melspectrogram_frames_with, to_db_in_place, MelParams};
+use crate::mel::{clamp_below, melspectrogram_frames_with, to_db_in_place, MelParams, MelStream};
 use crate::Matrix;
 use std::ops::Range;
 
@@ -98,7 +98,11 @@ pub fn mfcc_of_mel_frames(
     let n_mfcc = n_mfcc.min(fm.cols);
     let dct = dct_matrix(n_mfcc, fm.cols);
     let mut out = Matrix::zeros(n_mfcc, fm.rows);
-    dct_frames(&fm, &dct, &mut out);
+    let by_coefficient = Layout {
+        k_stride: fm.rows,
+        t_stride: 1,
+    };
+    dct_frames(&fm.data, &dct, 0..fm.rows, &mut out.data, by_coefficient);
     out
 }
 
@@ -136,73 +140,224 @@ fn floor_groups(fm: &mut Matrix, p: &MelParams, groups: &[Range<usize>], max: f3
     }
 }
 
-/// `out[k, t] = dct[k, :] . frames[t, :]` (frames-major input, coefficient-major output).
-fn dct_frames(frames: &Matrix, dct: &Matrix, out: &mut Matrix) {
-    let n = frames.rows;
-    let mut t0 = 0;
+/// Where [`dct_frames`] writes coefficient `k` of frame `t`: `out[k * k_stride + t * t_stride]`.
+#[derive(Clone, Copy)]
+struct Layout {
+    k_stride: usize,
+    t_stride: usize,
+}
+
+/// `out[k, t] = dct[k, :] . frames[t, :]` for the frames `range` of the frames-major `frames`
+/// (`dct.cols` values a frame). Frames go four at a time from `range.start`, the rest one at a
+/// time, so a frame's coefficients are the same to the bit however the frames are cut into
+/// ranges whose starts are multiples of 4.
+fn dct_frames(frames: &[f32], dct: &Matrix, range: Range<usize>, out: &mut [f32], at: Layout) {
+    let mut t0 = range.start;
     #[cfg(target_arch = "x86_64")]
-    if crate::matrix::has_avx2() && frames.cols == dct.cols && frames.cols.is_multiple_of(8) {
+    if crate::matrix::has_avx2() && dct.cols.is_multiple_of(8) {
         // SAFETY: AVX2 and FMA are present (checked just above).
-        t0 = unsafe { dct_frames_avx2(frames, dct, out) };
+        t0 = unsafe { dct_frames_avx2(frames, dct, range.clone(), out, at) };
     }
-    dct_frames_from(frames, dct, out, t0);
-    debug_assert!(t0 <= n);
+    dct_frames_from(frames, dct, t0..range.end, out, at);
 }
 
 avx2_fn! {
-    /// [`dct_frames`] for frames `t0..`.
-    fn dct_frames_from(frames: &Matrix, dct: &Matrix, out: &mut Matrix, t0: usize) {
-        let n = frames.rows;
-        for t in t0..n {
-            let frame = frames.row(t);
+    /// [`dct_frames`] one frame at a time.
+    fn dct_frames_from(frames: &[f32], dct: &Matrix, range: Range<usize>, out: &mut [f32], at: Layout) {
+        let cols = dct.cols;
+        for t in range {
+            let frame = &frames[t * cols..(t + 1) * cols];
             for k in 0..dct.rows {
-                out.data[k * n + t] = dot8(dct.row(k), frame);
+                out[k * at.k_stride + t * at.t_stride] = dot8(dct.row(k), frame);
             }
         }
     }
 }
 
-/// [`dct_frames`] four frames at a time (each DCT row loaded once per four frames); needs
-/// `frames.cols == dct.cols`, a multiple of 8. Returns the first frame it left out.
+/// [`dct_frames`] four frames and two coefficients at a time: each DCT row is loaded once per
+/// four frames and each frame once per two rows, and the eight sums are independent, so the
+/// FMAs overlap instead of waiting on one another. Every sum is accumulated in the same order
+/// as one at a time would be. Needs `dct.cols` a multiple of 8. Returns the first frame it
+/// left out.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn dct_frames_avx2(frames: &Matrix, dct: &Matrix, out: &mut Matrix) -> usize {
+fn dct_frames_avx2(
+    frames: &[f32],
+    dct: &Matrix,
+    range: Range<usize>,
+    out: &mut [f32],
+    at: Layout,
+) -> usize {
     use std::arch::x86_64::*;
-    let (n, len) = (frames.rows, frames.cols);
-    let mut t = 0;
-    while t + 4 <= n {
-        let f: [&[f32]; 4] = [
-            frames.row(t),
-            frames.row(t + 1),
-            frames.row(t + 2),
-            frames.row(t + 3),
-        ];
-        for k in 0..dct.rows {
-            let d = dct.row(k);
-            // SAFETY: i + 8 <= len for every load; all five rows have `len` values; the store
-            // writes out[k * n + t .. + 4] with t + 4 <= n.
-            unsafe {
-                let mut acc = [_mm256_setzero_ps(); 4];
-                let mut i = 0;
-                while i + 8 <= len {
-                    let dv = _mm256_loadu_ps(d.as_ptr().add(i));
+    let len = dct.cols;
+    /// The four frames' sums of `acc` (one 256-bit accumulator per frame) into coefficient `k`
+    /// of frames `t..t + 4`.
+    #[target_feature(enable = "avx2,fma")]
+    fn store4(acc: &[__m256; 4], out: &mut [f32], at: Layout, k: usize, t: usize) {
+        // (a0 a0 a1 a1 | ...) pairs, then one sum per frame in each 128-bit half.
+        let h = _mm256_hadd_ps(
+            _mm256_hadd_ps(acc[0], acc[1]),
+            _mm256_hadd_ps(acc[2], acc[3]),
+        );
+        let s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        let mut sums = [0f32; 4];
+        // SAFETY: `sums` holds exactly four floats.
+        unsafe { _mm_storeu_ps(sums.as_mut_ptr(), s) };
+        for (j, v) in sums.into_iter().enumerate() {
+            out[k * at.k_stride + (t + j) * at.t_stride] = v;
+        }
+    }
+    let mut t = range.start;
+    while t + 4 <= range.end {
+        let f: [&[f32]; 4] = std::array::from_fn(|j| &frames[(t + j) * len..(t + j + 1) * len]);
+        let mut k = 0;
+        while k < dct.rows {
+            let pair = k + 1 < dct.rows;
+            let (d0, d1) = (dct.row(k), dct.row(if pair { k + 1 } else { k }));
+            let mut acc = [[_mm256_setzero_ps(); 4]; 2];
+            let mut i = 0;
+            while i + 8 <= len {
+                // SAFETY: i + 8 <= len for every load, and all six rows have `len` values.
+                unsafe {
+                    let (a, b) = (
+                        _mm256_loadu_ps(d0.as_ptr().add(i)),
+                        _mm256_loadu_ps(d1.as_ptr().add(i)),
+                    );
                     for j in 0..4 {
-                        acc[j] = _mm256_fmadd_ps(dv, _mm256_loadu_ps(f[j].as_ptr().add(i)), acc[j]);
+                        let x = _mm256_loadu_ps(f[j].as_ptr().add(i));
+                        acc[0][j] = _mm256_fmadd_ps(a, x, acc[0][j]);
+                        acc[1][j] = _mm256_fmadd_ps(b, x, acc[1][j]);
                     }
-                    i += 8;
                 }
-                // (a0 a0 a1 a1 | ...) pairs, then one sum per frame in each 128-bit half.
-                let h = _mm256_hadd_ps(
-                    _mm256_hadd_ps(acc[0], acc[1]),
-                    _mm256_hadd_ps(acc[2], acc[3]),
-                );
-                let s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-                _mm_storeu_ps(out.data.as_mut_ptr().add(k * n + t), s);
+                i += 8;
             }
+            store4(&acc[0], out, at, k, t);
+            if pair {
+                store4(&acc[1], out, at, k + 1, t);
+            }
+            k += 2;
         }
         t += 4;
     }
     t
+}
+
+/// MFCCs computed while the signal arrives: [`mfcc_of_mel_frames`] without groups, the same to
+/// the bit, but each complete group of four mel frames is turned into dB and its coefficients as
+/// soon as it is there, so that with two threads ([`crate::stream_mel::mfcc_of_stream`]) that
+/// work overlaps the decoding instead of following it. The dB floor (80 dB below the loudest
+/// bin of the whole recording) is only known at the end; groups with a bin below it are floored
+/// then and computed again.
+pub struct MfccStream {
+    mel: MelStream,
+    dct: Matrix,
+    /// Frames whose dB values and coefficients are computed: a multiple of 4.
+    done: usize,
+    /// The loudest dB value of those frames.
+    max: f32,
+    /// Each computed group's quietest dB value.
+    group_min: Vec<f32>,
+    /// The coefficients, coefficient-major with room for `stride` frames a row: the frames the
+    /// stream expects, more if more come.
+    coeffs: Vec<f32>,
+    stride: usize,
+}
+
+impl MfccStream {
+    /// A stream of `n_mfcc` coefficients (at most `p.n_mels`) a frame for `p`, with room for
+    /// about `expected_len` samples.
+    pub fn new(p: &MelParams, n_mfcc: usize, expected_len: usize) -> Self {
+        let mel = MelStream::new(p, expected_len);
+        let n_mels = mel.n_bands();
+        let n_mfcc = n_mfcc.min(n_mels);
+        let stride = crate::stft::n_frames(expected_len, p.n_fft, p.hop);
+        MfccStream {
+            mel,
+            dct: dct_matrix(n_mfcc, n_mels),
+            done: 0,
+            max: f32::NEG_INFINITY,
+            group_min: Vec::new(),
+            coeffs: vec![0.0; n_mfcc * stride],
+            stride,
+        }
+    }
+
+    /// Where coefficient `k` of frame `t` goes in `coeffs`.
+    fn layout(&self) -> Layout {
+        Layout {
+            k_stride: self.stride,
+            t_stride: 1,
+        }
+    }
+
+    /// Room for `stride` frames in every row of `coeffs`, the `done` computed ones kept.
+    fn restride(&mut self, stride: usize) {
+        let mut coeffs = vec![0.0; self.dct.rows * stride];
+        for (k, row) in coeffs.chunks_exact_mut(stride.max(1)).enumerate() {
+            let from = k * self.stride;
+            row[..self.done].copy_from_slice(&self.coeffs[from..from + self.done]);
+        }
+        (self.coeffs, self.stride) = (coeffs, stride);
+    }
+
+    /// Appends `piece` to the signal.
+    pub fn push(&mut self, piece: &[f32]) {
+        self.mel.push(piece);
+        let cols = self.dct.cols;
+        let ready = self.mel.rows_mut().len() / cols.max(1) / 4 * 4;
+        if ready <= self.done || cols == 0 {
+            return;
+        }
+        if ready > self.stride {
+            self.restride(ready.max(2 * self.stride));
+        }
+        let at = self.layout();
+        let rows = self.mel.rows_mut();
+        let fresh = &mut rows[self.done * cols..ready * cols];
+        self.max = self.max.max(to_db_in_place(fresh, 1e-10, 0.0));
+        self.group_min.extend(
+            fresh
+                .chunks(4 * cols)
+                .map(|g| g.iter().copied().fold(f32::INFINITY, f32::min)),
+        );
+        dct_frames(rows, &self.dct, self.done..ready, &mut self.coeffs, at);
+        self.done = ready;
+    }
+
+    /// The MFCCs (`n_mfcc x frames`), now that the signal has ended.
+    pub fn finish(mut self) -> Matrix {
+        let mel = std::mem::replace(&mut self.mel, MelStream::new(&MelParams::default(), 0));
+        let mut fm = mel.finish();
+        let (cols, n_mfcc, n, done) = (self.dct.cols, self.dct.rows, fm.rows, self.done);
+        if n != self.stride {
+            self.restride(n);
+        }
+        let rest = &mut fm.data[done * cols..];
+        let floor = self.max.max(to_db_in_place(rest, 1e-10, 0.0)) - 80.0;
+        clamp_below(rest, floor);
+        let at = self.layout();
+        for (g, _) in self
+            .group_min
+            .iter()
+            .enumerate()
+            .filter(|(_, &m)| m < floor)
+        {
+            clamp_below(&mut fm.data[4 * g * cols..4 * (g + 1) * cols], floor);
+            dct_frames(
+                &fm.data,
+                &self.dct,
+                4 * g..4 * (g + 1),
+                &mut self.coeffs,
+                at,
+            );
+        }
+        dct_frames(&fm.data, &self.dct, done..n, &mut self.coeffs, at);
+        Matrix {
+            rows: n_mfcc,
+            cols: n,
+            data: self.coeffs,
+        }
+    }
 }
 
 #[cfg(test)]

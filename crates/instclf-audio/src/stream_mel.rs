@@ -1,4 +1,4 @@
-//! Mel power spectrograms straight from a decoding [`Stream`]: the samples go to the STFT as
+//! Mel power spectrograms and MFCCs straight from a decoding [`Stream`]: the samples go to the STFT as
 //! they are decoded and resampled, so the recording is never held whole. With two threads the
 //! decoding and resampling run on one while the STFT and mel bands run on the other
 //! ([`crate::pipe`]). The result is the same, to the bit, however many
@@ -8,6 +8,7 @@
 use crate::decode::Stream;
 use crate::error::AudioError;
 use crate::mel::{MelParams, MelStream};
+use crate::mfcc::MfccStream;
 use crate::pipe::for_each_piece;
 use crate::Matrix;
 
@@ -37,6 +38,23 @@ pub fn mel_frames_of_stream(
         samples,
         sample_rate,
     })
+}
+
+/// The MFCCs (`n_mfcc x frames`) of everything `stream` has left, as
+/// [`crate::mfcc::mfcc_of_mel_frames`] of [`mel_frames_of_stream`] without groups (the same to
+/// the bit), with the dB and DCT of each frame done as it arrives ([`MfccStream`]).
+pub fn mfcc_of_stream(
+    mut stream: Stream,
+    p: &MelParams,
+    n_mfcc: usize,
+    threads: usize,
+) -> Result<Matrix, AudioError> {
+    let mut mfcc = MfccStream::new(p, n_mfcc, stream.expected_len());
+    for_each_piece(&mut stream, threads, |piece| {
+        mfcc.push(piece);
+        Ok::<(), AudioError>(())
+    })?;
+    Ok(mfcc.finish())
 }
 
 #[cfg(test)]
@@ -107,6 +125,60 @@ mod tests {
                         "{n} samples to {sr:?} on {threads} threads: values differ"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_mfccs_equal_the_whole_signals_to_the_bit() {
+        use crate::mfcc::mfcc_of_mel_frames;
+        // A soft tone, a tone 100 dB louder, then silence: groups computed early have bins
+        // above the floor of the moment but below the final one, and must be floored again.
+        let tone = |a: f32, n: usize| (0..n).map(move |i| a * (i as f32 * 0.07).sin());
+        let y: Vec<f32> = tone(1e-5, 30_000)
+            .chain(tone(1.0, 20_000))
+            .chain(std::iter::repeat_n(0.0, 9_000))
+            .collect();
+        let bytes = crate::wav16::encode_wav16(&y, 22050).unwrap();
+        let path = std::path::Path::new("x.wav");
+        for (n_mels, n_mfcc) in [(128, 40), (13, 13), (40, 7), (128, 128)] {
+            let p = MelParams {
+                n_mels,
+                ..Recipe::default().mel_params()
+            };
+            for n in [0usize, 1, 2047, 5000, 44_100, y.len()] {
+                let part = &y[..n];
+                let want = mfcc_of_mel_frames(melspectrogram_frames(part, &p), &p, n_mfcc, &[]);
+                // Streams that expect fewer, as many and more samples than come.
+                for (piece, expect) in [(1usize, 0), (700, n), (4096, n + 30_000), (100_000, n)] {
+                    let mut s = MfccStream::new(&p, n_mfcc, expect);
+                    for c in part.chunks(piece) {
+                        s.push(c);
+                    }
+                    let got = s.finish();
+                    assert_eq!((got.rows, got.cols), (want.rows, want.cols));
+                    assert!(
+                        got.data
+                            .iter()
+                            .zip(&want.data)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{n_mels} mels, {n_mfcc} coefficients, {n} samples in pieces of {piece}"
+                    );
+                }
+            }
+            for threads in [1, 2] {
+                let open = || Stream::of_bytes(path, bytes.clone(), None).unwrap();
+                let loaded = open().collect().unwrap();
+                let want =
+                    mfcc_of_mel_frames(melspectrogram_frames(&loaded.samples, &p), &p, n_mfcc, &[]);
+                let got = mfcc_of_stream(open(), &p, n_mfcc, threads).unwrap();
+                assert!(
+                    got.data
+                        .iter()
+                        .zip(&want.data)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{n_mels} mels on {threads} threads"
+                );
             }
         }
     }

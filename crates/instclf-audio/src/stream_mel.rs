@@ -63,6 +63,15 @@ mod tests {
     use crate::mel::melspectrogram_frames;
     use crate::recipe::Recipe;
 
+    /// Whether two matrices hold the same values to the bit.
+    fn same_bits(a: &Matrix, b: &Matrix) -> bool {
+        a.data.len() == b.data.len()
+            && a.data
+                .iter()
+                .zip(&b.data)
+                .all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
     fn signal(n: usize) -> Vec<f32> {
         (0..n)
             .map(|i| {
@@ -90,13 +99,7 @@ mod tests {
                     (want.rows, want.cols),
                     "n {n} piece {piece}"
                 );
-                assert!(
-                    got.data
-                        .iter()
-                        .zip(&want.data)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "n {n} piece {piece}: values differ"
-                );
+                assert!(same_bits(&got, &want), "n {n} piece {piece}: values differ");
             }
         }
     }
@@ -117,11 +120,7 @@ mod tests {
                     assert_eq!(got.samples, loaded.samples.len());
                     assert_eq!((got.frames.rows, got.frames.cols), (want.rows, want.cols));
                     assert!(
-                        got.frames
-                            .data
-                            .iter()
-                            .zip(&want.data)
-                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        same_bits(&got.frames, &want),
                         "{n} samples to {sr:?} on {threads} threads: values differ"
                     );
                 }
@@ -158,10 +157,7 @@ mod tests {
                     let got = s.finish();
                     assert_eq!((got.rows, got.cols), (want.rows, want.cols));
                     assert!(
-                        got.data
-                            .iter()
-                            .zip(&want.data)
-                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        same_bits(&got, &want),
                         "{n_mels} mels, {n_mfcc} coefficients, {n} samples in pieces of {piece}"
                     );
                 }
@@ -172,13 +168,7 @@ mod tests {
                 let want =
                     mfcc_of_mel_frames(melspectrogram_frames(&loaded.samples, &p), &p, n_mfcc, &[]);
                 let got = mfcc_of_stream(open(), &p, n_mfcc, threads).unwrap();
-                assert!(
-                    got.data
-                        .iter()
-                        .zip(&want.data)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{n_mels} mels on {threads} threads"
-                );
+                assert!(same_bits(&got, &want), "{n_mels} mels on {threads} threads");
             }
         }
     }

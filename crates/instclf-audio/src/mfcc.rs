@@ -257,10 +257,34 @@ pub struct MfccStream {
     max: f32,
     /// Each computed group's quietest dB value.
     group_min: Vec<f32>,
-    /// The coefficients, coefficient-major with room for `stride` frames a row: the frames the
-    /// stream expects, more if more come.
-    coeffs: Vec<f32>,
+    coeffs: Coeffs,
+}
+
+/// Coefficients, coefficient-major, with room for `stride` frames a row: the frames the stream
+/// expects, more if more come.
+struct Coeffs {
+    data: Vec<f32>,
     stride: usize,
+}
+
+impl Coeffs {
+    /// Where coefficient `k` of frame `t` goes in `data`.
+    fn layout(&self) -> Layout {
+        Layout {
+            k_stride: self.stride,
+            t_stride: 1,
+        }
+    }
+
+    /// Room for `stride` frames in each of the `rows` rows, the first `kept` frames of each kept.
+    fn restride(&mut self, rows: usize, kept: usize, stride: usize) {
+        let mut data = vec![0.0; rows * stride];
+        for (k, row) in data.chunks_exact_mut(stride.max(1)).enumerate() {
+            let from = k * self.stride;
+            row[..kept].copy_from_slice(&self.data[from..from + kept]);
+        }
+        (self.data, self.stride) = (data, stride);
+    }
 }
 
 impl MfccStream {
@@ -277,85 +301,67 @@ impl MfccStream {
             done: 0,
             max: f32::NEG_INFINITY,
             group_min: Vec::new(),
-            coeffs: vec![0.0; n_mfcc * stride],
-            stride,
+            coeffs: Coeffs {
+                data: vec![0.0; n_mfcc * stride],
+                stride,
+            },
         }
-    }
-
-    /// Where coefficient `k` of frame `t` goes in `coeffs`.
-    fn layout(&self) -> Layout {
-        Layout {
-            k_stride: self.stride,
-            t_stride: 1,
-        }
-    }
-
-    /// Room for `stride` frames in every row of `coeffs`, the `done` computed ones kept.
-    fn restride(&mut self, stride: usize) {
-        let mut coeffs = vec![0.0; self.dct.rows * stride];
-        for (k, row) in coeffs.chunks_exact_mut(stride.max(1)).enumerate() {
-            let from = k * self.stride;
-            row[..self.done].copy_from_slice(&self.coeffs[from..from + self.done]);
-        }
-        (self.coeffs, self.stride) = (coeffs, stride);
     }
 
     /// Appends `piece` to the signal.
     pub fn push(&mut self, piece: &[f32]) {
         self.mel.push(piece);
-        let cols = self.dct.cols;
-        let ready = self.mel.rows_mut().len() / cols.max(1) / 4 * 4;
-        if ready <= self.done || cols == 0 {
+        let (cols, done) = (self.dct.cols, self.done);
+        let rows = self.mel.rows_mut();
+        let ready = rows.len() / cols.max(1) / 4 * 4;
+        if ready <= done || cols == 0 {
             return;
         }
-        if ready > self.stride {
-            self.restride(ready.max(2 * self.stride));
+        if ready > self.coeffs.stride {
+            let stride = ready.max(2 * self.coeffs.stride);
+            self.coeffs.restride(self.dct.rows, done, stride);
         }
-        let at = self.layout();
-        let rows = self.mel.rows_mut();
-        let fresh = &mut rows[self.done * cols..ready * cols];
+        let fresh = &mut rows[done * cols..ready * cols];
         self.max = self.max.max(to_db_in_place(fresh, 1e-10, 0.0));
         self.group_min.extend(
             fresh
                 .chunks(4 * cols)
                 .map(|g| g.iter().copied().fold(f32::INFINITY, f32::min)),
         );
-        dct_frames(rows, &self.dct, self.done..ready, &mut self.coeffs, at);
+        let at = self.coeffs.layout();
+        dct_frames(rows, &self.dct, done..ready, &mut self.coeffs.data, at);
         self.done = ready;
     }
 
     /// The MFCCs (`n_mfcc x frames`), now that the signal has ended.
-    pub fn finish(mut self) -> Matrix {
-        let mel = std::mem::replace(&mut self.mel, MelStream::new(&MelParams::default(), 0));
+    pub fn finish(self) -> Matrix {
+        let MfccStream {
+            mel,
+            dct,
+            done,
+            max,
+            group_min,
+            mut coeffs,
+        } = self;
         let mut fm = mel.finish();
-        let (cols, n_mfcc, n, done) = (self.dct.cols, self.dct.rows, fm.rows, self.done);
-        if n != self.stride {
-            self.restride(n);
+        let (cols, n_mfcc, n) = (dct.cols, dct.rows, fm.rows);
+        if n != coeffs.stride {
+            coeffs.restride(n_mfcc, done, n);
         }
         let rest = &mut fm.data[done * cols..];
-        let floor = self.max.max(to_db_in_place(rest, 1e-10, 0.0)) - 80.0;
+        let floor = max.max(to_db_in_place(rest, 1e-10, 0.0)) - 80.0;
         clamp_below(rest, floor);
-        let at = self.layout();
-        for (g, _) in self
-            .group_min
-            .iter()
-            .enumerate()
-            .filter(|(_, &m)| m < floor)
-        {
-            clamp_below(&mut fm.data[4 * g * cols..4 * (g + 1) * cols], floor);
-            dct_frames(
-                &fm.data,
-                &self.dct,
-                4 * g..4 * (g + 1),
-                &mut self.coeffs,
-                at,
-            );
+        let at = coeffs.layout();
+        for (g, _) in group_min.iter().enumerate().filter(|(_, &m)| m < floor) {
+            let frames = 4 * g..4 * (g + 1);
+            clamp_below(&mut fm.data[frames.start * cols..frames.end * cols], floor);
+            dct_frames(&fm.data, &dct, frames, &mut coeffs.data, at);
         }
-        dct_frames(&fm.data, &self.dct, done..n, &mut self.coeffs, at);
+        dct_frames(&fm.data, &dct, done..n, &mut coeffs.data, at);
         Matrix {
             rows: n_mfcc,
             cols: n,
-            data: self.coeffs,
+            data: coeffs.data,
         }
     }
 }

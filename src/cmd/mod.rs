@@ -76,28 +76,32 @@ pub enum Command {
 
 /// A subcommand's arguments, defined only when that subcommand is the one invoked (clap's
 /// `Command::defer`): a run builds its own subcommand's options, not those of all fourteen, which
-/// took 0.6 of the 2.0 ms `instclf --version` took (hyperfine, 2026-12-08). Help and errors
+/// cost `instclf --version` 0.6 of its 2.0 ms (hyperfine, 2026-12-08). Help and errors
 /// are unchanged (clap defines a subcommand's arguments before it shows them), and so are the
 /// completions and the manual, which are made from [`full_command`].
 pub struct Lazy<A>(pub A);
 
 impl<A: clap::Args> clap::Args for Lazy<A> {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        if EAGER.load(std::sync::atomic::Ordering::Relaxed) {
-            A::augment_args(cmd)
-        } else {
-            cmd.defer(A::augment_args)
-        }
+        defer_unless_eager(cmd, A::augment_args)
     }
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        if EAGER.load(std::sync::atomic::Ordering::Relaxed) {
-            A::augment_args_for_update(cmd)
-        } else {
-            cmd.defer(A::augment_args_for_update)
-        }
+        defer_unless_eager(cmd, A::augment_args_for_update)
     }
     fn group_id() -> Option<clap::Id> {
         A::group_id()
+    }
+}
+
+/// `define(cmd)` now under [`full_command`], else when clap first needs `cmd`'s arguments.
+fn defer_unless_eager(
+    cmd: clap::Command,
+    define: fn(clap::Command) -> clap::Command,
+) -> clap::Command {
+    if EAGER.load(std::sync::atomic::Ordering::Relaxed) {
+        define(cmd)
+    } else {
+        cmd.defer(define)
     }
 }
 

@@ -98,11 +98,7 @@ pub fn mfcc_of_mel_frames(
     let n_mfcc = n_mfcc.min(fm.cols);
     let dct = dct_matrix(n_mfcc, fm.cols);
     let mut out = Matrix::zeros(n_mfcc, fm.rows);
-    let by_coefficient = Layout {
-        k_stride: fm.rows,
-        t_stride: 1,
-    };
-    dct_frames(&fm.data, &dct, 0..fm.rows, &mut out.data, by_coefficient);
+    dct_frames(&fm.data, &dct, 0..fm.rows, &mut out.data, fm.rows);
     out
 }
 
@@ -140,35 +136,29 @@ fn floor_groups(fm: &mut Matrix, p: &MelParams, groups: &[Range<usize>], max: f3
     }
 }
 
-/// Where [`dct_frames`] writes coefficient `k` of frame `t`: `out[k * k_stride + t * t_stride]`.
-#[derive(Clone, Copy)]
-struct Layout {
-    k_stride: usize,
-    t_stride: usize,
-}
-
-/// `out[k, t] = dct[k, :] . frames[t, :]` for the frames `range` of the frames-major `frames`
-/// (`dct.cols` values a frame). Frames go four at a time from `range.start`, the rest one at a
-/// time, so a frame's coefficients are the same to the bit however the frames are cut into
-/// ranges whose starts are multiples of 4.
-fn dct_frames(frames: &[f32], dct: &Matrix, range: Range<usize>, out: &mut [f32], at: Layout) {
+/// `out[k * stride + t] = dct[k, :] . frames[t, :]` for the frames `range` of the frames-major
+/// `frames` (`dct.cols` values a frame): coefficient-major output with room for `stride` frames
+/// a row. Frames go four at a time from `range.start`, the rest one at a time, so a frame's
+/// coefficients are the same to the bit however the frames are cut into ranges whose starts are
+/// multiples of 4.
+fn dct_frames(frames: &[f32], dct: &Matrix, range: Range<usize>, out: &mut [f32], stride: usize) {
     let mut t0 = range.start;
     #[cfg(target_arch = "x86_64")]
     if crate::matrix::has_avx2() && dct.cols.is_multiple_of(8) {
         // SAFETY: AVX2 and FMA are present (checked just above).
-        t0 = unsafe { dct_frames_avx2(frames, dct, range.clone(), out, at) };
+        t0 = unsafe { dct_frames_avx2(frames, dct, range.clone(), out, stride) };
     }
-    dct_frames_from(frames, dct, t0..range.end, out, at);
+    dct_frames_from(frames, dct, t0..range.end, out, stride);
 }
 
 avx2_fn! {
     /// [`dct_frames`] one frame at a time.
-    fn dct_frames_from(frames: &[f32], dct: &Matrix, range: Range<usize>, out: &mut [f32], at: Layout) {
+    fn dct_frames_from(frames: &[f32], dct: &Matrix, range: Range<usize>, out: &mut [f32], stride: usize) {
         let cols = dct.cols;
         for t in range {
             let frame = &frames[t * cols..(t + 1) * cols];
             for k in 0..dct.rows {
-                out[k * at.k_stride + t * at.t_stride] = dot8(dct.row(k), frame);
+                out[k * stride + t] = dot8(dct.row(k), frame);
             }
         }
     }
@@ -186,26 +176,22 @@ fn dct_frames_avx2(
     dct: &Matrix,
     range: Range<usize>,
     out: &mut [f32],
-    at: Layout,
+    stride: usize,
 ) -> usize {
     use std::arch::x86_64::*;
     let len = dct.cols;
-    /// The four frames' sums of `acc` (one 256-bit accumulator per frame) into coefficient `k`
-    /// of frames `t..t + 4`.
+    /// The four frames' sums of `acc` (one 256-bit accumulator per frame) into `out[at..at + 4]`.
     #[target_feature(enable = "avx2,fma")]
-    fn store4(acc: &[__m256; 4], out: &mut [f32], at: Layout, k: usize, t: usize) {
+    fn store4(acc: &[__m256; 4], out: &mut [f32], at: usize) {
         // (a0 a0 a1 a1 | ...) pairs, then one sum per frame in each 128-bit half.
         let h = _mm256_hadd_ps(
             _mm256_hadd_ps(acc[0], acc[1]),
             _mm256_hadd_ps(acc[2], acc[3]),
         );
         let s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-        let mut sums = [0f32; 4];
-        // SAFETY: `sums` holds exactly four floats.
-        unsafe { _mm_storeu_ps(sums.as_mut_ptr(), s) };
-        for (j, v) in sums.into_iter().enumerate() {
-            out[k * at.k_stride + (t + j) * at.t_stride] = v;
-        }
+        let dst = &mut out[at..at + 4];
+        // SAFETY: `dst` holds exactly four floats.
+        unsafe { _mm_storeu_ps(dst.as_mut_ptr(), s) };
     }
     let mut t = range.start;
     while t + 4 <= range.end {
@@ -231,9 +217,9 @@ fn dct_frames_avx2(
                 }
                 i += 8;
             }
-            store4(&acc[0], out, at, k, t);
+            store4(&acc[0], out, k * stride + t);
             if pair {
-                store4(&acc[1], out, at, k + 1, t);
+                store4(&acc[1], out, (k + 1) * stride + t);
             }
             k += 2;
         }
@@ -268,14 +254,6 @@ struct Coeffs {
 }
 
 impl Coeffs {
-    /// Where coefficient `k` of frame `t` goes in `data`.
-    fn layout(&self) -> Layout {
-        Layout {
-            k_stride: self.stride,
-            t_stride: 1,
-        }
-    }
-
     /// Room for `stride` frames in each of the `rows` rows, the first `kept` frames of each kept.
     fn restride(&mut self, rows: usize, kept: usize, stride: usize) {
         let mut data = vec![0.0; rows * stride];
@@ -328,8 +306,8 @@ impl MfccStream {
                 .chunks(4 * cols)
                 .map(|g| g.iter().copied().fold(f32::INFINITY, f32::min)),
         );
-        let at = self.coeffs.layout();
-        dct_frames(rows, &self.dct, done..ready, &mut self.coeffs.data, at);
+        let stride = self.coeffs.stride;
+        dct_frames(rows, &self.dct, done..ready, &mut self.coeffs.data, stride);
         self.done = ready;
     }
 
@@ -351,13 +329,12 @@ impl MfccStream {
         let rest = &mut fm.data[done * cols..];
         let floor = max.max(to_db_in_place(rest, 1e-10, 0.0)) - 80.0;
         clamp_below(rest, floor);
-        let at = coeffs.layout();
         for (g, _) in group_min.iter().enumerate().filter(|(_, &m)| m < floor) {
             let frames = 4 * g..4 * (g + 1);
             clamp_below(&mut fm.data[frames.start * cols..frames.end * cols], floor);
-            dct_frames(&fm.data, &dct, frames, &mut coeffs.data, at);
+            dct_frames(&fm.data, &dct, frames, &mut coeffs.data, n);
         }
-        dct_frames(&fm.data, &dct, done..n, &mut coeffs.data, at);
+        dct_frames(&fm.data, &dct, done..n, &mut coeffs.data, n);
         Matrix {
             rows: n_mfcc,
             cols: n,
